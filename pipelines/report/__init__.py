@@ -1,0 +1,1 @@
+"""Report layer: district review workbooks and the period's HTML report."""

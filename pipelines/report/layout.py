@@ -1,0 +1,56 @@
+"""Report layer: the layout of the district review workbook, shared by writer and importer.
+
+``hedui report`` writes these sheets and columns; ``hedui decisions import`` reads the decision
+columns back. Keeping both sides on one definition is what lets a clerk's edits round-trip.
+"""
+
+from __future__ import annotations
+
+SHEET_FLAGS = "核查标记"
+SHEET_REVIEW = "待复核匹配"
+SHEET_QUARANTINE = "隔离记录"
+SHEET_ABOUT = "说明"
+
+#: flagged households: one row per (household, flag)
+FLAG_COLUMNS = (
+    "期间", "区县代码", "户编号", "保障类别", "街道乡镇", "户主姓名", "户主证件号",
+    "标记代码", "标记", "原因说明", "计算值", "阈值", "规则版本", "既往处理",
+    "处理结果", "处理说明", "经办人",
+)
+#: records waiting in review: one row per extract record with status 'review'
+REVIEW_COLUMNS = (
+    "期间", "来源", "记录号", "记录姓名", "记录证件号", "候选个人编号", "候选户编号",
+    "候选姓名", "候选证件号", "匹配得分", "存疑原因",
+    "核对结论", "处理说明", "经办人",
+)
+#: quarantined rows and refused files
+QUARANTINE_COLUMNS = ("期间", "来源", "文件", "行号", "记录号", "原因", "处理说明")
+
+#: the columns a clerk fills in; everything else is written by hedui
+FLAG_DECISION_COLUMNS = ("处理结果", "处理说明", "经办人")
+REVIEW_DECISION_COLUMNS = ("核对结论", "处理说明", "经办人")
+
+#: decision words a clerk may type (Chinese as shown in the workbook's drop-down, or English)
+FLAG_DECISIONS = {"属实": "verified", "排除": "dismissed", "转交": "referred",
+                  "verified": "verified", "dismissed": "dismissed", "referred": "referred"}
+LINK_DECISIONS = {"确认": "confirmed", "否定": "rejected",
+                  "confirmed": "confirmed", "rejected": "rejected"}
+
+#: flag names of rules.md and how the workbook shows them
+FLAG_LABELS = {
+    "INCOME_OVER_STANDARD": "收入超过保障标准",
+    "ASSETS_OVER_LIMIT": "金融资产超过限额",
+    "PROPERTY_OVER_LIMIT": "财产状况不符合条件",
+    "ELIGIBLE_NOT_ENROLLED": "可能符合低保条件未纳入",
+    "MARGINAL_NO_LONGER": "不再符合低保边缘条件",
+    "MEMBER_DECEASED": "家庭成员已死亡",
+    "INCOME_DROP": "家庭收入骤降",
+    "HIGH_MEDICAL_EXPENSE": "医疗支出较大",
+}
+
+#: source names and how the workbook shows them
+SOURCE_LABELS = {
+    "register": "民政花名册", "tax_wages": "税务工资薪金", "pension": "人社养老金/失业金",
+    "real_estate": "不动产登记", "vehicles": "机动车登记", "business": "市场主体登记",
+    "bank": "金融资产", "medical": "医保结算", "deaths": "死亡信息", "unknown": "未知文件",
+}
