@@ -1,0 +1,313 @@
+"""Rules layer: the dated rulebook (rules/parameters/*.yaml) resolved as of a day.
+
+Every number the assessment uses is a parameter file here, OpenFisca style: one YAML file per
+parameter with its ``description``, ``unit``, ``reference`` (the policy document) and ``values``
+keyed by effective date, ascending; a ``null`` value ends the parameter. A parameter that varies
+by district and 城乡类别 says so with ``varies_by: [district_code, urban_rural]`` and nests its
+dated values under ``区县代码`` then ``城乡类别``.
+
+:func:`load_rulebook` reads and validates the folder; :meth:`Rulebook.at` resolves every value in
+force on a day into a frozen :class:`Rules`, whose ``version`` is a short hash of those resolved
+values (recorded on every assessment and flag). Re-running an old month resolves the old values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+#: the default rulebook folder, found relative to the package (repo root / rules / parameters)
+DEFAULT_PARAMETERS = Path(__file__).resolve().parent.parent / "rules" / "parameters"
+
+#: the standard S (低保标准) and the 特困 standard T, and the ratio that derives T from S
+DIBAO_STANDARD = "dibao_standard"
+TEKUN_STANDARD = "tekun_standard"
+TEKUN_RATIO = "tekun_standard_ratio"
+
+#: parameters every rulebook must define (the formulas in pipelines/assess.py read them)
+REQUIRED_PARAMETERS = (
+    DIBAO_STANDARD,
+    "income_window_months",
+    "employment_cost_deduction_rate",
+    "max_residential_units",
+    "business_capital_limit_wan",
+    "assets_limit_months",
+    "marginal_multiplier",
+    "marginal_assets_limit_months",
+    "income_drop_ratio",
+    "medical_min_amount",
+    "medical_income_share",
+    "vehicle_exempt_count",
+)
+
+_VARIES = ("district_code", "urban_rural")
+_KEYS = {"description", "unit", "reference", "values", "varies_by"}
+
+
+class RulebookError(ValueError):
+    """The rulebook is invalid, or lacks a value the assessment needs (message says which)."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter file: its metadata and its dated values.
+
+    ``series`` maps a key to the dated values in force from each date (``None`` ends the
+    parameter). The key is ``()`` for a global parameter and ``(district_code, urban_rural)``
+    for one that varies by both.
+    """
+
+    name: str
+    description: str
+    unit: str
+    reference: str
+    varies_by: tuple[str, ...]
+    series: Mapping[tuple[str, ...], tuple[tuple[date, Decimal | None], ...]]
+
+    def at(self, day: date, key: tuple[str, ...] = ()) -> Decimal | None:
+        """The value in force on ``day`` for ``key``; None when none is (or it was ended)."""
+        value: Decimal | None = None
+        for start, v in self.series.get(key, ()):
+            if start > day:
+                break
+            value = v
+        return value
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rulebook resolved on one day: frozen values and the version that names them.
+
+    Attributes
+    ----------
+    day : date
+        The day the values are in force (the end of the period assessed).
+    version : str
+        12 hex characters of the SHA-256 of the resolved values.
+    values : Mapping[str, Decimal]
+        Global parameters in force, by name.
+    standards : Mapping[tuple[str, str], Decimal]
+        S by ``(district_code, urban_rural)``.
+    tekun_standards : Mapping[tuple[str, str], Decimal]
+        T by ``(district_code, urban_rural)``: the T table where in force, else
+        ``tekun_standard_ratio`` x S rounded half up to the yuan.
+    tekun_derived : bool
+        True when T was derived from S (the ratio in force, no T table value).
+    """
+
+    day: date
+    version: str
+    values: Mapping[str, Decimal]
+    standards: Mapping[tuple[str, str], Decimal]
+    tekun_standards: Mapping[tuple[str, str], Decimal]
+    tekun_derived: bool = False
+    references: Mapping[str, str] = field(default_factory=dict)
+
+    def value(self, name: str) -> Decimal:
+        """A global parameter in force; RulebookError naming it when there is none."""
+        try:
+            return self.values[name]
+        except KeyError:
+            raise RulebookError(f"parameter {name!r} has no value in force on {self.day}") from None
+
+    def standard(self, district_code: str, urban_rural: str) -> Decimal | None:
+        """S for a district and 城乡类别, or None when the rulebook has none."""
+        return self.standards.get((district_code, urban_rural))
+
+    def tekun_standard(self, district_code: str, urban_rural: str) -> Decimal | None:
+        """T for a district and 城乡类别, or None when the rulebook has none."""
+        return self.tekun_standards.get((district_code, urban_rural))
+
+    @property
+    def districts(self) -> frozenset[str]:
+        """Districts that have a standard S in force."""
+        return frozenset(d for d, _ in self.standards)
+
+    def require_districts(self, districts: Iterable[str]) -> None:
+        """Raise RulebookError naming every district in ``districts`` without a standard."""
+        missing = sorted({d for d in districts if d is not None} - self.districts)
+        if missing:
+            raise RulebookError(
+                f"no 低保标准 ({DIBAO_STANDARD}) in force on {self.day} for district(s) "
+                + ", ".join(missing)
+            )
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """All parameters of one rulebook folder, unresolved."""
+
+    path: Path
+    parameters: Mapping[str, Parameter]
+
+    def at(self, day: date) -> Rules:
+        """Resolve every parameter in force on ``day``.
+
+        Parameters
+        ----------
+        day : date
+            Usually the last day of the period assessed.
+
+        Returns
+        -------
+        Rules
+            Frozen values with their version hash.
+        """
+        values: dict[str, Decimal] = {}
+        for name, p in self.parameters.items():
+            if not p.varies_by:
+                v = p.at(day)
+                if v is not None:
+                    values[name] = v
+        standards = self._table(DIBAO_STANDARD, day)
+        tekun = self._table(TEKUN_STANDARD, day) if TEKUN_STANDARD in self.parameters else {}
+        derived = False
+        ratio = values.get(TEKUN_RATIO)
+        if ratio is not None:
+            for key, s in standards.items():
+                if key not in tekun:
+                    tekun[key] = (ratio * s).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+                    derived = True
+        payload = {
+            "values": {k: str(v) for k, v in sorted(values.items())},
+            "S": {"|".join(k): str(v) for k, v in sorted(standards.items())},
+            "T": {"|".join(k): str(v) for k, v in sorted(tekun.items())},
+        }
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+        return Rules(
+            day=day,
+            version=digest,
+            values=MappingProxyType(values),
+            standards=MappingProxyType(standards),
+            tekun_standards=MappingProxyType(tekun),
+            tekun_derived=derived,
+            references=MappingProxyType({n: p.reference for n, p in self.parameters.items()}),
+        )
+
+    def _table(self, name: str, day: date) -> dict[tuple[str, str], Decimal]:
+        p = self.parameters[name]
+        out: dict[tuple[str, str], Decimal] = {}
+        for key in p.series:
+            v = p.at(day, key)
+            if v is not None:
+                out[(key[0], key[1])] = v
+        return out
+
+
+def load_rulebook(path: Path | None = None) -> Rulebook:
+    """Read and validate a rulebook folder of parameter YAML files.
+
+    Parameters
+    ----------
+    path : Path, optional
+        A folder of ``*.yaml`` parameter files; default ``rules/parameters`` of the repository.
+
+    Returns
+    -------
+    Rulebook
+
+    Raises
+    ------
+    RulebookError
+        Naming the file and key: a missing ``description``/``unit``/``reference``, a date that is
+        not a date or not ascending, a value that is not a number, or a required parameter missing.
+    """
+    folder = Path(path) if path is not None else DEFAULT_PARAMETERS
+    if not folder.is_dir():
+        raise RulebookError(f"rulebook folder {folder} does not exist")
+    params: dict[str, Parameter] = {}
+    for file in sorted(folder.glob("*.yaml")):
+        p = _load_parameter(file)
+        params[p.name] = p
+    missing = [n for n in REQUIRED_PARAMETERS if n not in params]
+    if missing:
+        raise RulebookError(f"rulebook {folder} lacks parameter file(s): "
+                            + ", ".join(f"{n}.yaml" for n in missing))
+    for name in (DIBAO_STANDARD, TEKUN_STANDARD):
+        if name in params and params[name].varies_by != _VARIES:
+            raise RulebookError(f"{name}.yaml: varies_by must be [district_code, urban_rural]")
+    return Rulebook(path=folder, parameters=MappingProxyType(params))
+
+
+def _load_parameter(file: Path) -> Parameter:
+    where = file.name
+    try:
+        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RulebookError(f"{where}: not valid YAML ({exc})") from None
+    if not isinstance(doc, dict):
+        raise RulebookError(f"{where}: expected a mapping with description, unit, reference, values")
+    unknown = set(doc) - _KEYS
+    if unknown:
+        raise RulebookError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    for key in ("description", "unit", "reference"):
+        if not isinstance(doc.get(key), str) or not doc[key].strip():
+            raise RulebookError(f"{where}: key {key!r} is missing or empty")
+    varies = doc.get("varies_by") or []
+    if not isinstance(varies, list) or tuple(varies) not in ((), _VARIES):
+        raise RulebookError(f"{where}: varies_by must be absent or [district_code, urban_rural]")
+    values = doc.get("values")
+    if not isinstance(values, dict) or not values:
+        raise RulebookError(f"{where}: key 'values' is missing or empty")
+    series: dict[tuple[str, ...], tuple[tuple[date, Decimal | None], ...]] = {}
+    if varies:
+        for district, by_ur in values.items():
+            if not isinstance(by_ur, dict) or not by_ur:
+                raise RulebookError(f"{where}: values.{district} must map 城乡类别 to dated values")
+            for ur, dated in by_ur.items():
+                key = (str(district), str(ur))
+                series[key] = _dated(dated, f"{where}: values.{district}.{ur}")
+    else:
+        series[()] = _dated(values, f"{where}: values")
+    return Parameter(
+        name=file.stem,
+        description=doc["description"].strip(),
+        unit=doc["unit"].strip(),
+        reference=doc["reference"].strip(),
+        varies_by=tuple(varies),
+        series=MappingProxyType(series),
+    )
+
+
+def _dated(dated: Any, where: str) -> tuple[tuple[date, Decimal | None], ...]:
+    if not isinstance(dated, dict) or not dated:
+        raise RulebookError(f"{where} must map effective dates to values")
+    out: list[tuple[date, Decimal | None]] = []
+    for raw_day, raw_value in dated.items():
+        day = _as_date(raw_day, where)
+        if out and day <= out[-1][0]:
+            raise RulebookError(f"{where}.{raw_day}: dates must ascend ({day} after {out[-1][0]})")
+        out.append((day, _as_number(raw_value, f"{where}.{raw_day}")))
+    return tuple(out)
+
+
+def _as_date(raw: Any, where: str) -> date:
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise RulebookError(f"{where}: key {raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _as_number(raw: Any, where: str) -> Decimal | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise RulebookError(f"{where}: value {raw!r} is not a number")
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise RulebookError(f"{where}: value {raw!r} is not a number") from None
+    if not value.is_finite():
+        raise RulebookError(f"{where}: value {raw!r} is not a finite number")
+    return value
