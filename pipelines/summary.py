@@ -1,0 +1,88 @@
+"""Presentation layer: the run summary as Markdown (Prefect artifact) and as a rich table.
+
+Summaries carry counts, codes and reasons only: never an ID number or a name.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+
+def _flag_table(summary: dict) -> list[tuple[str, str, str, int]]:
+    return [(f.get("period", ""), f["district_code"], f["flag"], int(f["len"]))
+            for f in summary.get("flags", [])]
+
+
+def summary_markdown(summary: dict) -> str:
+    """The run summary as Markdown for a Prefect artifact (keyed per flow and period)."""
+    links = summary.get("links", {})
+    lines = [
+        f"# hedui cross-check {summary.get('period', '')}",
+        "",
+        f"- districts: {summary.get('districts', 'all')}",
+        f"- rulebook version: `{summary.get('rulebook_version', '')}`",
+        f"- files: {summary.get('files', 0)} (refused: {summary.get('files_refused', 0)})",
+        f"- rows in: {summary.get('rows_in', 0)}; quarantined: {summary.get('rows_quarantined', 0)}; "
+        f"re-sent duplicates: {summary.get('rows_duplicate', 0)}",
+        f"- links: matched {links.get('matched', 0)}, review {links.get('review', 0)}, "
+        f"unmatched {links.get('unmatched', 0)}",
+        f"- households assessed: {summary.get('households_assessed', 0)}",
+        f"- warehouse: `{summary.get('warehouse', '')}`",
+        "",
+        "## Flags",
+        "",
+        "| period | district | flag | households |",
+        "|---|---|---|---:|",
+    ]
+    lines += [f"| {p} | {d} | {f} | {n} |" for p, d, f, n in _flag_table(summary)]
+    if summary.get("quarantine_reasons"):
+        lines += ["", "## Quarantine reasons", "", "| reason | rows |", "|---|---:|"]
+        lines += [f"| {r} | {n} |" for r, n in summary["quarantine_reasons"].items()]
+    if summary.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in summary["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def print_summary(summary: dict, console) -> None:  # noqa: ANN001 - rich Console
+    """Render the summary on the terminal with rich tables."""
+    from rich.table import Table
+
+    links = summary.get("links", {})
+    overview = Table(title=f"hedui {summary.get('period', '')} — run summary", show_header=False)
+    overview.add_column("what")
+    overview.add_column("value", justify="right")
+    overview.add_row("districts", str(summary.get("districts", "all")))
+    overview.add_row("files read", f"{summary.get('files', 0)} ({summary.get('files_refused', 0)} refused)")
+    overview.add_row("rows in", str(summary.get("rows_in", 0)))
+    overview.add_row("quarantined", str(summary.get("rows_quarantined", 0)))
+    overview.add_row("re-sent duplicates", str(summary.get("rows_duplicate", 0)))
+    overview.add_row("linked: matched", str(links.get("matched", 0)))
+    overview.add_row("linked: review", str(links.get("review", 0)))
+    overview.add_row("linked: unmatched", str(links.get("unmatched", 0)))
+    overview.add_row("households assessed", str(summary.get("households_assessed", 0)))
+    overview.add_row("rulebook version", str(summary.get("rulebook_version", "")))
+    console.print(overview)
+
+    by: dict[tuple[str, str], int] = defaultdict(int)
+    districts: set[str] = set()
+    for _p, d, f, n in _flag_table(summary):
+        by[(f, d)] += n
+        districts.add(d)
+    if by:
+        table = Table(title="flags by kind and district (households)")
+        table.add_column("flag")
+        for d in sorted(districts):
+            table.add_column(d, justify="right")
+        for flag in sorted({f for f, _ in by}):
+            table.add_row(flag, *[str(by.get((flag, d), 0)) for d in sorted(districts)])
+        console.print(table)
+    if summary.get("quarantine_reasons"):
+        q = Table(title="quarantine reasons (most frequent)")
+        q.add_column("reason")
+        q.add_column("rows", justify="right")
+        for r, n in list(summary["quarantine_reasons"].items())[:10]:
+            q.add_row(r, str(n))
+        console.print(q)
+    for note in summary.get("notes", [])[:30]:
+        console.print(f"[yellow]note[/yellow] {note}")
+    console.print(f"warehouse: [bold]{summary.get('warehouse', '')}[/bold]")

@@ -1,0 +1,304 @@
+"""Warehouse layer: the one module that owns the DuckDB file and publishes runs atomically.
+
+DuckDB allows one writer or many readers per file, never both across processes. A run that held
+the file for a minute would lock every analyst out, and a run killed half-way must leave the
+warehouse as it was. So a run never writes the published file in place:
+
+1. take an exclusive lock file beside the warehouse (two runs never interleave);
+2. copy the published file to a private temporary file in the same directory;
+3. write the run's rows into the copy inside one transaction, checkpoint, close, fsync;
+4. ``os.replace`` the copy over the published file (atomic on POSIX) and fsync the directory.
+
+A reader that opened the old file keeps reading the old inode until it reconnects; a new reader
+sees the new month whole. A run killed at any point leaves only a stray temporary file, removed
+by the next run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_WAREHOUSE = Path("warehouse") / "hedui.duckdb"
+PSEUDONYM_KEY_ENV = "HEDUI_PSEUDONYM_KEY"
+
+#: contract tables, created up front so analysts find them even before the first month lands
+CONTRACT_DDL = (
+    """CREATE TABLE IF NOT EXISTS links (
+        source VARCHAR NOT NULL, period VARCHAR NOT NULL, record_no VARCHAR NOT NULL,
+        person_id VARCHAR, household_id VARCHAR, score DOUBLE, status VARCHAR NOT NULL,
+        method VARCHAR NOT NULL, match_weight DOUBLE, candidate_person_id VARCHAR,
+        candidate_household_id VARCHAR, reason VARCHAR, comparison JSON)""",
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        source VARCHAR NOT NULL, period VARCHAR NOT NULL, file VARCHAR NOT NULL,
+        row_number BIGINT, record_no VARCHAR, reason VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS assessments (
+        period VARCHAR NOT NULL, household_id VARCHAR NOT NULL, district_code VARCHAR,
+        urban_rural VARCHAR, programme VARCHAR, members INTEGER, living_members INTEGER,
+        income_per_capita DECIMAL(18,2), assets_per_capita DECIMAL(18,2),
+        residential_units INTEGER, standard DECIMAL(18,2), wage_income DECIMAL(18,2),
+        benefit_income DECIMAL(18,2), medical_out_of_pocket DECIMAL(18,2),
+        household_income_w DECIMAL(18,2), missing_sources VARCHAR,
+        rulebook_version VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS flags (
+        period VARCHAR NOT NULL, household_id VARCHAR NOT NULL, district_code VARCHAR,
+        flag VARCHAR NOT NULL, evidence JSON NOT NULL, rulebook_version VARCHAR NOT NULL,
+        decision VARCHAR, decision_reason VARCHAR, decided_by VARCHAR,
+        decided_at TIMESTAMP, re_raised BOOLEAN)""",
+    """CREATE TABLE IF NOT EXISTS runs (
+        run_id VARCHAR NOT NULL, flow VARCHAR NOT NULL, period VARCHAR NOT NULL,
+        districts VARCHAR, status VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ NOT NULL, rulebook_version VARCHAR, code_version VARCHAR,
+        inputs JSON, summary JSON, message VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS quarter_summary (
+        quarter VARCHAR NOT NULL, district_code VARCHAR NOT NULL, flag VARCHAR NOT NULL,
+        households_flagged BIGINT NOT NULL, households_new BIGINT)""",
+)
+
+ANALYST_TABLES = ("persons", "links", "assessments", "flags", "quarantine", "runs")
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse file cannot be opened, locked or written."""
+
+
+def resolve(path: Path | str | None) -> Path:
+    """The warehouse path to use: the given one, else ``warehouse/hedui.duckdb`` under the CWD."""
+    return Path(path if path is not None else DEFAULT_WAREHOUSE).expanduser().resolve()
+
+
+def pseudonym_key(warehouse: Path) -> str:
+    """The secret key of the analyst views' keyed hashes.
+
+    From ``$HEDUI_PSEUDONYM_KEY`` when set (deployments), else a random key kept in a 0600 file
+    beside the warehouse, created on first use. The key is configuration: never in the repository,
+    never in the warehouse file itself, so an analyst cannot re-identify a person by hashing a
+    known ID number.
+    """
+    env = os.environ.get(PSEUDONYM_KEY_ENV)
+    if env:
+        return env
+    key_file = warehouse.with_name(warehouse.name + ".key")
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    return key_file.read_text().strip()
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove working copies left by runs that were killed.
+
+    Called with the publish lock held: no other run is writing, so every copy found is stale.
+    """
+    for tmp in path.parent.glob(f".{path.name}.*.tmp*"):
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _exclusive_lock(path: Path, *, wait_seconds: float) -> Iterator[None]:
+    lock_path = path.with_name(path.name + ".lock")
+    fh = open(lock_path, "a+")  # noqa: SIM115 - held for the whole publish
+    deadline = time.monotonic() + wait_seconds
+    try:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseError(
+                        f"another hedui run is publishing to {path}; waited {wait_seconds:.0f} s"
+                    ) from None
+                time.sleep(0.5)
+        yield
+    finally:
+        fh.close()
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the contract tables, the decisions store and the analyst schema when missing."""
+    from pipelines.decisions import ensure_decisions_table
+
+    for ddl in CONTRACT_DDL:
+        con.execute(ddl)
+    ensure_decisions_table(con)
+    con.execute("CREATE SCHEMA IF NOT EXISTS analyst")
+
+
+@contextmanager
+def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0
+               ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open a private copy of the warehouse for writing; publish it atomically on success.
+
+    Everything written through the yielded connection becomes visible in one step when the
+    ``with`` block ends without an exception; on any exception (or a kill) the published file is
+    left exactly as it was.
+
+    Parameters
+    ----------
+    path
+        The published warehouse file; created (empty, with the contract tables) when missing.
+    lock_wait_seconds
+        How long to wait for another run's publish to finish before giving up.
+
+    Raises
+    ------
+    WarehouseError
+        The directory or file cannot be written, or another run holds the lock too long.
+    """
+    target = resolve(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WarehouseError(f"cannot create the warehouse directory {target.parent}: {exc}") from exc
+    if not os.access(target.parent, os.W_OK):
+        raise WarehouseError(f"the warehouse directory {target.parent} is not writable")
+    if target.exists() and not os.access(target, os.R_OK):
+        raise WarehouseError(f"the warehouse file {target} is not readable")
+    with _exclusive_lock(target, wait_seconds=lock_wait_seconds):
+        _remove_stale_temporaries(target)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        try:
+            if target.exists():
+                shutil.copyfile(target, tmp)
+            con = duckdb.connect(str(tmp))
+        except (OSError, duckdb.Error) as exc:
+            tmp.unlink(missing_ok=True)
+            raise WarehouseError(f"cannot open a working copy of {target}: {exc}") from exc
+        try:
+            ensure_schema(con)
+            con.execute("BEGIN TRANSACTION")
+            yield con
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+            con.close()
+            _fsync_path(tmp)
+            os.replace(tmp, target)
+            _fsync_path(target.parent)
+        except BaseException:
+            try:
+                con.close()
+            except duckdb.Error:
+                pass
+            tmp.unlink(missing_ok=True)
+            Path(str(tmp) + ".wal").unlink(missing_ok=True)
+            raise
+
+
+def connect_readonly(path: Path | str | None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the published warehouse (never blocks a run: runs write a copy)."""
+    target = resolve(path)
+    if not target.exists():
+        raise WarehouseError(f"no warehouse at {target}: run `hedui monthly` first")
+    return duckdb.connect(str(target), read_only=True)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str, schema: str = "main") -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name]).fetchone()[0])
+
+
+def replace_rows_from_parquet(con: duckdb.DuckDBPyConnection, table: str, parquet: Sequence[Path],
+                              *, where: str, params: Sequence[object]) -> int:
+    """Delete the rows selected by ``where`` and insert the parquet files' rows, by column name.
+
+    The table is created from the first file's schema when it does not exist yet (raw and staging
+    layers, whose columns the source registry fixes). Returns the number of rows inserted.
+    """
+    files = [str(p) for p in parquet if Path(p).exists()]
+    if table_exists(con, table):
+        con.execute(f"DELETE FROM {table} WHERE {where}", list(params))
+    if not files:
+        return 0
+    if not table_exists(con, table):
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet(?, union_by_name=true) LIMIT 0",
+                    [files])
+    else:
+        _add_missing_columns(con, table, files)
+    before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name=true)", [files])
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
+
+
+def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> None:
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema='main' AND table_name=?",
+        [table]).fetchall()}
+    incoming = con.execute("DESCRIBE SELECT * FROM read_parquet(?, union_by_name=true)", [files]).fetchall()
+    for name, dtype, *_ in incoming:
+        if name not in have:
+            con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {dtype}')
+
+
+def rebuild_analyst_views(con: duckdb.DuckDBPyConnection, *, key: str) -> None:
+    """Materialise the ``analyst`` schema: published tables with keyed hashes instead of identity.
+
+    The hashes are computed here with the key as a query parameter, so the key itself never lands
+    in the file. No ID number, name, phone or address column is copied.
+    """
+    con.execute("CREATE SCHEMA IF NOT EXISTS analyst")
+    pk = "substr(sha256(concat($key, '|p|', {col})), 1, 16)"
+    hk = "substr(sha256(concat($key, '|h|', {col})), 1, 16)"
+    statements = {
+        "persons": f"""
+            SELECT period, {pk.format(col='person_id')} AS person_key,
+                   {hk.format(col='household_id')} AS household_key,
+                   district_code, urban_rural, programme, sex,
+                   year(birth_on) AS birth_year, relation, disability_grade, serious_illness
+            FROM stg_register""",
+        "links": f"""
+            SELECT source, period, record_no,
+                   CASE WHEN person_id IS NOT NULL THEN {pk.format(col='person_id')} END AS person_key,
+                   CASE WHEN household_id IS NOT NULL THEN {hk.format(col='household_id')} END AS household_key,
+                   CASE WHEN candidate_person_id IS NOT NULL
+                        THEN {pk.format(col='candidate_person_id')} END AS candidate_person_key,
+                   score, status, method, match_weight, comparison, reason
+            FROM links""",
+        "assessments": f"""
+            SELECT * EXCLUDE (household_id), {hk.format(col='household_id')} AS household_key
+            FROM assessments""",
+        "flags": f"""
+            SELECT period, {hk.format(col='household_id')} AS household_key, district_code, flag,
+                   evidence, rulebook_version, decision, re_raised
+            FROM flags""",
+        "quarantine": "SELECT source, period, file, row_number, record_no, reason FROM quarantine",
+        "runs": """SELECT run_id, flow, period, districts, status, started_at, finished_at,
+                          rulebook_version, code_version, summary FROM runs""",
+    }
+    for name, select in statements.items():
+        if name == "persons" and not table_exists(con, "stg_register"):
+            select = """SELECT NULL::VARCHAR AS period, NULL::VARCHAR AS person_key,
+                NULL::VARCHAR AS household_key, NULL::VARCHAR AS district_code,
+                NULL::VARCHAR AS urban_rural, NULL::VARCHAR AS programme, NULL::VARCHAR AS sex,
+                NULL::BIGINT AS birth_year, NULL::VARCHAR AS relation,
+                NULL::VARCHAR AS disability_grade, NULL::VARCHAR AS serious_illness WHERE false"""
+        con.execute(f"CREATE OR REPLACE TABLE analyst.{name} AS {select}", {"key": key}
+                    if "$key" in select else None)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
