@@ -100,8 +100,9 @@ class Rules:
     tekun_standards : Mapping[tuple[str, str], Decimal]
         T by ``(district_code, urban_rural)``: the T table where in force, else
         ``tekun_standard_ratio`` x S rounded half up to the yuan.
-    tekun_derived : bool
-        True when T was derived from S (the ratio in force, no T table value).
+    tekun_from_table : frozenset[tuple[str, str]]
+        The ``(district_code, urban_rural)`` whose T comes from the T table (the others, if any,
+        were derived from S).
     """
 
     day: date
@@ -109,7 +110,7 @@ class Rules:
     values: Mapping[str, Decimal]
     standards: Mapping[tuple[str, str], Decimal]
     tekun_standards: Mapping[tuple[str, str], Decimal]
-    tekun_derived: bool = False
+    tekun_from_table: frozenset[tuple[str, str]] = frozenset()
     references: Mapping[str, str] = field(default_factory=dict)
 
     def value(self, name: str) -> Decimal:
@@ -170,13 +171,12 @@ class Rulebook:
                     values[name] = v
         standards = self._table(DIBAO_STANDARD, day)
         tekun = self._table(TEKUN_STANDARD, day) if TEKUN_STANDARD in self.parameters else {}
-        derived = False
+        from_table = frozenset(tekun)
         ratio = values.get(TEKUN_RATIO)
         if ratio is not None:
             for key, s in standards.items():
                 if key not in tekun:
                     tekun[key] = (ratio * s).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-                    derived = True
         payload = {
             "values": {k: str(v) for k, v in sorted(values.items())},
             "S": {"|".join(k): str(v) for k, v in sorted(standards.items())},
@@ -189,7 +189,7 @@ class Rulebook:
             values=MappingProxyType(values),
             standards=MappingProxyType(standards),
             tekun_standards=MappingProxyType(tekun),
-            tekun_derived=derived,
+            tekun_from_table=from_table,
             references=MappingProxyType({n: p.reference for n, p in self.parameters.items()}),
         )
 
