@@ -1,0 +1,349 @@
+"""Raw layer: read one delivered file, whatever its encoding or format, as text columns.
+
+A CSV is UTF-8 (with or without BOM) or GB18030/GBK; the header decides, since every required
+column name is Chinese and a Chinese GB18030 header is practically never valid UTF-8 (while
+gb18030 decodes almost any byte string, so it is only tried when UTF-8 fails). A file whose
+body decodes cleanly and whose records all have the header's field count takes the fast path
+(polars, every column String, no inference); any other file takes the exact path (Python
+``csv``), where a record that does not decode or has the wrong number of fields is marked on its
+own and the rest loads. XLSX: the first sheet, first row the header (fastexcel).
+
+Outputs of :func:`land_file` keep every delivered row: required columns under their Chinese
+names, ``extra`` (JSON text of extra columns, or null), ``file``, ``row_number``, ``sha256``,
+plus two private columns the clean stage consumes: ``_problem`` (structural reason, or null)
+and ``_id_excel_number`` (an XLSX cell held the ID as a number).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fastexcel
+import polars as pl
+
+from pipelines.sources import Source
+
+CHUNK = 16 * 1024 * 1024
+BOM = codecs.BOM_UTF8
+_MAGIC = (b"\x89PNG", b"PK\x03\x04", b"%PDF", b"GIF8", b"\xff\xd8\xff", b"\xd0\xcf\x11\xe0")
+_SNIFF = 8192
+_LINE_SEP = "\x1f"
+
+PROBLEM = "_problem"
+EXCEL_ID = "_id_excel_number"
+
+
+@dataclass
+class LandedFile:
+    """One delivered file read as text.
+
+    ``frame`` is None exactly when the file is refused (``refused`` then says why, naming the
+    file). ``rows_in`` counts the data records read (0 when nothing decodes).
+    """
+
+    file: str
+    source: str
+    sha256: str | None
+    rows_in: int = 0
+    frame: pl.DataFrame | None = None
+    refused: str | None = None
+    encoding: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def land_file(path: Path, *, spec: Source) -> LandedFile:
+    """Read one delivered file of a known source as text columns.
+
+    Parameters
+    ----------
+    path
+        The delivered ``.csv`` or ``.xlsx`` file.
+    spec
+        The source it belongs to (from :func:`pipelines.sources.spec`).
+
+    Returns
+    -------
+    LandedFile
+        The raw frame (see module docstring) or the reason the whole file is refused.
+    """
+    sha = sha256_of(path)
+    landed = LandedFile(file=path.name, source=spec.name, sha256=sha)
+    if path.stat().st_size == 0:
+        landed.refused = f"{path.name} is empty (0 bytes)"
+        return landed
+    if path.suffix.lower() == ".xlsx":
+        return _land_xlsx(path, spec, landed)
+    return _land_csv(path, spec, landed)
+
+
+# ----------------------------------------------------------------------------------------- CSV
+
+
+def _is_binary(head: bytes) -> bool:
+    return head.startswith(_MAGIC) or b"\x00" in head
+
+
+def _scan(path: Path) -> tuple[bool, bool]:
+    """(whole file is valid UTF-8, the unit-separator byte occurs) in one streaming pass."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8_ok, has_sep = True, False
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            has_sep = has_sep or b"\x1f" in chunk
+            if utf8_ok:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8_ok = False
+        if utf8_ok:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                utf8_ok = False
+    return utf8_ok, has_sep
+
+
+def _header_names(fields: list[str]) -> list[str]:
+    """Header cells trimmed; a repeated or blank name made unique so every column is kept."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(fields):
+        name = raw.strip().lstrip("\ufeff").strip() or f"column_{i + 1}"
+        base, k = name, 2
+        while name in seen:
+            name, k = f"{base}_{k}", k + 1
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _missing(names: list[str], spec: Source) -> list[str]:
+    return [c for c in spec.required if c not in names]
+
+
+def _count_records(lines: list[bytes]) -> int:
+    return sum(1 for line in lines if line.strip())
+
+
+def _land_csv(path: Path, spec: Source, landed: LandedFile) -> LandedFile:
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF)
+    if _is_binary(head):
+        landed.refused = f"{path.name} is not a text file (binary content)"
+        return landed
+    with path.open("rb") as fh:
+        first = fh.readline()
+    header_bytes = first[len(BOM):] if first.startswith(BOM) else first
+    header_bytes = header_bytes.rstrip(b"\r\n")
+    encoding = None
+    for candidate in ("utf-8", "gb18030"):
+        try:
+            header_text = header_bytes.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        encoding = candidate
+        break
+    if encoding is None:
+        landed.refused = f"{path.name}: the header cannot be decoded as UTF-8 or GB18030"
+        return landed
+    landed.encoding = "UTF-8 with BOM" if first.startswith(BOM) else encoding.upper()
+    names = _header_names(next(csv.reader([header_text]), []))
+    missing = _missing(names, spec)
+    if missing:
+        with path.open("rb") as fh:
+            fh.readline()
+            landed.rows_in = _count_records(fh.read().split(b"\n"))
+        landed.refused = f"{path.name} lacks required column {', '.join(missing)}"
+        return landed
+
+    utf8_ok, has_sep = _scan(path)
+    frame = None
+    if not has_sep:
+        if encoding == "utf-8" and utf8_ok:
+            frame = _fast(path, names)
+        elif encoding == "gb18030":
+            with tempfile.TemporaryDirectory(prefix="hedui-land-") as tmp:
+                target = Path(tmp) / "utf8.csv"
+                if _transcode(path, target, encoding):
+                    frame = _fast(target, names)
+    if frame is None:
+        frame = _slow(path, names, encoding)
+    landed.rows_in = frame.height
+    landed.frame = _shape(frame, names, spec, path.name, landed.sha256)
+    return landed
+
+
+def _transcode(source: Path, target: Path, encoding: str) -> bool:
+    """Stream-transcode to UTF-8 in chunks cut at line ends; False at the first bad byte.
+
+    GB18030 trail bytes are never 0x0A, so a chunk cut after a newline never splits a character.
+    """
+    rest = b""
+    with source.open("rb") as src, target.open("wb") as out:
+        while True:
+            chunk = src.read(CHUNK)
+            if not chunk:
+                break
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            data, rest = data[:cut], data[cut:]
+            try:
+                out.write(data.decode(encoding).encode("utf-8"))
+            except UnicodeDecodeError:
+                return False
+        try:
+            out.write(rest.decode(encoding).encode("utf-8"))
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def _fast(path: Path, names: list[str]) -> pl.DataFrame | None:
+    """Polars parse of a cleanly decoded UTF-8 file; None when any record needs the exact path."""
+    lines = pl.read_csv(path, has_header=False, separator=_LINE_SEP, quote_char=None,
+                        new_columns=["line"], infer_schema=False, low_memory=False)
+    lines = lines.slice(1).with_columns(pl.col("line").str.strip_chars_end("\r"))
+    is_record = pl.col("line").is_not_null() & (pl.col("line").str.strip_chars() != "")
+    checks = lines.select(
+        odd_quotes=(pl.col("line").str.count_matches('"', literal=True) % 2 == 1).any(),
+        bad_fields=(
+            is_record
+            & (pl.col("line").str.replace_all(r'"[^"]*"', "").str.count_matches(",", literal=True) + 1
+               != len(names))
+        ).any(),
+    )
+    if checks.item(0, "odd_quotes") or checks.item(0, "bad_fields"):
+        return None
+    try:
+        data = pl.read_csv(path, has_header=True, infer_schema=False, low_memory=False)
+    except pl.exceptions.PolarsError:
+        return None
+    if data.height != lines.height or data.width != len(names):
+        return None
+    data.columns = names
+    keep = lines.select(is_record.alias("keep")).to_series()
+    data = data.filter(keep)
+    return data.with_columns(pl.lit(None, pl.String).alias(PROBLEM))
+
+
+def _slow(path: Path, names: list[str], encoding: str) -> pl.DataFrame:
+    """Exact parse: one record at a time, so a bad record is marked and the rest loads."""
+    raw = path.read_bytes()
+    if raw.startswith(BOM):
+        raw = raw[len(BOM):]
+    physical = raw.split(b"\n")[1:]
+    width = len(names)
+    rows: list[list[str | None]] = []
+    problems: list[str | None] = []
+
+    def flush(block: list[str]) -> None:
+        for fields in csv.reader(block):
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue
+            if len(fields) != width:
+                problems.append(f"record has {len(fields)} fields, the header has {width}")
+                fields = (fields + [None] * width)[:width]
+            else:
+                problems.append(None)
+            rows.append([None if v is None or v == "" else v for v in fields])
+
+    block: list[str] = []
+    for line in physical:
+        try:
+            text = line.decode(encoding)
+        except UnicodeDecodeError:
+            flush(block)
+            block = []
+            rows.append([None] * width)
+            problems.append(f"record bytes do not decode as {encoding.upper()} (the file's encoding)")
+            continue
+        block.append(text.rstrip("\r") + "\n")
+    flush(block)
+    frame = pl.DataFrame(rows, schema={n: pl.String for n in names}, orient="row")
+    return frame.with_columns(pl.Series(PROBLEM, problems, dtype=pl.String))
+
+
+def _shape(frame: pl.DataFrame, names: list[str], spec: Source, file: str, sha: str | None,
+           excel_id: pl.Series | None = None) -> pl.DataFrame:
+    """Required columns, ``extra`` JSON, file/row_number/sha256 and the private columns."""
+    extras = [n for n in names if n not in spec.required]
+    extra = (
+        pl.when(pl.any_horizontal([pl.col(c).is_not_null() for c in extras]))
+        .then(pl.struct(extras).struct.json_encode())
+        if extras else pl.lit(None, pl.String)
+    )
+    out = frame.select(
+        *[pl.col(c) for c in spec.required],
+        extra.alias("extra"),
+        pl.lit(file).alias("file"),
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row_number"),
+        pl.lit(sha, pl.String).alias("sha256"),
+        pl.col(PROBLEM),
+    )
+    flag = excel_id if excel_id is not None else pl.Series(EXCEL_ID, [False] * out.height, pl.Boolean)
+    return out.with_columns(flag.alias(EXCEL_ID))
+
+
+# ---------------------------------------------------------------------------------------- XLSX
+
+_DATETIME_CELL = r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00(?:\.0+)?$"
+
+
+def _land_xlsx(path: Path, spec: Source, landed: LandedFile) -> LandedFile:
+    try:
+        reader = fastexcel.read_excel(path)
+        sheet_names = reader.sheet_names
+    except Exception:  # fastexcel raises several unrelated types for a broken workbook
+        with path.open("rb") as fh:
+            head = fh.read(_SNIFF)
+        kind = "not a readable XLSX workbook" + (" (binary content)" if _is_binary(head) else "")
+        landed.refused = f"{path.name} is {kind}"
+        return landed
+    landed.encoding = "XLSX"
+    if not sheet_names:
+        landed.refused = f"{path.name}: the workbook has no sheet"
+        return landed
+    if len(sheet_names) > 1:
+        landed.notes.append(f"{path.name}: {len(sheet_names) - 1} extra sheet(s) ignored "
+                            f"({', '.join(sheet_names[1:])}); only the first sheet is read")
+    text = reader.load_sheet(0, dtypes="string", schema_sample_rows=None).to_polars()
+    if text.width == 0:
+        landed.refused = f"{path.name}: the first sheet ({sheet_names[0]}) is empty"
+        return landed
+    names = _header_names([c if not c.startswith("__UNNAMED__") else "" for c in text.columns])
+    text.columns = names
+    missing = _missing(names, spec)
+    nonempty = pl.any_horizontal([pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "")
+                                  for c in names])
+    keep = text.select(nonempty.alias("keep")).to_series()
+    if missing:
+        landed.rows_in = int(keep.sum())
+        landed.refused = f"{path.name} lacks required column {', '.join(missing)}"
+        return landed
+    id_col = next(c.zh for c in spec.columns if c.kind == "id")
+    # a cell Excel holds as a number reads as a boolean; a text cell does not
+    kinds = reader.load_sheet(0, dtypes={names.index(id_col): "boolean"},
+                              use_columns=[names.index(id_col)],
+                              schema_sample_rows=None).to_polars()
+    excel_id = kinds.to_series(0).is_not_null().alias(EXCEL_ID).filter(keep)
+    text = text.filter(keep).with_columns(
+        [pl.col(c).str.replace(_DATETIME_CELL, "$1") for c in names]
+    ).with_columns(pl.lit(None, pl.String).alias(PROBLEM))
+    landed.rows_in = text.height
+    landed.frame = _shape(text, names, spec, path.name, landed.sha256, excel_id)
+    return landed
+

@@ -1,0 +1,125 @@
+"""Clean layer schemas: one pandera model per extract source and one for the register.
+
+Grain: one row per clean record (extracts: per ``(source, period, record_no)``; register: per
+person and folder period). The models are built from :mod:`pipelines.sources`, so a column added
+there is checked here without restating it.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from pipelines.normalize.ids import ID_STATUSES
+from pipelines.sources import REGISTER, SOURCES, Source
+
+#: Clean dtype of each column kind of ``pipelines.sources``.
+KIND_DTYPES: dict[str, type[pl.DataType]] = {
+    "text": pl.String,
+    "money": pl.Int64,
+    "month": pl.String,
+    "date_req": pl.Date,
+    "date_opt": pl.Date,
+    "decimal": pl.Float64,
+}
+
+IDENTITY_COLUMNS: tuple[str, ...] = (
+    "id_raw", "id_norm", "id18", "id_status", "id_birth_on", "id_sex",
+    "name_raw", "name_norm", "name_pinyin",
+)
+LEAD_COLUMNS: tuple[str, ...] = ("source", "period", "file", "row_number")
+
+_PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+_ID18 = r"^[0-9]{17}[0-9X]$"
+
+
+def _identity_columns() -> dict[str, pa.Column]:
+    return {
+        "id_raw": pa.Column(pl.String, nullable=True),
+        "id_norm": pa.Column(pl.String, nullable=True),
+        "id18": pa.Column(pl.String, pa.Check.str_matches(_ID18), nullable=True),
+        "id_status": pa.Column(pl.String, pa.Check.isin(list(ID_STATUSES))),
+        "id_birth_on": pa.Column(pl.Date, nullable=True),
+        "id_sex": pa.Column(pl.String, pa.Check.isin(["男", "女"]), nullable=True),
+        "name_raw": pa.Column(pl.String, nullable=True),
+        "name_norm": pa.Column(pl.String, nullable=True),
+        "name_pinyin": pa.Column(pl.String, nullable=True),
+    }
+
+
+def _own_columns(spec: Source, skip: tuple[str, ...]) -> dict[str, pa.Column]:
+    columns: dict[str, pa.Column] = {}
+    for col in spec.columns:
+        if col.en in skip or col.kind in ("id", "name"):
+            continue
+        required_value = col.kind in ("money", "month", "date_req")
+        checks = []
+        if col.kind == "month":
+            checks.append(pa.Check.str_matches(_PERIOD))
+        columns[col.en] = pa.Column(KIND_DTYPES[col.kind], checks, nullable=not required_value)
+    return columns
+
+
+def extract_schema(source: str) -> pa.DataFrameSchema:
+    """The clean-layer schema of one extract source.
+
+    Parameters
+    ----------
+    source
+        A name of :data:`pipelines.sources.SOURCES`.
+
+    Returns
+    -------
+    pa.DataFrameSchema
+        Strict (no other columns), ordered as the clean layer delivers them.
+    """
+    spec = SOURCES[source]
+    columns = {
+        "source": pa.Column(pl.String, pa.Check.eq(source)),
+        "period": pa.Column(pl.String, pa.Check.str_matches(_PERIOD)),
+        "file": pa.Column(pl.String),
+        "row_number": pa.Column(pl.Int64, pa.Check.ge(1)),
+        "record_no": pa.Column(pl.String, unique=True),
+        **_identity_columns(),
+        **_own_columns(spec, ("record_no",)),
+    }
+    return pa.DataFrameSchema(columns, strict=True, ordered=True, name=f"clean_{source}")
+
+
+def register_schema() -> pa.DataFrameSchema:
+    """The clean-layer schema of the register (one row per person)."""
+    columns = {
+        "source": pa.Column(pl.String, pa.Check.eq("register")),
+        "period": pa.Column(pl.String, pa.Check.str_matches(_PERIOD)),
+        "file": pa.Column(pl.String),
+        "row_number": pa.Column(pl.Int64, pa.Check.ge(1)),
+        "household_id": pa.Column(pl.String),
+        "person_id": pa.Column(pl.String, unique=True),
+        **_identity_columns(),
+        **_own_columns(REGISTER, ("household_id", "person_id")),
+    }
+    return pa.DataFrameSchema(columns, strict=True, ordered=True, name="clean_register")
+
+
+CLEAN_SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    **{name: extract_schema(name) for name in SOURCES},
+    "register": register_schema(),
+}
+
+
+def validate_clean(frame: pl.DataFrame, *, source: str) -> pl.DataFrame:
+    """Validate a clean frame against its source's schema (raises ``SchemaErrors``).
+
+    Parameters
+    ----------
+    frame
+        Clean rows of one source (or the register).
+    source
+        Its source name, ``register`` included.
+
+    Returns
+    -------
+    pl.DataFrame
+        The same frame, validated.
+    """
+    return CLEAN_SCHEMAS[source].validate(frame, lazy=True)
