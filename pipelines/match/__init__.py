@@ -1,0 +1,144 @@
+"""Match layer: link every extract record to its register person and household, conservatively.
+
+Public API (docs/architecture.md, "match -> links"):
+
+- :func:`load_matching_params` reads ``rules/matching.yaml``;
+- :func:`link_folder` links one folder's clean extract records to that folder's clean register:
+  block (``blocking``) -> compare (``compare``) -> score (``score``) -> decide (``decide``);
+- :func:`unlinked_no_register` gives the rows of a folder without a usable register.
+
+A link depends only on the folder's records, its register, the parameters and staff decisions:
+both inputs are put in a canonical order first and every random draw uses the YAML's seed.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.match.blocking import PIDX, RID, build_candidate_pairs, prepare_records, prepare_register
+from pipelines.match.compare import compare_pairs
+from pipelines.match.decide import LINK_SCHEMA, decide
+from pipelines.match.params import MatchingParamsError, MatchParams, load_matching_params
+from pipelines.match.score import estimate, score_pairs
+
+__all__ = ["LINK_SCHEMA", "MatchParams", "MatchingParamsError", "link_folder",
+           "load_matching_params", "unlinked_no_register"]
+
+_IDENTITY = ("id_norm", "id18", "id_status", "id_birth_on", "id_sex", "name_raw", "name_norm",
+             "name_pinyin")
+RECORD_COLUMNS = ("source", "period", "record_no", *_IDENTITY)
+REGISTER_COLUMNS = ("person_id", "household_id", *_IDENTITY, "birth_on", "sex", "district_code")
+DECISION_COLUMNS = ("source", "id_norm", "name_norm", "person_id", "decision")
+_KEY = ["source", "period", "record_no"]
+_TYPES = {"id_birth_on": pl.Date, "birth_on": pl.Date}
+
+
+def _check_columns(frame: pl.DataFrame, needed: tuple[str, ...], what: str) -> pl.DataFrame:
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(f"link_folder: {what} lack column(s) {', '.join(missing)}")
+    casts = {c: _TYPES.get(c, pl.String) for c in needed}
+    return frame.select(needed).cast(casts)
+
+
+def _key_problem(frame: pl.DataFrame) -> str | None:
+    dup = frame.group_by(_KEY).agg(n=pl.len()).filter(pl.col("n") > 1).sort(_KEY).head(1)
+    if dup.height:
+        s, p, r, n = dup.row(0)
+        return f"records repeat the key (source {s}, period {p}, record_no {r}) {n} times"
+    return None
+
+
+def unlinked_no_register(records: pl.DataFrame) -> pl.DataFrame:
+    """Links for the records of a folder whose register is missing or refused.
+
+    Parameters
+    ----------
+    records : pl.DataFrame
+        Clean extract records (at least ``source``, ``period``, ``record_no``).
+
+    Returns
+    -------
+    pl.DataFrame
+        One ``unmatched`` row per record, method ``no_register``, columns of ``LINK_SCHEMA``
+        (score, weight, candidates and comparison null), sorted by source, period, record_no.
+    """
+    keys = _check_columns(records, tuple(_KEY), "records").sort(_KEY)
+    return keys.with_columns(
+        person_id=None, household_id=None, score=None,
+        status=pl.lit("unmatched"), method=pl.lit("no_register"), match_weight=None,
+        candidate_person_id=None, candidate_household_id=None,
+        reason=pl.lit("the folder has no usable register.csv, so its records cannot be matched"),
+        comparison=None,
+    ).cast(LINK_SCHEMA).select(LINK_SCHEMA)
+
+
+def _decision_pairs(decisions: pl.DataFrame | None, recs: pl.DataFrame,
+                    reg: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    empty = pl.DataFrame(schema={RID: pl.Int64, PIDX: pl.Int64})
+    if decisions is None or decisions.height == 0:
+        return empty, empty
+    dec = _check_columns(decisions, DECISION_COLUMNS, "decisions")
+    bad = dec.filter(~pl.col("decision").is_in(["confirmed", "rejected"]))
+    if bad.height:
+        raise ValueError(f"link_folder: decisions hold unknown decision values "
+                         f"{sorted(set(bad['decision'].to_list()), key=str)}")
+    pairs = (dec.join(recs.select(RID, "source", "id_norm", "name_norm"),
+                      on=["source", "id_norm", "name_norm"], nulls_equal=True)
+             .join(reg.select(PIDX, "person_id"), on="person_id")
+             .select(RID, PIDX, "decision").unique().sort(RID, PIDX))
+    # a pair both confirmed and rejected (decisions changed over time) is treated as rejected
+    rejected = pairs.filter(pl.col("decision") == "rejected").select(RID, PIDX)
+    confirmed = (pairs.filter(pl.col("decision") == "confirmed").select(RID, PIDX)
+                 .join(rejected, on=[RID, PIDX], how="anti"))
+    return confirmed, rejected
+
+
+def link_folder(records: pl.DataFrame, register: pl.DataFrame, *, params: MatchParams,
+                decisions: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Link one folder's extract records to its register.
+
+    Parameters
+    ----------
+    records : pl.DataFrame
+        The folder's clean extract records (all sources): ``source, period, record_no, id_norm,
+        id18, id_status, id_birth_on, id_sex, name_raw, name_norm, name_pinyin`` at least.
+    register : pl.DataFrame
+        The same folder's clean register: the identity columns plus ``person_id,
+        household_id, birth_on, sex, district_code``.
+    params : MatchParams
+        From :func:`load_matching_params`.
+    decisions : pl.DataFrame, optional
+        Staff link decisions: ``source, id_norm, name_norm, person_id, decision``
+        (``confirmed`` / ``rejected``). A confirmed identity links to its person when that
+        person is on this register; a rejected (identity, person) pair is never matched.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per record, sorted by source, period, record_no, with the columns of
+        ``LINK_SCHEMA``: ``person_id``/``household_id`` only when matched, ``score`` the match
+        probability (1.0 for an equal usable ID with an agreeing name or a staff
+        confirmation, null without candidate), ``candidate_*`` for matched and review rows,
+        ``reason`` for review and unmatched rows, ``comparison`` the best pair's levels (JSON).
+
+    Raises
+    ------
+    ValueError
+        When a required column is missing or two records share (source, period, record_no).
+    """
+    rec_in = _check_columns(records, RECORD_COLUMNS, "records")
+    reg_in = _check_columns(register, REGISTER_COLUMNS, "register")
+    problem = _key_problem(rec_in)
+    if problem:
+        raise ValueError(f"link_folder: {problem}")
+    if rec_in.height == 0:
+        return pl.DataFrame(schema=LINK_SCHEMA)
+    recs = prepare_records(rec_in.sort(_KEY))
+    reg = prepare_register(reg_in.sort("person_id", "household_id", "id_norm", nulls_last=True))
+    confirmed, rejected = _decision_pairs(decisions, recs, reg)
+    pairs = build_candidate_pairs(recs, reg, confirmed=confirmed)
+    compared = compare_pairs(pairs, recs, reg, params=params)
+    estimates = estimate(compared, recs, reg, params=params)
+    scored = score_pairs(compared, estimates)
+    return decide(scored, recs, reg, params=params, confirmed=confirmed, rejected=rejected)
