@@ -1,0 +1,436 @@
+"""Report layer: the words staff read — masking, display widths and flag explanations.
+
+Everything here is pure: polars expressions for the per-row work (masking, widths) and plain
+functions that turn one flag's evidence JSON into a Chinese sentence a clerk can act on.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+import polars as pl
+
+from pipelines.report.layout import FLAG_DECISIONS, FLAG_LABELS, LINK_DECISIONS
+
+#: separators between the parts of a minority name (inputs.md lists these as seen in practice)
+_NAME_SEPARATORS = "·.•・．"
+#: East Asian wide and full-width ranges: a character from these takes two columns in Excel
+_WIDE = (
+    r"[\u1100-\u115F\u2E80-\u303E\u3041-\u33FF\u3400-\u4DBF\u4E00-\u9FFF\uA000-\uA4CF"
+    r"\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6]"
+)
+
+#: the Chinese words shown for stored decisions (the importer may store the English word)
+FLAG_DECISION_WORDS = {v: k for k, v in FLAG_DECISIONS.items() if not k.isascii()}
+LINK_DECISION_WORDS = {v: k for k, v in LINK_DECISIONS.items() if not k.isascii()}
+
+#: Chinese names of evidence quantities (the assessments columns and the extras of outputs.md)
+QUANTITY_LABELS = {
+    "income_per_capita": "家庭月人均收入",
+    "assets_per_capita": "家庭人均金融资产",
+    "residential_units": "住宅套数",
+    "living_members": "在世成员数",
+    "members": "户籍成员数",
+    "standard": "保障标准",
+    "wage_income": "窗口期工资收入（扣除必要就业成本后）",
+    "benefit_income": "窗口期养老金/失业金收入",
+    "medical_out_of_pocket": "窗口期医疗个人自付",
+    "household_income_w": "窗口期家庭收入",
+    "avg_last3": "近3个月家庭月均收入",
+    "avg_prev3": "前3个月家庭月均收入",
+}
+
+_COUNT_HINTS = ("units", "members", "count", "vehicle", "months", "number", "deaths", "business")
+_RATIO_HINTS = ("rate", "ratio", "share", "multiplier", "wan")
+
+
+def mask_id(expr: pl.Expr) -> pl.Expr:
+    """Mask an ID number in the middle: first 4 and last 4 characters stay.
+
+    An 18-character ID becomes ``1201**********1234``; a value of 8 characters or fewer is
+    starred whole. Null stays null.
+
+    Parameters
+    ----------
+    expr : pl.Expr
+        String expression holding ID numbers.
+    """
+    text = expr.str.strip_chars()
+    n = text.str.len_chars()
+    stars = pl.lit("*").repeat_by(n - 8).list.join("")
+    return (
+        pl.when(n > 8)
+        .then(pl.concat_str([text.str.head(4), stars, text.str.tail(4)]))
+        .otherwise(pl.lit("*").repeat_by(n).list.join(""))
+    )
+
+
+def mask_name(expr: pl.Expr) -> pl.Expr:
+    """Mask a person's name: the first character (or a minority name's first part) stays.
+
+    ``张三丰`` becomes ``张**``; ``买买提·艾力`` becomes ``买买提·**`` (separators kept, the parts after
+    the first starred). Null stays null.
+
+    Parameters
+    ----------
+    expr : pl.Expr
+        String expression holding names.
+    """
+    text = expr.str.strip_chars()
+    sep = f"[{_NAME_SEPARATORS}]"
+    head = pl.coalesce(
+        text.str.extract(f"^([^{_NAME_SEPARATORS}]+{sep})", 1), text.str.slice(0, 1)
+    )
+    rest = text.str.slice(head.str.len_chars()).str.replace_all(f"[^{_NAME_SEPARATORS}]", "*")
+    return pl.concat_str([head, rest])
+
+
+def display_width(expr: pl.Expr) -> pl.Expr:
+    """Columns a text takes in Excel: a CJK or full-width character counts 2, others 1.
+
+    Parameters
+    ----------
+    expr : pl.Expr
+        Any expression; it is cast to text, null counts 0.
+    """
+    text = expr.cast(pl.String).fill_null("")
+    return text.str.len_chars() + text.str.count_matches(_WIDE)
+
+
+def format_yuan(value: Any) -> str:
+    """``1234.5`` -> ``'1,234.50'``: yuan with thousands separators and two decimals.
+
+    Parameters
+    ----------
+    value : Any
+        A number (int, float, Decimal) or numeric text; None gives ``'未知'``.
+    """
+    if value is None:
+        return "未知"
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return str(value)
+    return f"{amount:,.2f}"
+
+
+def _kind(name: str) -> str:
+    low = name.lower()
+    if any(h in low for h in _RATIO_HINTS):
+        return "plain"
+    if any(h in low for h in _COUNT_HINTS):
+        return "count"
+    return "money"
+
+
+def format_quantity(name: str, value: Any) -> str:
+    """A quantity as a clerk reads it: money in yuan (``1,234.56 元``), counts as integers.
+
+    Parameters
+    ----------
+    name : str
+        The evidence name (``income_per_capita``, ``residential_units``, …); it decides the unit.
+    value : Any
+        The JSON value.
+    """
+    if value is None:
+        return "未知"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        return str(value)
+    kind = _kind(name)
+    if kind == "money":
+        return f"{format_yuan(value)} 元"
+    if kind == "count":
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            return str(value)
+        return f"{number:,.0f}" if number == number.to_integral_value() else f"{number:,}"
+    return str(value)
+
+
+def _label(name: str) -> str:
+    return QUANTITY_LABELS.get(name, name)
+
+
+def _threshold_value(entry: Any) -> Any:
+    return entry.get("value") if isinstance(entry, dict) else entry
+
+
+def _threshold_params(entry: Any) -> list[str]:
+    if isinstance(entry, dict):
+        params = entry.get("parameters") or []
+        return [str(p) for p in params] if isinstance(params, list) else [str(params)]
+    return []
+
+
+def _pick(thresholds: dict[str, Any], *hints: str, fallback: bool = False) -> tuple[str, Any] | None:
+    """The threshold a sentence names: first by its own name, then by its parameter names.
+
+    With ``fallback`` the first threshold is taken when no hint matches (a flag with one
+    threshold whatever the assessment called it).
+    """
+    for hint in hints:
+        for name, entry in thresholds.items():
+            if hint in name.lower():
+                return name, _threshold_value(entry)
+    for hint in hints:
+        for name, entry in thresholds.items():
+            if any(hint in p.lower() for p in _threshold_params(entry)):
+                return name, _threshold_value(entry)
+    if fallback and thresholds:
+        name = next(iter(thresholds))
+        return name, _threshold_value(thresholds[name])
+    return None
+
+
+def _split_assets(thresholds: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(income-side, asset-side) thresholds: asset-side when its name or parameters say asset."""
+    income, assets = {}, {}
+    for name, entry in thresholds.items():
+        words = [name, *_threshold_params(entry)]
+        (assets if any("asset" in w.lower() for w in words) else income)[name] = entry
+    return income, assets
+
+
+def _number(value: Any) -> Decimal | None:
+    try:
+        return None if value is None else Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _standard_label(programme: str | None) -> str:
+    return "特困人员基本生活标准" if programme == "特困" else "低保标准"
+
+
+def _income_sentence(q: dict, t: dict, programme: str | None) -> str:
+    found = _pick(_split_assets(t)[0], "standard", fallback=True)
+    sentence = f"家庭月人均收入 {format_quantity('income_per_capita', q.get('income_per_capita'))}"
+    if found is None:
+        return sentence + f"，高于{_standard_label(programme)}"
+    return sentence + f"，高于{_standard_label(programme)} {format_quantity('standard', found[1])}"
+
+
+def _assets_sentence(q: dict, t: dict, *, word: str = "高于", what: str = "限额") -> str:
+    found = _pick(_split_assets(t)[1], "asset", fallback=True)
+    sentence = f"家庭人均金融资产 {format_quantity('assets_per_capita', q.get('assets_per_capita'))}"
+    if found is None:
+        return sentence + f"，{word}{what}"
+    return sentence + f"，{word}{what} {format_quantity('limit', found[1])}"
+
+
+def _property_sentence(q: dict, t: dict) -> str:
+    parts = []
+    units = _number(q.get("residential_units"))
+    cap = _pick(t, "residential", "units")
+    cap_value = _number(cap[1]) if cap else None
+    # without the cap in the evidence, the default rulebook's one unit is the line
+    if units is not None and units > (cap_value if cap_value is not None else 1):
+        limit = f"（上限 {format_quantity('units', cap_value)} 套）" if cap_value is not None else ""
+        parts.append(f"家庭名下住宅 {format_quantity('units', units)} 套{limit}")
+    for name, value in q.items():
+        low = name.lower()
+        number = _number(value)
+        if number is None or number <= 0:
+            continue
+        if "non_residential" in low or "commercial" in low:
+            parts.append(f"有商业、办公或工业用房 {format_quantity('units', number)} 处")
+        elif "vehicle" in low and "exempt" not in low:
+            parts.append(f"有需计入的机动车 {format_quantity('vehicles', number)} 辆")
+        elif "business" in low or "compan" in low:
+            parts.append(f"家庭成员在 {format_quantity('business', number)} 家存续企业任法定代表人或股东")
+    if not parts:
+        return "家庭财产状况不符合条件（住房、车辆或企业登记）"
+    return "，".join(parts) + "，财产状况不符合条件"
+
+
+def _marginal_sentence(q: dict, t: dict) -> str:
+    parts = []
+    income = _number(q.get("income_per_capita"))
+    income_side, asset_side = _split_assets(t)
+    income_cap = _pick(income_side, "marginal", "income", "standard", fallback=True)
+    if income is not None and income_cap and _number(income_cap[1]) is not None:
+        if income > _number(income_cap[1]):
+            parts.append(
+                f"家庭月人均收入 {format_quantity('income_per_capita', income)}，"
+                f"高于低保边缘收入标准 {format_quantity('standard', income_cap[1])}"
+            )
+    assets = _number(q.get("assets_per_capita"))
+    assets_cap = _pick(asset_side, "marginal", "asset", fallback=True)
+    if assets is not None and assets_cap and _number(assets_cap[1]) is not None:
+        if assets > _number(assets_cap[1]):
+            parts.append(
+                f"家庭人均金融资产 {format_quantity('assets_per_capita', assets)}，"
+                f"高于低保边缘资产限额 {format_quantity('limit', assets_cap[1])}"
+            )
+    if not parts:
+        parts.append("家庭财产状况不符合低保边缘条件")
+    return "；".join(parts)
+
+
+def _eligible_sentence(q: dict, t: dict) -> str:
+    standard = _pick(_split_assets(t)[0], "standard", fallback=True)
+    text = f"家庭月人均收入 {format_quantity('income_per_capita', q.get('income_per_capita'))}"
+    text += f"，不高于低保标准 {format_quantity('standard', standard[1])}" if standard else "，不高于低保标准"
+    if "assets_per_capita" in q:
+        text += "；" + _assets_sentence(q, t, word="不高于")
+    return text + "；无不符合条件的财产，可能符合低保条件"
+
+
+def _deceased_sentence(q: dict, records: list) -> str:
+    deaths = [r for r in records if isinstance(r, dict) and r.get("source") == "deaths"]
+    text = f"家庭成员有死亡登记记录 {len(deaths)} 条" if deaths else "家庭成员有死亡登记记录"
+    living = _number(q.get("living_members"))
+    if living is not None and living == 0:
+        text += "，户内已无在世成员"
+    return text
+
+
+def _drop_sentence(q: dict, t: dict) -> str:
+    last = format_quantity("avg_last3", q.get("avg_last3"))
+    prev = format_quantity("avg_prev3", q.get("avg_prev3"))
+    found = _pick(t, "drop", "avg", "income", fallback=True)
+    text = f"近3个月家庭月均收入 {last}，前3个月月均 {prev}"
+    if found is not None:
+        text += f"，低于骤降阈值 {format_quantity('limit', found[1])}"
+    return text
+
+
+def _medical_sentence(q: dict, t: dict) -> str:
+    paid = format_quantity("medical_out_of_pocket", q.get("medical_out_of_pocket"))
+    found = _pick(t, "medical", "threshold", "min", fallback=True)
+    text = f"窗口期医疗个人自付 {paid}"
+    if found is not None:
+        text += f"，达到或超过阈值 {format_quantity('limit', found[1])}"
+    return text
+
+
+def parse_evidence(evidence: str | None) -> dict:
+    """The evidence JSON as a dict with ``quantities``, ``thresholds`` and ``records`` keys.
+
+    Parameters
+    ----------
+    evidence : str or None
+        ``flags.evidence`` text. Null or unreadable JSON gives empty parts, never an error: a
+        report must not fail on one odd row.
+    """
+    try:
+        data = json.loads(evidence) if evidence else {}
+    except (TypeError, ValueError):
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    quantities = data.get("quantities") if isinstance(data.get("quantities"), dict) else {}
+    thresholds = data.get("thresholds") if isinstance(data.get("thresholds"), dict) else {}
+    records = data.get("records") if isinstance(data.get("records"), list) else []
+    return {"quantities": quantities, "thresholds": thresholds, "records": records}
+
+
+def explain_flag(flag: str, evidence: str | None, *, programme: str | None = None) -> str:
+    """One readable Chinese sentence saying why a household was flagged.
+
+    ``家庭月人均收入 1,234.56 元，高于低保标准 1,010.00 元`` for INCOME_OVER_STANDARD, and the like
+    for every flag of rules.md, built from the figures in the evidence.
+
+    Parameters
+    ----------
+    flag : str
+        Flag name of rules.md.
+    evidence : str or None
+        ``flags.evidence`` JSON text.
+    programme : str, optional
+        The household's 保障类别 (decides whether S or T is named).
+    """
+    ev = parse_evidence(evidence)
+    q, t = ev["quantities"], ev["thresholds"]
+    if flag == "INCOME_OVER_STANDARD":
+        return _income_sentence(q, t, programme)
+    if flag == "ASSETS_OVER_LIMIT":
+        return _assets_sentence(q, t)
+    if flag == "PROPERTY_OVER_LIMIT":
+        return _property_sentence(q, t)
+    if flag == "ELIGIBLE_NOT_ENROLLED":
+        return _eligible_sentence(q, t)
+    if flag == "MARGINAL_NO_LONGER":
+        return _marginal_sentence(q, t)
+    if flag == "MEMBER_DECEASED":
+        return _deceased_sentence(q, ev["records"])
+    if flag == "INCOME_DROP":
+        return _drop_sentence(q, t)
+    if flag == "HIGH_MEDICAL_EXPENSE":
+        return _medical_sentence(q, t)
+    return FLAG_LABELS.get(flag, flag)
+
+
+def describe_quantities(evidence: str | None) -> str:
+    """The evidence quantities as ``label：value`` pairs joined by ``；``."""
+    q = parse_evidence(evidence)["quantities"]
+    return "；".join(f"{_label(k)}：{format_quantity(k, v)}" for k, v in q.items())
+
+
+#: what a threshold is, from words in its name (the assessment names them; the contract does not)
+_THRESHOLD_WORDS = (
+    ("marginal_asset", "低保边缘资产限额"), ("marginal", "低保边缘收入标准"), ("asset", "金融资产限额"),
+    ("residential", "住宅套数上限"), ("unit", "住宅套数上限"), ("vehicle", "车辆豁免数"),
+    ("business", "注册资本限额"), ("capital", "注册资本限额"), ("drop", "收入骤降阈值"),
+    ("medical", "医疗支出阈值"), ("standard", "保障标准"),
+)
+
+
+def _threshold_label(name: str) -> str:
+    low = name.lower()
+    for word, label in _THRESHOLD_WORDS:
+        if word in low:
+            return label
+    return name
+
+
+def describe_thresholds(evidence: str | None) -> str:
+    """The evidence thresholds as ``name：value（参数：…）`` joined by ``；``."""
+    t = parse_evidence(evidence)["thresholds"]
+    parts = []
+    for name, entry in t.items():
+        params = _threshold_params(entry)
+        text = f"{_threshold_label(name)}：{format_quantity(name, _threshold_value(entry))}"
+        parts.append(text + (f"（参数：{', '.join(params)}）" if params else ""))
+    return "；".join(parts)
+
+
+#: comparison levels of the matcher, as a clerk reads them (unknown levels are shown as stored)
+COMPARISON_FIELDS = {
+    "name": "姓名", "id": "证件号", "birth": "出生日期", "sex": "性别", "district": "区县",
+    "address": "地址",
+}
+COMPARISON_LEVELS = {
+    "exact": "一致", "equal": "一致", "same": "一致", "agree": "一致",
+    "normalised_same": "规范化后一致", "traditional_same": "繁简转换后一致",
+    "separator_same": "去除分隔符后一致", "pinyin_same": "拼音相同",
+    "truncation": "疑似截断", "jaro_winkler_high": "拼音高度相似", "similar": "相似",
+    "one_substitution": "一位数字不同", "substitution": "一位数字不同",
+    "transposition": "相邻两位颠倒", "swap": "相邻两位颠倒",
+    "different": "不一致", "disagree": "不一致", "missing": "缺失", "blank": "缺失",
+    "null": "缺失", "not_usable": "不可用",
+}
+
+
+def describe_comparison(comparison: str | None) -> str:
+    """The matcher's comparison vector in Chinese: ``姓名：拼音相同；证件号：一位数字不同``.
+
+    Parameters
+    ----------
+    comparison : str or None
+        ``links.comparison`` JSON text (field → level).
+    """
+    try:
+        levels = json.loads(comparison) if comparison else {}
+    except (TypeError, ValueError):
+        return str(comparison)
+    if not isinstance(levels, dict):
+        return str(comparison)
+    return "；".join(
+        f"{COMPARISON_FIELDS.get(k, k)}：{COMPARISON_LEVELS.get(str(v), str(v))}"
+        for k, v in levels.items()
+    )
