@@ -182,7 +182,7 @@ def stage_land_clean(ctx: RunContext, period: str, *, settle_seconds: float = 0.
     for source, frame in load.extracts.items():
         frame.write_parquet(ref.stg(source))
     for source, frame in load.raw.items():
-        frame.write_parquet(ref.raw(source))
+        frame.with_columns(pl.lit(period).alias("period")).write_parquet(ref.raw(source))
     load.quarantine.write_parquet(ref.quarantine)
     ref.files = load.files.with_columns(pl.lit(period).alias("period")).to_dicts()
     ref.sources = sorted(load.extracts)
