@@ -74,23 +74,38 @@ INCOME_EVIDENCE = _evidence(
     {"standard": (1010.00, ["dibao_standard"])},
     [("tax_wages", PERIOD, "T001")],
 )
+PROPERTY_THRESHOLDS = {
+    "max_residential_units": (1, ["max_residential_units"]),
+    "business_capital_limit_wan": (10, ["business_capital_limit_wan"]),
+    "vehicle_exempt_count": (1, ["vehicle_exempt_count"]),
+}
 FLAGS = [
     # period, household, district, flag, evidence, decision, reason, by, re_raised
     (PERIOD, "H0001", "990101", "INCOME_OVER_STANDARD", INCOME_EVIDENCE, None, None, None, True),
     (PERIOD, "H0001", "990101", "PROPERTY_OVER_LIMIT", _evidence(
-        {"residential_units": 2}, {"max_residential_units": (1, ["max_residential_units"])},
-        [("real_estate", PERIOD, "R001"), ("real_estate", PERIOD, "R002")]), None, None, None, False),
+        {"living_members": 2, "residential_units": 2, "has_non_residential_unit": False,
+         "vehicles_counted": 1, "businesses_counted": 0},
+        PROPERTY_THRESHOLDS, [("real_estate", PERIOD, "R001"), ("real_estate", PERIOD, "R002")]),
+     None, None, None, False),
     (PERIOD, "H0002", "990101", "MEMBER_DECEASED", _evidence(
-        {"living_members": 0}, {}, [("deaths", PERIOD, "D001")]), None, None, None, False),
+        {"members": 1, "living_members": 0}, {}, [("deaths", PERIOD, "D001")]), None, None, None, False),
     (PERIOD, "H0003", "990102", "MARGINAL_NO_LONGER", _evidence(
-        {"income_per_capita": 1500.00, "assets_per_capita": 800.00},
-        {"marginal_income": (1000.50, ["marginal_multiplier", "standard"]),
-         "marginal_assets": (24012.00, ["marginal_assets_limit_months", "standard"])},
+        {"living_members": 2, "income_per_capita": 1500.00, "assets_per_capita": 800.00,
+         "assets_lower_bound": False, "residential_units": 1, "has_non_residential_unit": False,
+         "vehicles_counted": 0, "businesses_counted": 0},
+        {"marginal_income_limit": (1000.50, ["marginal_multiplier", "dibao_standard"]),
+         "marginal_assets_limit": (24012.00, ["marginal_assets_limit_months", "dibao_standard"]),
+         **PROPERTY_THRESHOLDS},
         [("pension", PERIOD, "A001")]), None, None, None, False),
+    (PERIOD, "H0004", "990102", "HIGH_MEDICAL_EXPENSE", _evidence(
+        {"living_members": 1, "medical_out_of_pocket": 15000.00, "household_income_w": 28000.00},
+        {"medical_min_amount": (10000.00, ["medical_min_amount"]),
+         "medical_income_share_amount": (14000.00, ["medical_income_share", "employment_cost_deduction_rate"])},
+        [("medical", PERIOD, "M001")]), "referred", "已转医保部门核实", "周科员", False),
     (EARLIER, "H0001", "990101", "INCOME_OVER_STANDARD", INCOME_EVIDENCE,
      "dismissed", "一次性补发工资，非经常性收入", "刘科员", False),
     (EARLIER, "H0003", "990102", "MARGINAL_NO_LONGER", _evidence(
-        {"income_per_capita": 1400.00}, {"marginal_income": (1000.50, ["marginal_multiplier"])}, []),
+        {"income_per_capita": 1400.00}, {"marginal_income_limit": (1000.50, ["marginal_multiplier"])}, []),
      None, None, None, False),
 ]
 # period, household, district, urban_rural, programme, members, living, income, assets, units, standard
@@ -106,19 +121,19 @@ ASSESSMENTS = [
 ]
 # source, period, record_no, person, household, score, status, method, weight, cand_p, cand_h, reason, comparison
 LINKS = [
-    ("tax_wages", PERIOD, "T001", "P0001", "H0001", 1.0, "matched", "exact_id", 20.1, None, None, None,
+    ("tax_wages", PERIOD, "T001", "P0001", "H0001", 1.0, "matched", "id_exact", 20.1, None, None, None,
      '{"name": "exact", "id": "exact"}'),
-    ("tax_wages", PERIOD, "T002", None, None, 0.82, "review", "fuzzy", 6.3, "P0004", "H0003",
-     "证件号校验位错误", '{"name": "pinyin_same", "id": "one_substitution", "birth": "equal"}'),
+    ("tax_wages", PERIOD, "T002", None, None, 0.82, "review", "low_score", 6.3, "P0004", "H0003",
+     "ID and name agree but sex disagree", '{"name": "pinyin_same", "id": "one_substitution", "birth": "equal"}'),
     ("tax_wages", PERIOD, "T003", None, None, None, "unmatched", "no_candidate", None, None, None,
      "无候选人", None),
-    ("pension", PERIOD, "A001", "P0004", "H0003", 1.0, "matched", "exact_id", 19.8, None, None, None, None),
+    ("pension", PERIOD, "A001", "P0004", "H0003", 1.0, "matched", "id_exact", 19.8, None, None, None, None),
     ("pension", PERIOD, "A002", None, None, 0.55, "review", "name_only", 3.1, "P0001", "H0001",
-     "证件号为空，仅姓名相同", '{"name": "exact", "id": "missing"}'),
-    ("deaths", PERIOD, "D001", "P0003", "H0002", 1.0, "matched", "exact_id", 21.0, None, None, None, None),
-    ("tax_wages", EARLIER, "T101", "P0001", "H0001", 1.0, "matched", "exact_id", 20.1, None, None, None, None),
-    ("tax_wages", EARLIER, "T102", None, None, 0.7, "review", "fuzzy", 5.0, "P0006", "H0004",
-     "姓名不同", '{"name": "different", "id": "transposition"}'),
+     "the record's ID is blank; a register person has the same name", '{"name": "exact", "id": "none"}'),
+    ("deaths", PERIOD, "D001", "P0003", "H0002", 1.0, "matched", "id_exact", 21.0, None, None, None, None),
+    ("tax_wages", EARLIER, "T101", "P0001", "H0001", 1.0, "matched", "id_exact", 20.1, None, None, None, None),
+    ("tax_wages", EARLIER, "T102", None, None, 0.7, "review", "id_name_mismatch", 5.0, "P0006", "H0004",
+     "the ID agrees with the candidate but the name is plainly different", '{"name": "jw_high", "id": "equal"}'),
 ]
 # table, period, record_no, id_raw, name_raw
 RECORDS = [

@@ -143,7 +143,7 @@ def review_records(con: duckdb.DuckDBPyConnection, *, period: str) -> pl.DataFra
 
     Columns: ``period, source, record_no, record_name, record_id, candidate_person_id,
     candidate_household_id, candidate_name, candidate_id, district_code (the candidate's, null
-    when the candidate is not on that month's register), score, reason, comparison``.
+    when the candidate is not on that month's register), score, method, reason, comparison``.
     """
     return con.sql(
         f"""
@@ -151,7 +151,7 @@ def review_records(con: duckdb.DuckDBPyConnection, *, period: str) -> pl.DataFra
         SELECT l.period, l.source, l.record_no, r.name_raw AS record_name, r.id_text AS record_id,
                l.candidate_person_id, l.candidate_household_id,
                g.name_raw AS candidate_name, coalesce(g.id_norm, g.id_raw) AS candidate_id,
-               g.district_code, l.score, l.reason, l.comparison
+               g.district_code, l.score, l.method, l.reason, l.comparison
         FROM links l
         LEFT JOIN r ON r.source = l.source AND r.period = l.period AND r.record_no = l.record_no
         LEFT JOIN stg_register g ON g.period = l.period AND g.person_id = l.candidate_person_id

@@ -40,10 +40,29 @@ QUANTITY_LABELS = {
     "household_income_w": "窗口期家庭收入",
     "avg_last3": "近3个月家庭月均收入",
     "avg_prev3": "前3个月家庭月均收入",
+    "assets_lower_bound": "金融资产为下限（部分金融机构未交付）",
+    "has_non_residential_unit": "有商业/办公/工业用房",
+    "vehicles_counted": "需计入的机动车数",
+    "businesses_counted": "需计入的企业数",
+}
+#: Chinese names of the thresholds pipelines/assess.py writes (others: see _THRESHOLD_WORDS)
+THRESHOLD_LABELS = {
+    "standard": "低保标准",
+    "tekun_standard": "特困人员基本生活标准",
+    "assets_limit": "金融资产限额",
+    "max_residential_units": "住宅套数上限",
+    "business_capital_limit_wan": "注册资本限额",
+    "vehicle_exempt_count": "可豁免车辆数",
+    "marginal_income_limit": "低保边缘收入标准",
+    "marginal_assets_limit": "低保边缘资产限额",
+    "income_drop_limit": "收入骤降阈值",
+    "medical_min_amount": "医疗支出最低金额",
+    "medical_income_share_amount": "家庭收入的规定比例",
 }
 
 _COUNT_HINTS = ("units", "members", "count", "vehicle", "months", "number", "deaths", "business")
-_RATIO_HINTS = ("rate", "ratio", "share", "multiplier", "wan")
+_MONEY_HINTS = ("amount", "income", "asset", "standard", "limit", "avg", "medical")
+_RATIO_HINTS = ("rate", "ratio", "share", "multiplier")
 
 
 def mask_id(expr: pl.Expr) -> pl.Expr:
@@ -78,7 +97,7 @@ def mask_name(expr: pl.Expr) -> pl.Expr:
     expr : pl.Expr
         String expression holding names.
     """
-    text = expr.str.strip_chars()
+    text = expr.str.replace_all(r"\s+", "")
     sep = f"[{_NAME_SEPARATORS}]"
     head = pl.coalesce(
         text.str.extract(f"^([^{_NAME_SEPARATORS}]+{sep})", 1), text.str.slice(0, 1)
@@ -118,9 +137,11 @@ def format_yuan(value: Any) -> str:
 
 def _kind(name: str) -> str:
     low = name.lower()
-    if any(h in low for h in _RATIO_HINTS):
+    if low.endswith("_wan"):
+        return "wan"
+    if any(h in low for h in _RATIO_HINTS) and "amount" not in low:
         return "plain"
-    if any(h in low for h in _COUNT_HINTS):
+    if any(h in low for h in _COUNT_HINTS) and not any(h in low for h in _MONEY_HINTS):
         return "count"
     return "money"
 
@@ -137,11 +158,15 @@ def format_quantity(name: str, value: Any) -> str:
     """
     if value is None:
         return "未知"
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if not isinstance(value, (int, float, str, Decimal)):
         return str(value)
     kind = _kind(name)
     if kind == "money":
         return f"{format_yuan(value)} 元"
+    if kind == "wan":
+        return f"{value} 万元"
     if kind == "count":
         try:
             number = Decimal(str(value))
@@ -217,12 +242,15 @@ def _income_sentence(q: dict, t: dict, programme: str | None) -> str:
 def _assets_sentence(q: dict, t: dict, *, word: str = "高于", what: str = "限额") -> str:
     found = _pick(_split_assets(t)[1], "asset", fallback=True)
     sentence = f"家庭人均金融资产 {format_quantity('assets_per_capita', q.get('assets_per_capita'))}"
+    if q.get("assets_lower_bound") is True:
+        sentence += "（部分金融机构未交付，为下限）"
     if found is None:
         return sentence + f"，{word}{what}"
     return sentence + f"，{word}{what} {format_quantity('limit', found[1])}"
 
 
-def _property_sentence(q: dict, t: dict) -> str:
+def _property_parts(q: dict, t: dict) -> list[str]:
+    """The property violations the evidence shows (rules.md: real estate, vehicle, business)."""
     parts = []
     units = _number(q.get("residential_units"))
     cap = _pick(t, "residential", "units")
@@ -231,17 +259,24 @@ def _property_sentence(q: dict, t: dict) -> str:
     if units is not None and units > (cap_value if cap_value is not None else 1):
         limit = f"（上限 {format_quantity('units', cap_value)} 套）" if cap_value is not None else ""
         parts.append(f"家庭名下住宅 {format_quantity('units', units)} 套{limit}")
-    for name, value in q.items():
-        low = name.lower()
-        number = _number(value)
-        if number is None or number <= 0:
-            continue
-        if "non_residential" in low or "commercial" in low:
-            parts.append(f"有商业、办公或工业用房 {format_quantity('units', number)} 处")
-        elif "vehicle" in low and "exempt" not in low:
-            parts.append(f"有需计入的机动车 {format_quantity('vehicles', number)} 辆")
-        elif "business" in low or "compan" in low:
-            parts.append(f"家庭成员在 {format_quantity('business', number)} 家存续企业任法定代表人或股东")
+    if q.get("has_non_residential_unit") is True:
+        parts.append("家庭名下有商业、办公或工业用房")
+    vehicles = _number(q.get("vehicles_counted"))
+    exempt = _pick(t, "vehicle")
+    exempt_value = (_number(exempt[1]) if exempt else None) or Decimal(0)
+    if vehicles is not None and vehicles > exempt_value:
+        parts.append(f"家庭有需计入的机动车 {format_quantity('vehicles', vehicles)} 辆"
+                     f"（可豁免 {format_quantity('vehicles', exempt_value)} 辆）")
+    businesses = _number(q.get("businesses_counted"))
+    if businesses is not None and businesses > 0:
+        capital = _pick(t, "capital", "business")
+        floor = f"注册资本 {capital[1]} 万元及以上的" if capital and capital[1] is not None else ""
+        parts.append(f"家庭成员在 {format_quantity('business', businesses)} 家{floor}存续企业任法定代表人或股东")
+    return parts
+
+
+def _property_sentence(q: dict, t: dict) -> str:
+    parts = _property_parts(q, t)
     if not parts:
         return "家庭财产状况不符合条件（住房、车辆或企业登记）"
     return "，".join(parts) + "，财产状况不符合条件"
@@ -249,9 +284,9 @@ def _property_sentence(q: dict, t: dict) -> str:
 
 def _marginal_sentence(q: dict, t: dict) -> str:
     parts = []
-    income = _number(q.get("income_per_capita"))
     income_side, asset_side = _split_assets(t)
-    income_cap = _pick(income_side, "marginal", "income", "standard", fallback=True)
+    income = _number(q.get("income_per_capita"))
+    income_cap = _pick(income_side, "marginal", "income")
     if income is not None and income_cap and _number(income_cap[1]) is not None:
         if income > _number(income_cap[1]):
             parts.append(
@@ -266,8 +301,9 @@ def _marginal_sentence(q: dict, t: dict) -> str:
                 f"家庭人均金融资产 {format_quantity('assets_per_capita', assets)}，"
                 f"高于低保边缘资产限额 {format_quantity('limit', assets_cap[1])}"
             )
+    parts.extend(_property_parts(q, t))
     if not parts:
-        parts.append("家庭财产状况不符合低保边缘条件")
+        parts.append("家庭经济状况不再符合低保边缘条件")
     return "；".join(parts)
 
 
@@ -292,7 +328,7 @@ def _deceased_sentence(q: dict, records: list) -> str:
 def _drop_sentence(q: dict, t: dict) -> str:
     last = format_quantity("avg_last3", q.get("avg_last3"))
     prev = format_quantity("avg_prev3", q.get("avg_prev3"))
-    found = _pick(t, "drop", "avg", "income", fallback=True)
+    found = _pick(t, "drop", fallback=True)
     text = f"近3个月家庭月均收入 {last}，前3个月月均 {prev}"
     if found is not None:
         text += f"，低于骤降阈值 {format_quantity('limit', found[1])}"
@@ -301,10 +337,13 @@ def _drop_sentence(q: dict, t: dict) -> str:
 
 def _medical_sentence(q: dict, t: dict) -> str:
     paid = format_quantity("medical_out_of_pocket", q.get("medical_out_of_pocket"))
-    found = _pick(t, "medical", "threshold", "min", fallback=True)
+    # rules.md: the line is max(medical_min_amount, medical_income_share × household income)
+    values = [v for v in (_number(_threshold_value(e)) for e in t.values()) if v is not None]
     text = f"窗口期医疗个人自付 {paid}"
-    if found is not None:
-        text += f"，达到或超过阈值 {format_quantity('limit', found[1])}"
+    if values:
+        text += f"，达到阈值 {format_quantity('limit', max(values))}"
+        if len(values) > 1:
+            text += "（最低金额与家庭收入规定比例中的较高者）"
     return text
 
 
@@ -381,6 +420,8 @@ _THRESHOLD_WORDS = (
 
 
 def _threshold_label(name: str) -> str:
+    if name in THRESHOLD_LABELS:
+        return THRESHOLD_LABELS[name]
     low = name.lower()
     for word, label in _THRESHOLD_WORDS:
         if word in low:
@@ -405,14 +446,18 @@ COMPARISON_FIELDS = {
     "address": "地址",
 }
 COMPARISON_LEVELS = {
-    "exact": "一致", "equal": "一致", "same": "一致", "agree": "一致",
-    "normalised_same": "规范化后一致", "traditional_same": "繁简转换后一致",
-    "separator_same": "去除分隔符后一致", "pinyin_same": "拼音相同",
-    "truncation": "疑似截断", "jaro_winkler_high": "拼音高度相似", "similar": "相似",
-    "one_substitution": "一位数字不同", "substitution": "一位数字不同",
-    "transposition": "相邻两位颠倒", "swap": "相邻两位颠倒",
-    "different": "不一致", "disagree": "不一致", "missing": "缺失", "blank": "缺失",
-    "null": "缺失", "not_usable": "不可用",
+    "exact": "一致", "equal": "一致", "folded": "规范化（繁简、空格、分隔符）后一致",
+    "pinyin_same": "拼音相同", "truncation": "疑似截断", "jw_high": "拼音高度相似",
+    "jw_mid": "拼音较相似", "converted_15": "15位旧号转换后一致",
+    "one_substitution": "一位数字不同", "transposition": "相邻两位颠倒",
+    "other": "不同", "different": "不一致", "unknown": "一方缺失", "none": "一方无可用证件号",
+}
+#: why a record waits in review (links.method of rules/matching.yaml), as a clerk reads it
+REVIEW_METHODS = {
+    "low_score": "证件号和姓名一致，但出生日期、性别或区县等不符，匹配概率低于自动匹配阈值",
+    "id_name_mismatch": "证件号与候选人一致，但姓名不同或只是读音相近",
+    "ambiguous": "有两名登记人员的证件号和姓名都相符且得分接近，系统列出得分较高者",
+    "name_only": "记录没有可用的证件号（或候选人在花名册上没有可用证件号），仅姓名相同，不自动关联",
 }
 
 

@@ -29,6 +29,7 @@ from pipelines.report.layout import (
 )
 from pipelines.report.text import (
     FLAG_DECISION_WORDS,
+    REVIEW_METHODS,
     describe_comparison,
     describe_quantities,
     describe_thresholds,
@@ -134,7 +135,13 @@ def review_sheet(review: pl.DataFrame, *, full_identity: bool = False) -> pl.Dat
     """
     comparisons = [describe_comparison(c) if c else None for c in review["comparison"]]
     why = pl.concat_str(
-        [pl.col("reason"), pl.Series(comparisons, dtype=pl.String)], separator="；", ignore_nulls=True
+        [
+            pl.col("method").replace_strict(REVIEW_METHODS, default=None, return_dtype=pl.String),
+            pl.Series(comparisons, dtype=pl.String),
+            pl.concat_str([pl.lit("系统说明："), pl.col("reason")]),
+        ],
+        separator="；",
+        ignore_nulls=True,
     )
     return review.select(
         pl.col("period").alias("期间"),
