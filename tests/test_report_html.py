@@ -1,0 +1,83 @@
+"""Report layer tests: the self-contained HTML report, checked as text and in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from test_report_fixture import IDENTITIES, PERIOD, build_warehouse
+
+from pipelines.report import write_reports
+from pipelines.report.html import quarantine_reasons
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    warehouse = build_warehouse(tmp_path_factory.mktemp("wh") / "hedui.duckdb")
+    paths = write_reports(warehouse, period=PERIOD, out=tmp_path_factory.mktemp("out"))
+    return paths[-1]
+
+
+def test_the_report_is_one_file_with_inline_charts_and_nothing_to_fetch(html: Path) -> None:
+    text = html.read_text(encoding="utf-8")
+    assert html.name == f"hedui-{PERIOD}.html"
+    assert text.count("<svg") == 4
+    assert "<script" not in text
+    # the only URLs are SVG namespace declarations, never something to load
+    assert set(re.findall(r"https?://[^\s\"'<>]+", text)) <= {
+        "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+    assert not re.search(r"""(src|href)\s*=\s*["'](?!#)""", text)
+
+
+def test_the_report_shows_counts_per_district_and_flag_and_no_identity(html: Path) -> None:
+    text = html.read_text(encoding="utf-8")
+    assert [v for v in IDENTITIES if v in text] == []
+    assert not re.search(r"H000\d", text)
+    for words in ("收入超过保障标准", "不再符合低保边缘条件", "各月标记户数趋势", "税务工资薪金", "文件缺少必需列 余额"):
+        assert words in text
+    # the district table: 990101 assessed 2 households, both flagged
+    assert re.search(r"<td>990101</td><td>2</td><td>2</td>", text)
+    assert re.search(r"<td>990102</td><td>2</td><td>2</td>", text)
+
+
+def test_quarantine_reasons_are_counted_one_by_one_with_id_like_digits_blanked() -> None:
+    frame = pl.DataFrame({"reason": ["发放年月为空; 金额无法解析", "金额无法解析", "证件号 120101198001011234 重复", None]})
+    got = quarantine_reasons(frame)
+    assert got.rows() == [("金额无法解析", 2), ("发放年月为空", 1), ("证件号 … 重复", 1), ("（未说明）", 1)]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium "
+                    "(apt-get install -y --no-install-recommends chromium fonts-noto-cjk)")
+def test_the_report_renders_offline_in_chromium(html: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(html.as_uri())
+            charts = page.locator(".chart svg").count()
+            marks = page.locator(".chart svg path, .chart svg rect").count()
+            body = page.inner_text("body")
+            cjk_font = page.evaluate("document.fonts.check('16px \"Noto Sans CJK SC\"', '核对')")
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert requests == [html.as_uri()]
+    assert charts == 4 and marks > 20
+    assert "居民家庭经济状况核对月报" in body and "各区县概况" in body
+    assert cjk_font is True
+    assert (tmp_path / "report.png").stat().st_size > 20_000
