@@ -137,7 +137,8 @@ def link_folder(records: pl.DataFrame, register: pl.DataFrame, *, params: MatchP
     recs = prepare_records(rec_in.sort(_KEY))
     reg = prepare_register(reg_in.sort("person_id", "household_id", "id_norm", nulls_last=True))
     confirmed, rejected = _decision_pairs(decisions, recs, reg)
-    pairs = build_candidate_pairs(recs, reg, confirmed=confirmed)
+    pairs = build_candidate_pairs(recs, reg, max_name_candidates=params.max_name_candidates,
+                                  confirmed=confirmed)
     compared = compare_pairs(pairs, recs, reg, params=params)
     estimates = estimate(compared, recs, reg, params=params)
     scored = score_pairs(compared, estimates)

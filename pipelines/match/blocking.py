@@ -208,7 +208,7 @@ def id_neighbours(ids: pl.Series) -> pl.DataFrame:
     }, schema=schema).unique(["index", "neighbour"], keep="first", maintain_order=True)
 
 
-def build_candidate_pairs(recs: pl.DataFrame, reg: pl.DataFrame, *,
+def build_candidate_pairs(recs: pl.DataFrame, reg: pl.DataFrame, *, max_name_candidates: int = 10,
                           confirmed: pl.DataFrame | None = None) -> pl.DataFrame:
     """Candidate (record, register row) pairs from every blocking rule, without all-pairs.
 
@@ -218,6 +218,9 @@ def build_candidate_pairs(recs: pl.DataFrame, reg: pl.DataFrame, *,
         Output of :func:`prepare_records`.
     reg : pl.DataFrame
         Output of :func:`prepare_register`.
+    max_name_candidates : int
+        Most register persons each name-based rule keeps per record (lowest ``_pidx`` first):
+        those pairs only ever lead to review, so a common name must not explode the pair set.
     confirmed : pl.DataFrame, optional
         ``_rid``, ``_pidx`` pairs staff confirmed (see ``link_folder``).
 
@@ -247,6 +250,8 @@ def build_candidate_pairs(recs: pl.DataFrame, reg: pl.DataFrame, *,
     def by_keys(left: pl.DataFrame, right: pl.DataFrame, keys: list[str], label: str) -> pl.DataFrame:
         return (left.select(RID, *keys).drop_nulls(keys)
                 .join(right.select(PIDX, *keys).drop_nulls(keys), on=keys, how="inner")
+                .sort(RID, PIDX)
+                .filter(pl.int_range(pl.len()).over(RID) < max_name_candidates)
                 .select(RID, PIDX, block=pl.lit(label)))
 
     reg_named = reg.select(PIDX, "_name_key", "name_pinyin", "_birth_key", "_id18")
@@ -261,9 +266,13 @@ def build_candidate_pairs(recs: pl.DataFrame, reg: pl.DataFrame, *,
     parts.append(by_keys(off_register, reg_no_id, ["_name_key"], "name_no_register_id"))
     parts.append(by_keys(off_register, reg_no_id, ["name_pinyin"], "pinyin_no_register_id"))
 
-    priority = pl.col("block").replace_strict({b: i for i, b in enumerate(BLOCK_ORDER)},
-                                              return_dtype=pl.Int64)
-    pairs = pl.concat([p.cast(_PAIR_SCHEMA) for p in parts if p.height], how="vertical") \
-        if any(p.height for p in parts) else pl.DataFrame(schema=_PAIR_SCHEMA)
-    return (pairs.sort(RID, PIDX, priority)
-            .unique([RID, PIDX], keep="first", maintain_order=True))
+    priority = {b: i for i, b in enumerate(BLOCK_ORDER)}
+    found = [p.select(RID, PIDX, prio=pl.lit(priority[label], dtype=pl.Int8))
+             for p in parts if p.height for label in [p["block"][0]]]
+    if not found:
+        return pl.DataFrame(schema=_PAIR_SCHEMA)
+    return (pl.concat([f.cast({RID: pl.Int64, PIDX: pl.Int64}) for f in found], how="vertical")
+            .group_by(RID, PIDX).agg(pl.col("prio").min())
+            .sort(RID, PIDX)
+            .select(RID, PIDX, block=pl.col("prio").replace_strict(
+                {i: b for b, i in priority.items()}, return_dtype=pl.String)))

@@ -172,12 +172,23 @@ def compare_pairs(pairs: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *,
               .join(recs.select(RID, *_REC_COLS), on=RID, how="left", maintain_order="left")
               .join(reg.select(PIDX, *_REG_COLS), on=PIDX, how="left", maintain_order="left",
                     suffix="_r"))
-    pin_l = joined["name_pinyin"].str.replace_all(" ", "", literal=True)
-    pin_r = joined["name_pinyin_r"].str.replace_all(" ", "", literal=True)
+    # the costly comparisons only where the cheap ones did not decide: names that differ, and
+    # checksum-invalid record IDs (a usable ID is either equal or someone else's)
+    differ = pl.col("_name_key") != pl.col("_name_key_r")
+    inputs = joined.select(
+        pin_l=pl.when(differ).then(pl.col("name_pinyin").str.replace_all(" ", "", literal=True)),
+        pin_r=pl.col("name_pinyin_r").str.replace_all(" ", "", literal=True),
+        key_l=pl.when(differ).then(pl.col("_name_key")),
+        key_r=pl.col("_name_key_r"),
+        id_l=pl.when(pl.col("_status") == "bad_checksum").then(pl.col("_id_cmp")),
+        id_r=pl.col("_id18"),
+    )
     joined = joined.with_columns(
-        name_jw=jaro_winkler(pin_l, pin_r),
-        _pinyin_same=pinyin_same(joined["_name_key"], joined["_name_key_r"]),
-        _id_edit=id_edit(joined["_id_cmp"], joined["_id18"]),
+        name_jw=pl.when(differ).then(jaro_winkler(inputs["pin_l"], inputs["pin_r"]))
+        .when(pl.col("name_pinyin").is_not_null() & pl.col("name_pinyin_r").is_not_null())
+        .then(pl.lit(1.0)),
+        _pinyin_same=pinyin_same(inputs["key_l"], inputs["key_r"]),
+        _id_edit=id_edit(inputs["id_l"], inputs["id_r"]),
     )
     key_l, key_r = pl.col("_name_key"), pl.col("_name_key_r")
     shorter = pl.min_horizontal(key_l.str.len_chars(), key_r.str.len_chars())

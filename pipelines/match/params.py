@@ -63,6 +63,8 @@ class MatchParams:
         Jaro-Winkler cut-offs on pinyin.
     truncation_min_chars : int
         Shortest accepted truncated name.
+    max_name_candidates : int
+        Most register persons a record's name blocks keep.
     m, u : Mapping[str, Mapping[str, float]]
         Starting m and u per comparison field and level.
     methods : Mapping[str, tuple[str, str]]
@@ -83,6 +85,7 @@ class MatchParams:
     jw_high: float
     jw_mid: float
     truncation_min_chars: int
+    max_name_candidates: int
     m: Mapping[str, Mapping[str, float]]
     u: Mapping[str, Mapping[str, float]]
     methods: Mapping[str, tuple[str, str]]
@@ -192,6 +195,7 @@ def load_matching_params(path: Path | None = None) -> MatchParams:
         jw_high=jw_high,
         jw_mid=jw_mid,
         truncation_min_chars=int(_number(tree, "name.truncation_min_chars", path, lo=1, hi=50)),
+        max_name_candidates=int(_number(tree, "blocking.max_name_candidates", path, lo=1, hi=1e6)),
         m=MappingProxyType({k: MappingProxyType(v) for k, v in m.items()}),
         u=MappingProxyType({k: MappingProxyType(v) for k, v in u.items()}),
         methods=MappingProxyType(methods),
