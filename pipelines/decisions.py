@@ -154,6 +154,8 @@ class ImportResult:
         Rows skipped because the same decision is already in the table.
     flag_decisions, link_decisions : int
         How many of ``recorded`` are about flags and about links.
+    flags_refreshed : int
+        Rows of the published ``flags`` whose decision columns were brought up to date.
     """
 
     file: str
@@ -163,6 +165,7 @@ class ImportResult:
     already_recorded: int
     flag_decisions: int
     link_decisions: int
+    flags_refreshed: int = 0
 
 
 # --------------------------------------------------------------------------- parameters
@@ -238,7 +241,8 @@ def ensure_decisions_table(con: duckdb.DuckDBPyConnection) -> None:
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     found = con.sql(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", params=[table]
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = current_schema() AND table_name = ?", params=[table]
     ).fetchall()
     return bool(found[0][0])
 
@@ -587,7 +591,8 @@ def _as_naive_utc(moment: datetime) -> datetime:
 
 
 def import_decisions(path: Path, con: duckdb.DuckDBPyConnection, *,
-                     imported_at: datetime | None = None) -> ImportResult:
+                     imported_at: datetime | None = None,
+                     params: dict | None = None) -> ImportResult:
     """Validate every decision row of a file, then append the decisions in one transaction.
 
     A flag row must name a flag of ``flags`` (期间, 户编号, 标记代码); a review row a record of
@@ -602,7 +607,9 @@ def import_decisions(path: Path, con: duckdb.DuckDBPyConnection, *,
     file twice changes nothing. The workbook carries no decision date, so ``decided_at`` is the
     import time. Link decisions store the record's ``id_norm`` and ``name_norm`` from
     ``stg_<source>`` and the candidate as ``person_id``; flag decisions store the flag's evidence
-    at decision time.
+    at decision time. In the same transaction the decision columns of the published ``flags``
+    rows of each decided (household, flag) are recomputed with :func:`annotate_flags`, so the
+    next report shows them; no ``flags`` row is added or removed.
 
     Parameters
     ----------
@@ -613,6 +620,10 @@ def import_decisions(path: Path, con: duckdb.DuckDBPyConnection, *,
         rows are written in that transaction; otherwise in one of their own.
     imported_at : datetime, optional
         The import time (UTC; an aware time is converted). Now by default.
+    params : dict, optional
+        :func:`load_decision_params` output, for refreshing the decision columns of the
+        published ``flags`` rows the new decisions touch; read from ``rules/decisions.yaml``
+        when not given.
 
     Returns
     -------
@@ -642,13 +653,15 @@ def import_decisions(path: Path, con: duckdb.DuckDBPyConnection, *,
     fresh = fresh.with_columns(
         (pl.int_range(pl.len(), dtype=pl.Int64) + start).alias("decision_id")
     ).select(DECISION_COLUMNS).cast(_DECISION_SCHEMA)
+    refreshed = 0
     if not fresh.is_empty():
-        _append(con, fresh)
+        refreshed = _append(con, fresh, params=params or load_decision_params())
     result = ImportResult(
         file=path.name, sha256=sha256, rows_read=rows.height, recorded=fresh.height,
         already_recorded=new.height - fresh.height,
         flag_decisions=fresh.filter(pl.col("kind") == "flag").height,
         link_decisions=fresh.filter(pl.col("kind") == "link").height,
+        flags_refreshed=refreshed,
     )
     log.info("decision file %s: %d row(s), %d recorded, %d already recorded",
              path.name, result.rows_read, result.recorded, result.already_recorded)
@@ -718,7 +731,8 @@ def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
     return first == second
 
 
-def _append(con: duckdb.DuckDBPyConnection, fresh: pl.DataFrame) -> None:
+def _append(con: duckdb.DuckDBPyConnection, fresh: pl.DataFrame, *, params: dict) -> int:
+    """Append the decisions and refresh the published flags they touch, in one transaction."""
     own = not _in_transaction(con)
     if own:
         con.begin()
@@ -729,12 +743,51 @@ def _append(con: duckdb.DuckDBPyConnection, fresh: pl.DataFrame) -> None:
         cols = ", ".join(DECISION_COLUMNS)
         con.execute(f"INSERT INTO decisions ({cols}) SELECT {cols} FROM {view}")
         con.unregister(view)
+        touched = fresh.filter(pl.col("kind") == "flag").select("household_id", "flag").unique()
+        refreshed = _refresh_flags(con, touched, params=params)
         if own:
             con.commit()
     except Exception:
         if own:
             con.rollback()
         raise
+    return refreshed
+
+
+_FLAG_DECISION_COLUMNS = ("decision", "decision_reason", "decided_by", "decided_at", "re_raised")
+
+
+def _refresh_flags(con: duckdb.DuckDBPyConnection, touched: pl.DataFrame, *,
+                   params: dict) -> int:
+    """Re-annotate the published ``flags`` rows of the (household, flag) pairs just decided.
+
+    Without this a decision would show in ``flags`` (and in the reports and their 既往处理
+    history) only after the next run of each period. Only the decision columns change; a
+    warehouse whose ``flags`` lacks them is left alone. Returns the number of rows refreshed.
+    """
+    if touched.is_empty() or not _table_exists(con, "flags"):
+        return 0
+    present = {r[0] for r in con.sql(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = 'flags'").fetchall()}
+    if not set(_FLAG_DECISION_COLUMNS) <= present:
+        return 0
+    flags = con.sql(
+        "SELECT period, household_id, flag, CAST(evidence AS VARCHAR) AS evidence FROM flags "
+        "WHERE list_contains(?::VARCHAR[], household_id || chr(31) || flag)",
+        params=[(touched.get_column("household_id") + "\x1f" + touched.get_column("flag"))
+                .to_list()],
+    ).pl().cast(pl.String)
+    if flags.is_empty():
+        return 0
+    updates = annotate_flags(flags, load_flag_decisions(con), params=params).drop("evidence")
+    view = "_hedui_flag_decisions"
+    con.register(view, updates.to_arrow())
+    sets = ", ".join(f"{c} = u.{c}" for c in _FLAG_DECISION_COLUMNS)
+    con.execute(f"UPDATE flags SET {sets} FROM {view} AS u WHERE flags.period = u.period "
+                "AND flags.household_id = u.household_id AND flags.flag = u.flag")
+    con.unregister(view)
+    return updates.height
 
 
 # --------------------------------------------------------------------------- consumers

@@ -48,8 +48,11 @@ def _warehouse(path: Path) -> Path:
     """A warehouse with one period of flags, links and staging rows (architecture.md columns)."""
     con = duckdb.connect(str(path))
     con.execute("""CREATE TABLE flags (period VARCHAR, household_id VARCHAR,
-        district_code VARCHAR, flag VARCHAR, evidence VARCHAR, rulebook_version VARCHAR)""")
-    con.execute("INSERT INTO flags VALUES (?, 'H001', '990101', 'INCOME_OVER_STANDARD', ?, 'v1'),"
+        district_code VARCHAR, flag VARCHAR, evidence JSON, rulebook_version VARCHAR,
+        decision VARCHAR, decision_reason VARCHAR, decided_by VARCHAR, decided_at TIMESTAMP,
+        re_raised BOOLEAN)""")
+    con.execute("INSERT INTO flags (period, household_id, district_code, flag, evidence, "
+                "rulebook_version) VALUES (?, 'H001', '990101', 'INCOME_OVER_STANDARD', ?, 'v1'),"
                 " (?, 'H002', '990102', 'PROPERTY_OVER_LIMIT', ?, 'v1')",
                 [P, EVIDENCE_H001, P, EVIDENCE_H002])
     con.execute("""CREATE TABLE links (source VARCHAR, period VARCHAR, record_no VARCHAR,
@@ -341,3 +344,34 @@ def test_ensure_decisions_table_keeps_existing_rows(db, tmp_path):
     assert db.sql("SELECT count(*) FROM decisions").fetchall() == [(1,)]
     frame = load_flag_decisions(db)
     assert frame.schema["decided_at"] == pl.Datetime("us")
+
+
+def test_import_brings_the_published_flags_decision_columns_up_to_date(db, tmp_path):
+    later = json.loads(EVIDENCE_H001)
+    later["quantities"]["income_per_capita"] = 1500.0  # moved by 0.3 S: material
+    db.execute("INSERT INTO flags (period, household_id, district_code, flag, evidence, "
+               "rulebook_version) VALUES ('2026-11', 'H001', '990101', 'INCOME_OVER_STANDARD', "
+               "?, 'v1'), ('2026-12', 'H001', '990101', 'INCOME_OVER_STANDARD', ?, 'v1')",
+               [json.dumps(later), EVIDENCE_H001])
+    before = db.sql("SELECT period, household_id, flag, evidence FROM flags "
+                    "ORDER BY ALL").fetchall()
+    result = import_decisions(_workbook(tmp_path / "a.xlsx", [_flag_row()], []), db,
+                              imported_at=T0)
+    assert result.flags_refreshed == 3
+    rows = db.sql("SELECT period, household_id, decision, decided_by, decided_at, re_raised "
+                  "FROM flags ORDER BY period, household_id").fetchall()
+    assert rows == [("2026-10", "H001", "dismissed", "李明", T0, False),
+                    ("2026-10", "H002", None, None, None, None),
+                    ("2026-11", "H001", None, None, None, True),
+                    ("2026-12", "H001", "dismissed", "李明", T0, False)]
+    # decisions never add, remove or alter a computed flag
+    assert db.sql("SELECT period, household_id, flag, evidence FROM flags "
+                  "ORDER BY ALL").fetchall() == before
+
+
+def test_a_flags_table_without_decision_columns_is_left_alone(db, tmp_path):
+    db.execute("ALTER TABLE flags DROP COLUMN re_raised")
+    result = import_decisions(_workbook(tmp_path / "a.xlsx", [_flag_row()], []), db,
+                              imported_at=T0)
+    assert (result.recorded, result.flags_refreshed) == (1, 0)
+    assert db.sql("SELECT count(*) FROM flags WHERE decision IS NOT NULL").fetchall() == [(0,)]
