@@ -70,7 +70,7 @@ def unlinked_no_register(records: pl.DataFrame) -> pl.DataFrame:
         candidate_person_id=None, candidate_household_id=None,
         reason=pl.lit("the folder has no usable register.csv, so its records cannot be matched"),
         comparison=None,
-    ).cast(LINK_SCHEMA).select(LINK_SCHEMA)
+    ).cast(LINK_SCHEMA).select(list(LINK_SCHEMA))
 
 
 def _decision_pairs(decisions: pl.DataFrame | None, recs: pl.DataFrame,
