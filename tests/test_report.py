@@ -179,3 +179,22 @@ def test_a_missing_warehouse_or_a_bad_period_is_refused(tmp_path: Path) -> None:
         write_reports(tmp_path / "none.duckdb", period=PERIOD, out=tmp_path)
     with pytest.raises(ValueError, match="YYYY-MM"):
         write_reports(tmp_path / "none.duckdb", period="2026-13", out=tmp_path)
+
+
+def test_a_filled_in_workbook_reads_back_through_the_decisions_importer(city: list[Path], tmp_path: Path) -> None:
+    from pipelines.decisions import read_decision_file
+
+    wb = openpyxl.load_workbook(city[1])
+    for sheet, values in ((SHEET_FLAGS, {"处理结果": "属实", "处理说明": "入户核实", "经办人": "周科员"}),
+                          (SHEET_REVIEW, {"核对结论": "否定", "经办人": "周科员"})):
+        ws = wb[sheet]
+        header = [c.value for c in ws[1]]
+        for column, value in values.items():
+            ws.cell(2, header.index(column) + 1, value)
+    filled = tmp_path / "filled.xlsx"
+    wb.save(filled)
+    rows = read_decision_file(filled).sort("kind")
+    assert rows.select("kind", "row", "period", "household_id", "flag", "record_no", "person_id", "decision").rows() == [
+        ("flag", 2, PERIOD, "H0004", "HIGH_MEDICAL_EXPENSE", None, None, "属实"),
+        ("link", 2, PERIOD, None, None, "T002", "P0004", "否定"),
+    ]
