@@ -277,6 +277,7 @@ def _clean_text(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _sheet_rows(table: pl.DataFrame, *, sheet: str, kind: str, columns: Mapping[str, str],
                 file: str) -> pl.DataFrame:
+    table = table.rename({c: unicodedata.normalize("NFKC", c).strip() for c in table.columns})
     missing = [zh for zh in columns if zh not in table.columns]
     if missing:
         raise DecisionImportError(file, [(sheet, 1, f"header lacks column(s) {', '.join(missing)}")])
@@ -356,10 +357,16 @@ def read_decision_file(path: Path) -> pl.DataFrame:
         return pl.concat(frames, how="vertical")
     if suffix == ".csv":
         text = _decode_csv(path)
-        table = pl.read_csv(text.encode("utf-8"), infer_schema=False)
-        if "处理结果" in table.columns:
+        try:
+            table = pl.read_csv(text.encode("utf-8"), infer_schema=False)
+        except pl.exceptions.PolarsError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DecisionImportError(path.name, [(path.name, None,
+                                                   f"is not a well-formed CSV: {reason}")]) from exc
+        headers = {unicodedata.normalize("NFKC", c).strip() for c in table.columns}
+        if "处理结果" in headers:
             kind, columns = _KIND_OF_SHEET[SHEET_FLAGS]
-        elif "核对结论" in table.columns:
+        elif "核对结论" in headers:
             kind, columns = _KIND_OF_SHEET[SHEET_REVIEW]
         else:
             raise DecisionImportError(path.name, [(path.name, 1, "header has neither 处理结果 "
@@ -431,11 +438,14 @@ def _links_of(con: duckdb.DuckDBPyConnection, keys: pl.DataFrame) -> pl.DataFram
         ).pl()
         stg_table = f"stg_{source}"
         if _table_exists(con, stg_table):
-            stg = con.sql(
+            # (source, period, record_no) is the key of a clean record; keeping one row per key
+            # guards the join against a staging table that repeats one
+            stg = (con.sql(
                 f"SELECT DISTINCT record_no, id_norm, name_norm, true AS in_stg FROM {stg_table} "
                 "WHERE period = ? AND record_no IN (SELECT unnest(?::VARCHAR[]))",
                 params=[period, record_nos],
-            ).pl()
+            ).pl().sort(["record_no", "id_norm", "name_norm"], nulls_last=True)
+                .unique(subset="record_no", keep="first", maintain_order=True))
         else:
             stg = pl.DataFrame(schema={"record_no": pl.String(), "id_norm": pl.String(),
                                        "name_norm": pl.String(), "in_stg": pl.Boolean()})

@@ -375,3 +375,20 @@ def test_a_flags_table_without_decision_columns_is_left_alone(db, tmp_path):
                               imported_at=T0)
     assert (result.recorded, result.flags_refreshed) == (1, 0)
     assert db.sql("SELECT count(*) FROM flags WHERE decision IS NOT NULL").fetchall() == [(0,)]
+
+
+def test_csv_headers_are_trimmed_and_ragged_rows_refused(db, tmp_path):
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text(" 期间 ,户编号,标记代码 ,处理结果,处理说明,经办人\n"
+                      "2026-10,H001,INCOME_OVER_STANDARD,Dismissed,一次性收入,李明\n",
+                      encoding="utf-8")
+    rows = read_decision_file(spaced)
+    assert rows.select("row", "period", "flag", "decision").rows() == [
+        (2, P, "INCOME_OVER_STANDARD", "Dismissed")]
+    assert import_decisions(spaced, db, imported_at=T0).recorded == 1
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("期间,户编号,标记代码,处理结果,处理说明,经办人\n"
+                      "2026-10,H001,INCOME_OVER_STANDARD,排除,a,b,c,d\n", encoding="utf-8")
+    with pytest.raises(DecisionImportError, match="ragged.csv: not a well-formed CSV|"
+                                                  "well-formed CSV"):
+        read_decision_file(ragged)
