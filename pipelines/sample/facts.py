@@ -93,7 +93,7 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) ->
     wage_gross = wage_net / 0.8
 
     # job loss: whole households at the start of the last quarter block, and a few individuals
-    drop_hh = (rng.random(H) < 0.07)[hh_index]
+    drop_hh = (rng.random(H) < 0.05)[hh_index]
     loss_idx = np.where(drop_hh & (n_months >= 4), n_months - 3, n_months)
     solo = rng.random(N) < 0.02
     loss_idx = np.where(solo, rng.integers(1, max(2, n_months), N), loss_idx)

@@ -87,6 +87,10 @@ def reseq_valid(digits: np.ndarray, rng: np.random.Generator, taken: set[str]) -
         out[todo, 17] = check_values(out[todo, :17])
         texts = to_text(out[todo])
         clash = np.array([t in seen for t in texts], dtype=bool)
+        _, first = np.unique(texts, return_index=True)
+        repeat = np.ones(len(texts), dtype=bool)
+        repeat[first] = False
+        clash |= repeat
         seen.update(texts[~clash].tolist())
         todo = todo[clash]
     return out
