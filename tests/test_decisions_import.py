@@ -168,12 +168,20 @@ def test_importing_the_same_file_twice_changes_nothing(db, tmp_path):
 
 
 def test_a_changed_decision_is_appended_and_the_old_one_kept(db, tmp_path):
-    import_decisions(_workbook(tmp_path / "a.xlsx", [_flag_row()], []), db, imported_at=T0)
+    first = _workbook(tmp_path / "a.xlsx", [_flag_row()], [])
+    import_decisions(first, db, imported_at=T0)
     import_decisions(_workbook(tmp_path / "b.xlsx", [_flag_row(result="转交", note="转街道")], []),
                      db, imported_at=T1)
     decided = load_flag_decisions(db)
     assert decided.get_column("decision").to_list() == ["dismissed", "referred"]
     assert decided.get_column("decided_at").to_list() == [T0, T1]
+    # the first file again does not undo the later decision
+    before = _dump(db)
+    assert import_decisions(first, db, imported_at=T1).recorded == 0
+    assert _dump(db) == before
+    # a clerk returning to the earlier decision in a new file is recorded
+    back = _workbook(tmp_path / "c.xlsx", [_flag_row(note="工资为一次性补发。")], [])
+    assert import_decisions(back, db, imported_at=T1).recorded == 1
 
 
 BAD_ROWS = [
