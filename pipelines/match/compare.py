@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import polars as pl
 from pypinyin import Style, pinyin
 from rapidfuzz.distance import OSA, Hamming, JaroWinkler
@@ -103,14 +104,15 @@ def pinyin_same(left: pl.Series, right: pl.Series) -> pl.Series:
 
 
 def _pairwise(left: pl.Series, right: pl.Series, scorer, name: str, dtype) -> pl.Series:
-    """A rapidfuzz scorer over distinct aligned (left, right) pairs, joined back; null on nulls."""
-    frame = pl.DataFrame({"l": left, "r": right}, schema={"l": pl.String, "r": pl.String})
-    distinct = frame.drop_nulls().unique().sort("l", "r")
-    values = (cpdist(distinct["l"].to_list(), distinct["r"].to_list(), scorer=scorer, workers=-1)
-              if distinct.height else [])
-    distinct = distinct.with_columns(pl.Series("v", values, dtype=dtype))
-    return (frame.join(distinct, on=["l", "r"], how="left", maintain_order="left")
-            .get_column("v").alias(name))
+    """A rapidfuzz scorer over aligned (left, right) values, vectorised by cpdist; null on nulls."""
+    mask = (left.is_not_null() & right.is_not_null()).to_numpy()
+    where = np.flatnonzero(mask)
+    values = np.zeros(len(left), dtype=np.float64)
+    if where.size:
+        values[where] = cpdist(left.gather(where).to_list(), right.gather(where).to_list(),
+                               scorer=scorer, workers=-1)
+    return (pl.Series(name, values).cast(dtype)
+            .zip_with(pl.Series(mask), pl.Series(name, [None] * len(left), dtype=dtype)))
 
 
 def jaro_winkler(left: pl.Series, right: pl.Series) -> pl.Series:
