@@ -43,6 +43,7 @@ def _write(tmp_path: Path, edit) -> Path:
     (lambda t: t["methods"].update(guessed={"status": "matched", "description": "x"}),
      "never emits"),
     (lambda t: t["methods"]["id_exact"].update(status="maybe"), "unknown status"),
+    (lambda t: t["methods"]["id_name_mismatch"].update(status="matched"), "always gives status"),
     (lambda t: t["name"].update(jw_mid=0.99), "jw_mid"),
 ])
 def test_broken_files_are_refused_naming_the_problem(tmp_path, edit, message):

@@ -13,7 +13,7 @@ import polars as pl
 
 from pipelines.match.blocking import NO_ID, PIDX, RID
 from pipelines.match.compare import ID_AGREES, NAME_AGREES
-from pipelines.match.params import MatchParams
+from pipelines.match.params import METHODS, MatchParams
 
 LINK_SCHEMA = {
     "source": pl.String, "period": pl.String, "record_no": pl.String,
@@ -100,9 +100,8 @@ def decide(scored: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *, param
               .when(no_id | (pl.col("probability") >= params.review_threshold)).then(_lit("name_only"))
               .when(pl.col("_off_register")).then(_lit("valid_id_not_on_register"))
               .otherwise(_lit("no_candidate")))
-    status_of = {m: s for m, (s, _) in params.methods.items()}
     df = df.with_columns(method=method).with_columns(
-        status=pl.col("method").replace_strict(status_of, return_dtype=pl.String))
+        status=pl.col("method").replace_strict(dict(METHODS), return_dtype=pl.String))
     matched = pl.col("status") == "matched"
     offered = pl.col("status").is_in(["matched", "review"])
     exact_score = matched & pl.col("id").is_in(["equal", "converted_15"]) & pl.col("_name_ok")

@@ -23,10 +23,16 @@ LEVELS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 NEUTRAL_LEVELS = frozenset({"unknown", "none"})
 STATUSES = ("matched", "review", "unmatched")
 
-#: The methods the code emits; the YAML must describe each of them (and no others).
-METHODS = ("id_exact", "id_converted_15", "id_one_substitution", "id_transposition", "confirmed",
-           "low_score", "id_name_mismatch", "ambiguous", "name_only", "valid_id_not_on_register",
-           "rejected", "no_candidate", "no_register")
+#: The methods the code emits and the status each implies. The YAML must describe each of them
+#: (and no others) with this same status: the contract's guards are code, not an editable value.
+METHODS: Mapping[str, str] = MappingProxyType({
+    "id_exact": "matched", "id_converted_15": "matched", "id_one_substitution": "matched",
+    "id_transposition": "matched", "confirmed": "matched",
+    "low_score": "review", "id_name_mismatch": "review", "ambiguous": "review",
+    "name_only": "review",
+    "valid_id_not_on_register": "unmatched", "rejected": "unmatched", "no_candidate": "unmatched",
+    "no_register": "unmatched",
+})
 
 _DEFAULT_PATH = Path(__file__).resolve().parents[2] / "rules" / "matching.yaml"
 
@@ -127,7 +133,7 @@ def load_matching_params(path: Path | None = None) -> MatchParams:
     MatchingParamsError
         When the file is missing, a value is absent or out of range, a comparison level is
         missing, the known levels' m or u do not sum to 1, the thresholds are out of order, or
-        the method list differs from the methods the code emits.
+        the method list (or a method's status) differs from what the code emits.
     """
     path = Path(path) if path is not None else _DEFAULT_PATH
     if not path.is_file():
@@ -163,6 +169,9 @@ def load_matching_params(path: Path | None = None) -> MatchParams:
         description = _get(tree, f"methods.{method}.description", path)
         if status not in STATUSES:
             raise MatchingParamsError(f"{path}: method `{method}` has unknown status {status!r}")
+        if status != METHODS[method]:
+            raise MatchingParamsError(
+                f"{path}: method `{method}` always gives status {METHODS[method]!r}, not {status!r}")
         methods[method] = (status, str(description))
     extra_methods = set(methods_tree) - set(METHODS)
     if extra_methods:
