@@ -47,9 +47,16 @@ def test_the_report_shows_counts_per_district_and_flag_and_no_identity(html: Pat
 
 
 def test_quarantine_reasons_are_counted_one_by_one_with_id_like_digits_blanked() -> None:
-    frame = pl.DataFrame({"reason": ["发放年月为空; 金额无法解析", "金额无法解析", "证件号 120101198001011234 重复", None]})
+    frame = pl.DataFrame({"reason": [
+        "发放年月为空; 金额无法解析", "金额无法解析", "证件号 120101198001011234 重复", None,
+        "余额 '9.195' has more than two decimals", "余额 '12a.5' has more than two decimals",
+        "记录号 832026050000448 repeats with different values (conflict)",
+    ]})
     got = quarantine_reasons(frame)
-    assert got.rows() == [("金额无法解析", 2), ("发放年月为空", 1), ("证件号 … 重复", 1), ("（未说明）", 1)]
+    assert got.rows() == [
+        ("余额 '…' has more than two decimals", 2), ("金额无法解析", 2), ("发放年月为空", 1),
+        ("记录号 … repeats with different values (conflict)", 1), ("证件号 … 重复", 1), ("（未说明）", 1),
+    ]
 
 
 @pytest.mark.browser

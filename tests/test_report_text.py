@@ -32,13 +32,13 @@ def _apply(expr_fn, values: list[str | None]) -> list[str | None]:
 
 
 def test_id_numbers_keep_four_characters_at_each_end() -> None:
-    got = _apply(mask_id, ["120101198001011234", "12010519491231X", " 12010119800101123x ", "1234", None])
-    assert got == ["1201**********1234", "1201*******231X", "1201**********123x", "****", None]
+    got = _apply(mask_id, ["120101198001011234", "12010519491231X", " 12010119800101123x ", "1234", "  ", None])
+    assert got == ["1201**********1234", "1201*******231X", "1201**********123x", "****", None, None]
 
 
 def test_names_keep_the_first_character_or_the_first_part_of_a_minority_name() -> None:
-    got = _apply(mask_name, ["张伟", "欧阳娜娜", "买买提·艾力", "阿依古丽.买买提", "李 娜", None])
-    assert got == ["张*", "欧***", "买买提·**", "阿依古丽.***", "李*", None]
+    got = _apply(mask_name, ["张伟", "欧阳娜娜", "买买提·艾力", "阿依古丽.买买提", "李 娜", "", None])
+    assert got == ["张*", "欧***", "买买提·**", "阿依古丽.***", "李*", None, None]
 
 
 def test_display_width_counts_cjk_and_full_width_as_two() -> None:
@@ -120,3 +120,7 @@ def test_quantities_and_thresholds_are_listed_with_units_and_parameters() -> Non
 def test_comparison_vector_in_chinese_keeps_unknown_levels_as_stored() -> None:
     text = describe_comparison('{"name": "pinyin_same", "id": "one_substitution", "birth": "equal", "x": "odd"}')
     assert text == "姓名：拼音相同；证件号：一位数字不同；出生日期：一致；x：odd"
+    matcher = describe_comparison('{"block": "name_no_register_id", "name": "exact", "id": "none", '
+                                  '"sex": null, "name_jw": 0.9667, "candidates": 2}')
+    assert matcher == ("候选查找方式：姓名相同（花名册上无可用证件号）；姓名：一致；证件号：一方无可用证件号；"
+                       "姓名拼音相似度：0.9667；候选人数：2")

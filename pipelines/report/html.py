@@ -22,6 +22,7 @@ _VEGA_FONT = "Noto Sans CJK SC"
 STATUS_LABELS = {"matched": "已匹配", "review": "待复核", "unmatched": "未匹配"}
 #: an ID-like run of characters; quarantine reasons are free text from the loaders
 _ID_LIKE = re.compile(r"[0-9０-９]{6,}[0-9Xx０-９Ｘｘ]*")
+_QUOTED = re.compile(r"'[^']*'")
 _TOP_REASONS = 15
 
 
@@ -114,13 +115,17 @@ def match_rate_chart(rates: pl.DataFrame, *, period: str) -> str | None:
 def quarantine_reasons(quarantine: pl.DataFrame) -> pl.DataFrame:
     """Quarantine reasons counted one by one (a row's reasons are joined by ``; ``).
 
-    ID-like digit runs are blanked so that no ID number can reach the report. Columns:
+    Quoted values and digit runs of six or more are blanked so that reasons group by kind and
+    no ID number can reach the report. Columns:
     ``reason, rows`` (most frequent first).
     """
     return (
         quarantine.select(pl.col("reason").fill_null("（未说明）").str.split("; "))
         .explode("reason")
-        .select(pl.col("reason").str.strip_chars().str.replace_all(_ID_LIKE.pattern, "…"))
+        # quoted values and digit runs (amounts, 记录号, IDs) vary by row: blank them so that
+        # reasons group by kind, and so that no ID number can reach the page
+        .select(pl.col("reason").str.strip_chars().str.replace_all(_QUOTED.pattern, "'…'")
+                .str.replace_all(_ID_LIKE.pattern, "…"))
         .filter(pl.col("reason") != "")
         .group_by("reason")
         .agg(pl.len().alias("rows"))

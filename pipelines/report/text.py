@@ -69,7 +69,7 @@ def mask_id(expr: pl.Expr) -> pl.Expr:
     """Mask an ID number in the middle: first 4 and last 4 characters stay.
 
     An 18-character ID becomes ``1201**********1234``; a value of 8 characters or fewer is
-    starred whole. Null stays null.
+    starred whole. Null or blank gives null.
 
     Parameters
     ----------
@@ -77,6 +77,7 @@ def mask_id(expr: pl.Expr) -> pl.Expr:
         String expression holding ID numbers.
     """
     text = expr.str.strip_chars()
+    text = pl.when(text != "").then(text)
     n = text.str.len_chars()
     stars = pl.lit("*").repeat_by(n - 8).list.join("")
     return (
@@ -90,7 +91,7 @@ def mask_name(expr: pl.Expr) -> pl.Expr:
     """Mask a person's name: the first character (or a minority name's first part) stays.
 
     ``张三丰`` becomes ``张**``; ``买买提·艾力`` becomes ``买买提·**`` (separators kept, the parts after
-    the first starred). Null stays null.
+    the first starred). Whitespace is dropped; null or blank gives null.
 
     Parameters
     ----------
@@ -98,6 +99,7 @@ def mask_name(expr: pl.Expr) -> pl.Expr:
         String expression holding names.
     """
     text = expr.str.replace_all(r"\s+", "")
+    text = pl.when(text != "").then(text)
     sep = f"[{_NAME_SEPARATORS}]"
     head = pl.coalesce(
         text.str.extract(f"^([^{_NAME_SEPARATORS}]+{sep})", 1), text.str.slice(0, 1)
@@ -442,8 +444,15 @@ def describe_thresholds(evidence: str | None) -> str:
 
 #: comparison levels of the matcher, as a clerk reads them (unknown levels are shown as stored)
 COMPARISON_FIELDS = {
-    "name": "姓名", "id": "证件号", "birth": "出生日期", "sex": "性别", "district": "区县",
-    "address": "地址",
+    "block": "候选查找方式", "name": "姓名", "id": "证件号", "birth": "出生日期", "sex": "性别",
+    "district": "区县", "address": "地址", "name_jw": "姓名拼音相似度", "candidates": "候选人数",
+}
+#: how the matcher found the candidate (blocking rules of pipelines/match/blocking.py)
+BLOCKS = {
+    "id_exact": "证件号相同", "id_neighbour": "证件号相差一位或相邻两位颠倒", "name": "姓名相同",
+    "name_birth": "姓名和出生日期相同", "pinyin": "姓名拼音相同",
+    "name_no_register_id": "姓名相同（花名册上无可用证件号）",
+    "pinyin_no_register_id": "姓名拼音相同（花名册上无可用证件号）", "confirmed": "经办人已确认",
 }
 COMPARISON_LEVELS = {
     "exact": "一致", "equal": "一致", "folded": "规范化（繁简、空格、分隔符）后一致",
@@ -476,6 +485,13 @@ def describe_comparison(comparison: str | None) -> str:
     if not isinstance(levels, dict):
         return str(comparison)
     return "；".join(
-        f"{COMPARISON_FIELDS.get(k, k)}：{COMPARISON_LEVELS.get(str(v), str(v))}"
-        for k, v in levels.items()
+        f"{COMPARISON_FIELDS.get(k, k)}：{_level(k, v)}" for k, v in levels.items() if v is not None
     )
+
+
+def _level(field: str, value: Any) -> str:
+    if field == "block":
+        return BLOCKS.get(str(value), str(value))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}"
+    return COMPARISON_LEVELS.get(str(value), str(value))

@@ -63,7 +63,8 @@ class Sheet:
 
 def _identity(expr: pl.Expr, *, full_identity: bool, kind: str) -> pl.Expr:
     if full_identity:
-        return expr.str.strip_chars()
+        text = expr.str.strip_chars()
+        return pl.when(text != "").then(text)
     return mask_id(expr) if kind == "id" else mask_name(expr)
 
 
