@@ -506,6 +506,17 @@ def _validate(rows: pl.DataFrame, con: duckdb.DuckDBPyConnection,
     rows = rows.join(already, on=["source_code", "period_code", "record_no", "person_code"],
                      how="left", maintain_order="left")
 
+    # a flag decision already recorded word for word imports again (and is skipped) even when a
+    # later run of its period no longer raises the flag
+    recorded_flags = (existing.filter(pl.col("kind") == "flag")
+                      .select(pl.col("period").alias("period_code"), "household_id",
+                              pl.col("flag").alias("flag_code"),
+                              pl.col("decision").alias("decision_code"), "reason", "decided_by")
+                      .unique().with_columns(pl.lit(True).alias("_recorded_before")))
+    rows = rows.join(recorded_flags, on=["period_code", "household_id", "flag_code",
+                                         "decision_code", "reason", "decided_by"],
+                     how="left", nulls_equal=True, maintain_order="left")
+
     is_flag = pl.col("kind") == "flag"
     is_link = pl.col("kind") == "link"
     period_ok = pl.col("period_code").is_in(periods)
@@ -535,11 +546,11 @@ def _validate(rows: pl.DataFrame, con: duckdb.DuckDBPyConnection,
         (is_flag & pl.col("flag").is_not_null() & pl.col("flag_code").is_null(),
          pl.format("标记代码 '{}' is not a flag of the rulebook", pl.col("flag"))),
         (is_flag & period_ok & pl.col("household_id").is_not_null()
-         & pl.col("_household_flagged").is_null(),
+         & pl.col("_household_flagged").is_null() & pl.col("_recorded_before").is_null(),
          pl.format("户编号 {} has no flag in {}: unknown household",
                    pl.col("household_id"), pl.col("period_code"))),
         (is_flag & period_ok & pl.col("_household_flagged") & pl.col("flag_code").is_not_null()
-         & pl.col("_flag_exists").is_null(),
+         & pl.col("_flag_exists").is_null() & pl.col("_recorded_before").is_null(),
          pl.format("户编号 {} has no flag {} in {}", pl.col("household_id"),
                    pl.col("flag_code"), pl.col("period_code"))),
         # review sheet

@@ -400,3 +400,15 @@ def test_csv_headers_are_trimmed_and_ragged_rows_refused(db, tmp_path):
     with pytest.raises(DecisionImportError, match="ragged.csv: not a well-formed CSV|"
                                                   "well-formed CSV"):
         read_decision_file(ragged)
+
+
+def test_a_recorded_flag_decision_imports_again_after_its_flag_was_recomputed_away(db, tmp_path):
+    book = _workbook(tmp_path / "wb.xlsx", [_flag_row()], [])
+    import_decisions(book, db, imported_at=T0)
+    db.execute("DELETE FROM flags WHERE household_id = 'H001'")  # a re-run no longer raises it
+    before = _dump(db)
+    assert import_decisions(book, db, imported_at=T1).already_recorded == 1
+    assert _dump(db) == before
+    changed = _workbook(tmp_path / "changed.xlsx", [_flag_row(result="属实")], [])
+    with pytest.raises(DecisionImportError, match="unknown household"):
+        import_decisions(changed, db, imported_at=T1)
