@@ -215,7 +215,7 @@ def connect_readonly(path: Path | str | None) -> duckdb.DuckDBPyConnection:
 def table_exists(con: duckdb.DuckDBPyConnection, name: str, schema: str = "main") -> bool:
     return bool(con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name]).fetchone()[0])
+        [schema, name]).fetchall()[0][0])
 
 
 def replace_rows_from_parquet(con: duckdb.DuckDBPyConnection, table: str, parquet: Sequence[Path],
@@ -235,9 +235,9 @@ def replace_rows_from_parquet(con: duckdb.DuckDBPyConnection, table: str, parque
                     [files])
     else:
         _add_missing_columns(con, table, files)
-    before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name=true)", [files])
-    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
 
 
 def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> None:

@@ -136,3 +136,25 @@ def test_the_pseudonym_key_comes_from_the_environment_or_a_private_file(tmp_path
     assert key_file.stat().st_mode & 0o077 == 0
     monkeypatch.setenv(wh.PSEUDONYM_KEY_ENV, "from-env")
     assert wh.pseudonym_key(path) == "from-env"
+
+
+def test_replacing_a_folder_twice_keeps_one_copy_and_adds_new_columns(tmp_path):
+    import polars as pl
+
+    path = tmp_path / "hedui.duckdb"
+    first = tmp_path / "a.parquet"
+    pl.DataFrame({"period": ["2026-10", "2026-10"], "record_no": ["R1", "R2"]}).write_parquet(first)
+    second = tmp_path / "b.parquet"
+    pl.DataFrame({"period": ["2026-10"], "record_no": ["R3"], "extra": ["{}"]}).write_parquet(second)
+    other = tmp_path / "c.parquet"
+    pl.DataFrame({"period": ["2026-09"], "record_no": ["R9"]}).write_parquet(other)
+    for files in ([first], [other], [second]):
+        with wh.publishing(path) as con:
+            period = pl.read_parquet(files[0])["period"][0]
+            wh.replace_rows_from_parquet(con, "stg_x", files, where="period = ?", params=[period])
+            assert wh.table_exists(con, "stg_x")
+            con.execute("SELECT 1").fetchall()
+    con = wh.connect_readonly(path)
+    rows = con.execute("SELECT period, record_no, extra FROM stg_x ORDER BY ALL").fetchall()
+    con.close()
+    assert rows == [("2026-09", "R9", None), ("2026-10", "R3", "{}")]
