@@ -84,7 +84,7 @@ def test_known_household_shows_reason_figures_threshold_and_earlier_decision(cit
 
 def test_a_decision_already_imported_shows_as_history_and_leaves_the_column_empty(city: list[Path]) -> None:
     medical = [r for r in _rows(city[1], SHEET_FLAGS) if r["标记代码"] == "HIGH_MEDICAL_EXPENSE"]
-    assert medical[0]["既往处理"] == "本期已处理：转交（已转医保部门核实）"
+    assert medical[0]["既往处理"] == "现有处理：转交（已转医保部门核实，周科员，2026-11-06）"
     assert medical[0]["处理结果"] is None
 
 
@@ -140,6 +140,10 @@ def test_quarantine_rows_are_only_in_the_city_workbook(city: list[Path]) -> None
     assert "hedui decisions import" in about["如何导入"]
     assert about["期间"] == PERIOD and about["范围"] == "区县 990101" and about["规则版本"] == "rb-2026a"
     assert about["生成时间"].endswith("（北京时间）")
+    assert about["内容"].startswith("「核查标记」3 行（其中 3 行尚无适用的处理结论）")
+    city_about = dict((r["项目"], r["内容"]) for r in _rows(city[2], SHEET_ABOUT))
+    assert city_about["内容"].startswith("「核查标记」5 行（其中 4 行尚无适用的处理结论）")
+    assert "（5 行）" in city_about["隔离记录"]
 
 
 def test_column_widths_fit_chinese_text(city: list[Path]) -> None:

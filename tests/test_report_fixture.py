@@ -172,6 +172,7 @@ def build_warehouse(path: Path) -> Path:
     con.executemany(
         "INSERT INTO flags (period, household_id, district_code, flag, evidence, rulebook_version, decision, "
         "decision_reason, decided_by, re_raised) VALUES (?, ?, ?, ?, ?, 'rb-2026a', ?, ?, ?, ?)", FLAGS)
+    con.execute("UPDATE flags SET decided_at = TIMESTAMP '2026-11-06 09:30:00' WHERE decision IS NOT NULL")
     con.executemany(
         "INSERT INTO assessments (period, household_id, district_code, urban_rural, programme, members, "
         "living_members, income_per_capita, assets_per_capita, residential_units, standard, rulebook_version) "

@@ -149,14 +149,16 @@ def _data_sheets(flags: pl.DataFrame, review: pl.DataFrame, *, full_identity: bo
 
 
 def _about(*, period: str, scope: str, summary: ReportData, full_identity: bool,
-           quarantine_note: str, flags: int, review: int) -> list[tuple[str, str]]:
+           quarantine_note: str, flags: pl.DataFrame, review: int) -> list[tuple[str, str]]:
     months = wh.lookback(period)
+    pending = flags.filter(pl.col("decision").is_null()).height
     return [
         ("期间", period),
         ("范围", scope),
         ("生成时间", summary.generated_at),
         ("规则版本", "、".join(summary.rulebook_versions) or "未知"),
-        ("内容", f"「核查标记」{flags} 行：本期被标记的家庭，每户每类标记一行，附原因、计算值、阈值和既往处理。"
+        ("内容", f"「核查标记」{flags.height} 行（其中 {pending} 行尚无适用的处理结论）：本期被标记的家庭，"
+               "每户每类标记一行，附原因、计算值、阈值和既往处理。"
                f"「待复核匹配」{review} 行：{months[0]} 至 {months[-1]} 交付、系统无法确定归属的记录及其候选人。"),
         ("隔离记录", quarantine_note),
         ("如何填写", "在「核查标记」的「处理结果」列从下拉框选择 属实、排除 或 转交，在「处理说明」写明依据，"
@@ -175,7 +177,7 @@ def _district_workbook(path: Path, *, period: str, district: str, flags: pl.Data
     note = (f"隔离记录属于整批交付，不分区县，不在本工作簿中；"
             f"见全市汇总工作簿 hedui-{period}-{CITY}.xlsx 的「{SHEET_QUARANTINE}」表。")
     about = _about(period=period, scope=f"区县 {district}", summary=summary, full_identity=full_identity,
-                   quarantine_note=note, flags=flags.height, review=review.height)
+                   quarantine_note=note, flags=flags, review=review.height)
     return write_workbook(path, sheets=_data_sheets(flags, review, full_identity=full_identity), about=about)
 
 
@@ -185,7 +187,7 @@ def _city_workbook(path: Path, *, period: str, flags: pl.DataFrame, review: pl.D
     note = (f"本工作簿的「{SHEET_QUARANTINE}」表列出 {months[0]} 至 {months[-1]} 各月交付中被拒收的行和文件"
             f"（{quarantine.height} 行），请联系对应部门更正后重新交付。")
     about = _about(period=period, scope="全市（所有区县）", summary=summary, full_identity=full_identity,
-                   quarantine_note=note, flags=flags.height, review=review.height)
+                   quarantine_note=note, flags=flags, review=review.height)
     sheets = _data_sheets(flags, review, full_identity=full_identity)
     sheets.append(Sheet(SHEET_QUARANTINE, quarantine_sheet(quarantine), editable=("处理说明",)))
     return write_workbook(path, sheets=sheets, about=about)

@@ -87,7 +87,9 @@ def flagged_households(con: duckdb.DuckDBPyConnection, *, period: str, districts
     """One row per (household, flag) of the period in these districts, with what staff need.
 
     Columns: ``period, district_code, household_id, programme, street, head_name, head_id, flag,
-    evidence, rulebook_version, decision, decision_reason, re_raised, history`` where ``history``
+    evidence, rulebook_version, decision, decision_reason, decided_by, decided_at, re_raised,
+    history`` where ``decision`` is the one that applies now (pipelines/decisions.py carries it
+    from an earlier period while the evidence is unchanged) and ``history``
     lists the decisions taken on the same household and flag in earlier periods, newest first,
     as ``[{period, decision, reason}]``.
     """
@@ -113,7 +115,7 @@ def flagged_households(con: duckdb.DuckDBPyConnection, *, period: str, districts
         )
         SELECT f.period, f.district_code, f.household_id, a.programme, head.street,
                head.head_name, head.head_id, f.flag, f.evidence, f.rulebook_version,
-               f.decision, f.decision_reason, f.re_raised, earlier.history
+               f.decision, f.decision_reason, f.decided_by, f.decided_at, f.re_raised, earlier.history
         FROM f
         LEFT JOIN assessments a ON a.period = f.period AND a.household_id = f.household_id
         LEFT JOIN head ON head.household_id = f.household_id

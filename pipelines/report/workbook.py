@@ -69,17 +69,18 @@ def _identity(expr: pl.Expr, *, full_identity: bool, kind: str) -> pl.Expr:
 
 
 def _history(rows: pl.DataFrame) -> list[str | None]:
-    """既往处理: earlier decisions on the household's flag, a re-raise, a decision already taken."""
+    """既往处理: the decision that applies now, a re-raise, and earlier periods' decisions."""
     texts: list[str | None] = []
-    columns = zip(*(rows[c].to_list() for c in ("history", "re_raised", "decision", "decision_reason")),
-                  strict=True)
-    for history, re_raised, decision, reason in columns:
+    names = ("history", "re_raised", "decision", "decision_reason", "decided_by", "decided_at")
+    for history, re_raised, decision, reason, by, at in zip(*(rows[c].to_list() for c in names), strict=True):
         parts = []
         if re_raised:
-            parts.append("再次提示：此前已排除，情况有变化")
+            parts.append("再次提示：此前已排除，但情况有实质变化，请重新核实")
         if decision:
             word = FLAG_DECISION_WORDS.get(decision, decision)
-            parts.append(f"本期已处理：{word}" + (f"（{reason}）" if reason else ""))
+            who = "，".join(str(x) for x in (by, at.strftime("%Y-%m-%d") if at else None) if x)
+            detail = "，".join(x for x in (reason, who) if x)
+            parts.append(f"现有处理：{word}" + (f"（{detail}）" if detail else ""))
         for item in history or []:
             word = FLAG_DECISION_WORDS.get(item["decision"], item["decision"])
             parts.append(f"{item['period']} {word}" + (f"：{item['reason']}" if item["reason"] else ""))
