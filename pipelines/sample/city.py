@@ -89,7 +89,7 @@ def generate_city(out: Path, *, households: int, months: list[str], seed: int,
     out = Path(out)
     incoming, truth_dir = out / "incoming", out / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
-    known_ids = set(pop.persons["true_id"].to_list())
+    known_ids = np.sort(pop.persons["true_id"].to_numpy().astype("U18"))
     person_attr = pop.persons.select("person_id", "register_id", "register_id_kind", "name", "sex", "birth_on",
                                      "disability_grade", "serious_illness")
     hh_attr = pop.households.drop("size")

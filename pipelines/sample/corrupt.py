@@ -117,7 +117,7 @@ def _assign(rng: np.random.Generator, kinds: dict[str, np.ndarray], rates: Corru
 
 
 def plant(rng: np.random.Generator, facts: pl.DataFrame, *, source: str, period: str,
-          rates: CorruptionRates, known_ids: set[str]) -> pl.DataFrame:
+          rates: CorruptionRates, known_ids: np.ndarray) -> pl.DataFrame:
     """Plant the month's outsiders, corrections, duplicates and per-row corruptions.
 
     Returns the typed records (true values after planting: a blank amount is 0) with
@@ -295,58 +295,69 @@ def render(rng: np.random.Generator, f: pl.DataFrame, *, source: str, period: st
 
 
 def _render_ids(rng: np.random.Generator, ids: np.ndarray, kind: np.ndarray) -> np.ndarray:
-    out = ids.astype(object).copy()
-    pick = kind == "id_fullwidth"
-    out[pick] = [s.translate(_FW) for s in ids[pick]]
-    pick = np.flatnonzero(kind == "id_separators")
-    sep = np.array([" ", "-", "  "])[rng.integers(0, 3, len(pick))]
-    out[pick] = [f"{s[:6]}{c}{s[6:14]}{c}{s[14:]}" for s, c in zip(ids[pick], sep)]
-    pick = kind == "id_lower_x"
-    out[pick] = np.char.lower(ids[pick].astype(str))
-    pick = kind == "id_legacy15"
-    if pick.any():
-        out[pick] = legacy15(from_text(ids[pick]))
-    pick = np.flatnonzero(kind == "id_wrong_digit")
-    if len(pick):
+    """Delivered ID text per row: the true ID with its planted ID kind applied (vectorised)."""
+    n = len(ids)
+    out = ids.astype("U18").astype(object)
+    digit_kinds = ("id_legacy15", "id_wrong_digit", "id_swap")  # a tuple: the draw order is fixed
+    for k in digit_kinds:
+        pick = np.flatnonzero(kind == k)
+        if not len(pick):
+            continue
         d = from_text(ids[pick])
-        pos = rng.integers(0, 17, len(pick))
-        d[np.arange(len(pick)), pos] = (d[np.arange(len(pick)), pos] + rng.integers(1, 10, len(pick))) % 10
-        out[pick] = to_text(d)
-    pick = np.flatnonzero(kind == "id_swap")
-    if len(pick):
-        d = from_text(ids[pick])
-        pos = rng.integers(0, 16, len(pick))
-        for _ in range(16):  # move to the next position where the neighbours differ
-            same = d[np.arange(len(pick)), pos] == d[np.arange(len(pick)), pos + 1]
-            pos = np.where(same, (pos + 1) % 16, pos)
         r = np.arange(len(pick))
-        a, b = d[r, pos].copy(), d[r, pos + 1].copy()
-        d[r, pos], d[r, pos + 1] = b, a
+        if k == "id_legacy15":
+            out[pick] = legacy15(d)
+            continue
+        if k == "id_wrong_digit":
+            pos = rng.integers(0, 17, len(pick))
+            d[r, pos] = (d[r, pos] + rng.integers(1, 10, len(pick))) % 10
+        else:
+            pos = rng.integers(0, 16, len(pick))
+            for _ in range(16):  # move on to the next position whose neighbours differ
+                pos = np.where(d[r, pos] == d[r, pos + 1], (pos + 1) % 16, pos)
+            a, b = d[r, pos].copy(), d[r, pos + 1].copy()
+            d[r, pos], d[r, pos + 1] = b, a
         out[pick] = to_text(d)
-    out[kind == "id_blank"] = ""
-    return out.astype(str)
+    sep = np.array([" ", "-", "  "])[rng.integers(0, 3, n)]
+    frame = pl.DataFrame({"id": out.astype(str), "kind": kind.astype(str), "sep": sep})
+    i = pl.col("id")
+    return frame.select(
+        pl.when(pl.col("kind") == "id_fullwidth").then(i.str.replace_many(list("0123456789X"), list("０１２３４５６７８９Ｘ")))
+        .when(pl.col("kind") == "id_separators").then(
+            pl.concat_str(i.str.slice(0, 6), "sep", i.str.slice(6, 8), "sep", i.str.slice(14)))
+        .when(pl.col("kind") == "id_lower_x").then(i.str.to_lowercase())
+        .when(pl.col("kind") == "id_blank").then(pl.lit(""))
+        .otherwise(i)
+    ).to_series().to_numpy().astype(str)
 
 
 def _render_names(rng: np.random.Generator, names: np.ndarray, kind: np.ndarray) -> np.ndarray:
-    out = names.astype(object).copy()
-    pick = np.flatnonzero(kind == "name_spaces")
-    where = rng.integers(0, 3, len(pick))
-    out[pick] = [(" " + s) if w == 0 else (s[:1] + " " + s[1:]) if w == 1 else (s + "  ")
-                 for s, w in zip(names[pick], where)]
-    pick = kind == "name_fullwidth"
-    out[pick] = [s[:1] + "\u3000" + s[1:] for s in names[pick]]
-    trad = str.maketrans(nm.traditional())
-    pick = kind == "name_traditional"
-    out[pick] = [s.translate(trad) for s in names[pick]]
+    """Delivered name text per row: the true name with its planted name kind applied (vectorised)."""
+    n = len(names)
+    trad = nm.traditional()
     homo = nm.homophones()
-    pick = kind == "name_homophone"
-    out[pick] = [s[:-1] + homo[s[-1]] for s in names[pick]]
-    pick = np.flatnonzero(kind == "name_separator")
-    seps = np.array(nm.SEPARATORS, dtype=object)[rng.integers(0, len(nm.SEPARATORS), len(pick))]
-    out[pick] = [s.replace("·", c) for s, c in zip(names[pick], seps)]
-    pick = kind == "name_truncation"
-    out[pick] = [s[:-1] for s in names[pick]]
-    return out.astype(str)
+    frame = pl.DataFrame({
+        "name": names.astype(str), "kind": kind.astype(str),
+        "where": rng.integers(0, 3, n),
+        "sep": np.array(nm.SEPARATORS)[rng.integers(0, len(nm.SEPARATORS), n)],
+    })
+    s, k = pl.col("name"), pl.col("kind")
+    last = s.str.slice(-1)
+    return frame.select(
+        pl.when(k == "name_spaces").then(
+            pl.when(pl.col("where") == 0).then(pl.concat_str(pl.lit(" "), s))
+            .when(pl.col("where") == 1).then(pl.concat_str(s.str.slice(0, 1), pl.lit(" "), s.str.slice(1)))
+            .otherwise(pl.concat_str(s, pl.lit("  "))))
+        .when(k == "name_fullwidth").then(pl.concat_str(s.str.slice(0, 1), pl.lit("\u3000"), s.str.slice(1)))
+        .when(k == "name_traditional").then(s.str.replace_many(list(trad), list(trad.values())))
+        .when(k == "name_homophone").then(pl.concat_str(
+            s.str.head(-1), last.replace_strict(list(homo), list(homo.values()), default=last)))
+        .when((k == "name_separator") & s.str.contains("·", literal=True)).then(pl.concat_str(
+            s.str.split_exact("·", 1).struct.field("field_0"), "sep",
+            s.str.split_exact("·", 1).struct.field("field_1")))
+        .when(k == "name_truncation").then(s.str.head(-1))
+        .otherwise(s)
+    ).to_series().to_numpy().astype(str)
 
 
 def _plain(fen: pl.Expr) -> pl.Expr:

@@ -310,8 +310,9 @@ def _per_month(holdings: pl.DataFrame, months: list[str]) -> pl.DataFrame:
     idx = pl.DataFrame({"month_idx": np.arange(len(months)), "period": months})
     keep = [c for c in holdings.columns if c not in ("from_idx", "unit")]
     return (
-        holdings.join(idx, how="cross").filter(pl.col("month_idx") >= pl.col("from_idx"))
-        .sort("month_idx", maintain_order=True).select("n", "period", *[c for c in keep if c != "n"])
+        holdings.with_row_index("_holding").join(idx, how="cross")
+        .filter(pl.col("month_idx") >= pl.col("from_idx"))
+        .sort("month_idx", "_holding").select("n", "period", *[c for c in keep if c != "n"])
     )
 
 

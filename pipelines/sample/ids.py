@@ -70,27 +70,24 @@ def legacy15(digits: np.ndarray) -> np.ndarray:
     return chars.view("S15").ravel().astype("U15") if len(digits) else np.array([], dtype="U15")
 
 
-def reseq_valid(digits: np.ndarray, rng: np.random.Generator, taken: set[str]) -> np.ndarray:
+def reseq_valid(digits: np.ndarray, rng: np.random.Generator, taken: np.ndarray) -> np.ndarray:
     """A different, checksum-valid ID per row: same address and birth date, another sequence.
 
-    The new sequence keeps the sex digit's parity; results never fall in ``taken`` (the register's
-    IDs) nor repeat each other.
+    The new sequence keeps the sex digit's parity; results never fall in ``taken`` (the sorted
+    array of the city's real IDs) nor repeat each other.
     """
     out = digits.copy()
     todo = np.arange(len(out))
-    seen = set(taken)
     while len(todo):
         bump = rng.integers(1, 50, size=len(todo)) * 2
         seq = out[todo, 14] * 100 + out[todo, 15] * 10 + out[todo, 16]
         seq = (seq + bump) % 1000
         out[todo, 14], out[todo, 15], out[todo, 16] = seq // 100, (seq // 10) % 10, seq % 10
         out[todo, 17] = check_values(out[todo, :17])
-        texts = to_text(out[todo])
-        clash = np.array([t in seen for t in texts], dtype=bool)
+        texts = to_text(out)
+        clash = np.isin(texts, taken)
         _, first = np.unique(texts, return_index=True)
         repeat = np.ones(len(texts), dtype=bool)
         repeat[first] = False
-        clash |= repeat
-        seen.update(texts[~clash].tolist())
-        todo = todo[clash]
+        todo = np.flatnonzero(clash | repeat)
     return out

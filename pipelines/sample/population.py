@@ -63,7 +63,8 @@ def build_population(rng: np.random.Generator, households: int, months: list[str
     size = rng.choice(np.arange(1, 7), size=H, p=[0.36, 0.22, 0.18, 0.13, 0.07, 0.04])
     size = np.where(programme == "特困", np.where(rng.random(H) < 0.9, 1, 2), size)
     street_idx = rng.integers(0, 4, size=H)
-    street = np.array([STREETS[d][i] for d, i in zip(district.tolist(), street_idx.tolist())])
+    street_table = np.array([STREETS[int(d)] for d in DISTRICTS])
+    street = street_table[np.searchsorted(DISTRICTS, district), street_idx]
     minority_hh = rng.random(H) < np.where(district == 990103, 0.08, 0.015)
     hh_id = np.char.add(np.char.add("H", district.astype(str)), np.char.zfill(np.arange(1, H + 1).astype(str), 6))
     phone_num = np.char.add("13", np.char.zfill(rng.integers(0, 10**9, size=H).astype(str), 9))
