@@ -147,15 +147,16 @@ def assess_period(
 
     persons = _persons(reg, _facts(facts, "deaths"), ctx)
     hh = _households(persons, ctx)
-    living = persons.filter(~pl.col("is_dead")).select("person_id", "household_id")
+    # households are keyed by their row in ``hh`` from here on (integer joins and group-bys)
+    persons = persons.join(hh.select("household_id", "hh_idx"), on="household_id", how="left")
+    living = persons.filter(~pl.col("is_dead")).select("person_id", "hh_idx")
 
     contrib: list[pl.DataFrame] = []
     hh = _income(hh, facts, living, ctx, contrib)
     hh = _snapshots(hh, facts, living, ctx, contrib)
     hh = _medical(hh, facts, living, ctx, contrib)
     contrib.append(persons.filter(pl.col("is_dead")).select(
-        "household_id", pl.lit("death").alias("cat"),
-        pl.col("death_records"),
+        "hh_idx", pl.lit("death").alias("cat"), pl.col("death_records"),
     ).explode("death_records").unnest("death_records"))
     hh = hh.join(_standards_frame(rules), on=["district_code", "urban_rural"], how="left")
     hh = _conditions(hh, ctx)
@@ -278,7 +279,7 @@ def _households(persons: pl.DataFrame, ctx: _Context) -> pl.DataFrame:
         living.sum().cast(pl.Int64).alias("living_members"),
         pl.col("is_dead").any().alias("has_death"),
         (living & severe).any().alias("has_exempt_member"),
-    )
+    ).with_row_index("hh_idx")
 
 
 def _living_rows(frame: pl.DataFrame, living: pl.DataFrame) -> pl.DataFrame:
@@ -287,7 +288,7 @@ def _living_rows(frame: pl.DataFrame, living: pl.DataFrame) -> pl.DataFrame:
 
 def _keys(frame: pl.DataFrame, cat: str) -> pl.DataFrame:
     return frame.select(
-        "household_id", pl.lit(cat).alias("cat"), "source", "period", "record_no", "link_method"
+        "hh_idx", pl.lit(cat).alias("cat"), "source", "period", "record_no", "link_method"
     )
 
 
@@ -303,21 +304,22 @@ def _income(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.DataFra
     contrib.append(_keys(in_drop, "income_drop"))
     last3 = list(ctx.drop_months[3:])
     is_wage = pl.col("source") == "tax_wages"
-    amount = pl.col("amount_fen").cast(_I)
-    w_sums = in_w.group_by("household_id").agg(
-        amount.filter(is_wage).sum().alias("wage_sum"),
-        amount.filter(~is_wage).sum().alias("benefit_sum"),
-    )
     last = pl.col("income_month").is_in(last3)
-    d_sums = in_drop.group_by("household_id").agg(
-        amount.filter(is_wage & last).sum().alias("wage_last"),
-        amount.filter(~is_wage & last).sum().alias("benefit_last"),
-        amount.filter(is_wage & ~last).sum().alias("wage_prev"),
-        amount.filter(~is_wage & ~last).sum().alias("benefit_prev"),
+    amount = pl.col("amount_fen")
+    # 分 sums fit Int64 (rows are at most 10⁹ yuan); the exact fractions below use Int128
+    w_sums = in_w.group_by("hh_idx").agg(
+        pl.when(is_wage).then(amount).otherwise(0).sum().alias("wage_sum"),
+        pl.when(is_wage).then(0).otherwise(amount).sum().alias("benefit_sum"),
+    )
+    d_sums = in_drop.group_by("hh_idx").agg(
+        pl.when(is_wage & last).then(amount).otherwise(0).sum().alias("wage_last"),
+        pl.when(~is_wage & last).then(amount).otherwise(0).sum().alias("benefit_last"),
+        pl.when(is_wage & ~last).then(amount).otherwise(0).sum().alias("wage_prev"),
+        pl.when(~is_wage & ~last).then(amount).otherwise(0).sum().alias("benefit_prev"),
     )
     sums = ["wage_sum", "benefit_sum", "wage_last", "benefit_last", "wage_prev", "benefit_prev"]
-    return (hh.join(w_sums, on="household_id", how="left", maintain_order="left")
-              .join(d_sums, on="household_id", how="left", maintain_order="left")
+    return (hh.join(w_sums, on="hh_idx", how="left", maintain_order="left")
+              .join(d_sums, on="hh_idx", how="left", maintain_order="left")
               .with_columns([pl.col(c).fill_null(0).cast(_I) for c in sums]))
 
 
@@ -328,14 +330,14 @@ def _snapshots(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.Data
 
     bank = _living_rows(_facts(facts, "bank").filter(at_p), living)
     contrib.append(_keys(bank, "bank"))
-    bank_sum = bank.group_by("household_id").agg(pl.col("balance_fen").cast(_I).sum().alias("assets_sum"))
+    bank_sum = bank.group_by("hh_idx").agg(pl.col("balance_fen").sum().alias("assets_sum"))
 
     re = _living_rows(_facts(facts, "real_estate").filter(at_p), living)
     re = re.with_columns(usage=pl.col("usage").str.strip_chars())
     counted_re = re.filter(pl.col("usage").is_in([_RESIDENTIAL, *_NON_RESIDENTIAL]))
     contrib.append(_keys(counted_re, "real_estate"))
     unit = pl.coalesce(pl.col("unit_no").str.strip_chars(), pl.lit("记录号:") + pl.col("record_no"))
-    re_q = re.group_by("household_id").agg(
+    re_q = re.group_by("hh_idx").agg(
         unit.filter(pl.col("usage") == _RESIDENTIAL).n_unique().cast(pl.Int64).alias("residential_units"),
         pl.col("usage").is_in(list(_NON_RESIDENTIAL)).any().alias("has_non_residential"),
     )
@@ -345,7 +347,7 @@ def _snapshots(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.Data
         & ~pl.col("vehicle_type").is_in(list(_EXEMPT_VEHICLE_TYPES)).fill_null(False)
     )
     contrib.append(_keys(veh, "vehicles"))
-    veh_q = veh.group_by("household_id").agg(pl.len().cast(pl.Int64).alias("vehicles_counted"))
+    veh_q = veh.group_by("hh_idx").agg(pl.len().cast(pl.Int64).alias("vehicles_counted"))
 
     limit = float(rules.value("business_capital_limit_wan"))
     bus = _living_rows(_facts(facts, "business").filter(at_p), living).filter(
@@ -354,11 +356,11 @@ def _snapshots(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.Data
         & (pl.col("capital_wan") >= limit)
     )
     contrib.append(_keys(bus, "business"))
-    bus_q = bus.group_by("household_id").agg(pl.len().cast(pl.Int64).alias("businesses_counted"))
+    bus_q = bus.group_by("hh_idx").agg(pl.len().cast(pl.Int64).alias("businesses_counted"))
 
     out = hh
     for frame in (bank_sum, re_q, veh_q, bus_q):
-        out = out.join(frame, on="household_id", how="left", maintain_order="left")
+        out = out.join(frame, on="hh_idx", how="left", maintain_order="left")
     state = ctx.snapshot_state
     max_units = int(rules.value("max_residential_units"))
     exempt = int(rules.value("vehicle_exempt_count"))
@@ -394,8 +396,8 @@ def _medical(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.DataFr
         pl.col("settled_on").is_between(month_start(ctx.window[0]), month_end(ctx.period))
     )
     contrib.append(_keys(med, "medical"))
-    sums = med.group_by("household_id").agg(pl.col("self_paid_fen").cast(_I).sum().alias("medical_sum"))
-    return hh.join(sums, on="household_id", how="left", maintain_order="left").with_columns(
+    sums = med.group_by("hh_idx").agg(pl.col("self_paid_fen").sum().alias("medical_sum"))
+    return hh.join(sums, on="hh_idx", how="left", maintain_order="left").with_columns(
         pl.col("medical_sum").fill_null(0).cast(_I)
     )
 
@@ -672,31 +674,21 @@ def _flags_frame(hh: pl.DataFrame, contrib: pl.DataFrame, ctx: _Context) -> pl.D
             }),
             [("medical", pl.lit(True)), ("income_w", pl.lit(True))]),
     }
-    parts, needs = [], []
+    flagged = hh.filter(pl.any_horizontal([pl.col(f"f_{f}") for f in specs]))
+    records = _records_by_category(contrib, flagged)
+    flagged = flagged.join(records, on="hh_idx", how="left", maintain_order="left")
+    parts = []
     for flag, (quantities, thresholds, cats) in specs.items():
-        sub = hh.filter(pl.col(f"f_{flag}"))
-        parts.append(sub.select(
+        wanted = [(cat, cond.fill_null(False)) for cat, cond in cats]
+        parts.append(flagged.filter(pl.col(f"f_{flag}")).select(
             "household_id", "district_code", pl.lit(flag).alias("flag"),
             quantities.alias("q"), thresholds.alias("t"),
+            pl.concat_str([pl.when(cond).then(pl.col(f"rec_{cat}")) for cat, cond in wanted],
+                          separator=",", ignore_nulls=True).alias("records"),
+            pl.sum_horizontal([pl.when(cond).then(pl.col(f"conf_{cat}")).otherwise(0)
+                               for cat, cond in wanted]).alias("n_confirmed"),
         ))
-        needs.append(sub.select(
-            "household_id", pl.lit(flag).alias("flag"),
-            pl.concat_list([pl.when(cond.fill_null(False)).then(pl.lit(cat)) for cat, cond in cats])
-            .list.drop_nulls().alias("cat"),
-        ).explode("cat").drop_nulls("cat"))
     flags = pl.concat(parts)
-    records = (
-        pl.concat(needs).join(contrib, on=["household_id", "cat"], how="inner")
-        .unique(["household_id", "flag", "source", "period", "record_no"])
-        .sort("household_id", "flag", "source", "period", "record_no")
-        .group_by("household_id", "flag", maintain_order=True)
-        .agg(
-            pl.struct("source", "period", "record_no", "link_method").struct.json_encode()
-            .str.join(",").alias("records"),
-            (pl.col("link_method") == "confirmed").sum().alias("n_confirmed"),
-        )
-    )
-    flags = flags.join(records, on=["household_id", "flag"], how="left")
     evidence = pl.concat_str([
         pl.lit('{"flag":"'), pl.col("flag"),
         pl.lit(f'","period":"{ctx.period}","rulebook_version":"{rules.version}","quantities":'),
@@ -709,6 +701,31 @@ def _flags_frame(hh: pl.DataFrame, contrib: pl.DataFrame, ctx: _Context) -> pl.D
         pl.lit(ctx.period).alias("period"), "household_id", "district_code", "flag",
         evidence.alias("evidence"), pl.lit(rules.version).alias("rulebook_version"),
     ).sort("household_id", "flag")
+
+
+_CATEGORIES = ("income_w", "income_drop", "bank", "real_estate", "vehicles", "business", "medical",
+               "death")
+
+
+def _records_by_category(contrib: pl.DataFrame, flagged: pl.DataFrame) -> pl.DataFrame:
+    """Per flagged household and record category: its records as JSON list items, sorted."""
+    grouped = (
+        contrib.join(flagged.select("hh_idx"), on="hh_idx", how="semi")
+        .group_by("hh_idx", "cat")
+        .agg(
+            pl.struct("source", "period", "record_no", "link_method").struct.json_encode()
+            .alias("rec"),
+            (pl.col("link_method") == "confirmed").sum().cast(pl.Int64).alias("conf"),
+        )
+        # list.join is several times faster than str.join inside the aggregation
+        .with_columns(pl.col("rec").list.sort().list.join(","))
+    )
+    out = flagged.select("hh_idx")
+    for cat in _CATEGORIES:
+        part = grouped.filter(pl.col("cat") == cat).select(
+            "hh_idx", pl.col("rec").alias(f"rec_{cat}"), pl.col("conf").alias(f"conf_{cat}"))
+        out = out.join(part, on="hh_idx", how="left", maintain_order="left")
+    return out.with_columns([pl.col(f"conf_{c}").fill_null(0) for c in _CATEGORIES])
 
 
 def _notes(hh: pl.DataFrame, flags: pl.DataFrame, ctx: _Context) -> list[str]:
