@@ -224,3 +224,12 @@ def test_every_emitted_method_is_described_with_its_status():
     for row in got.values():
         assert row["method"] in METHODS
         assert PARAMS.methods[row["method"]][0] == row["status"]
+
+
+def test_birth_date_alone_does_not_resolve_two_namesakes_one_typo_away():
+    # the typo may be in the birth digits: the namesake whose birth date "agrees" is not safer
+    typo, other = _second_neighbour(A, 15)
+    reg = register_frame([person("P1", A, "张伟"),
+                          person("P9", other, "张伟", birth_on=date(1979, 3, 3))])
+    got = _link([record("1", typo, "张伟")], reg)["1"]
+    assert (got["status"], got["method"]) == ("review", "ambiguous")
