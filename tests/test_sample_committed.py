@@ -52,6 +52,21 @@ def test_every_flag_occurs_several_times_for_each_programme_it_concerns():
         assert per.get(key, 0) >= 3, key
 
 
+def test_property_flags_come_from_every_kind_of_holding():
+    hh = truth("households.csv").filter(pl.col("programme").is_in(["低保", "特困"]))
+    flagged = hh.join(truth("flags.csv").filter(pl.col("flag") == "PROPERTY_OVER_LIMIT"),
+                      on=["period", "household_id"], how="semi")
+    for reason in ("real_estate_violation", "vehicle_violation", "business_violation"):
+        assert flagged.filter(pl.col(reason) == "true").height >= 3, reason
+    second_home = flagged.filter(pl.col("residential_units").cast(pl.Int64) > 1)
+    assert second_home.height >= 3
+    exempt = hh.filter(pl.col("vehicle_exempt") == "true")
+    assert exempt.filter(pl.col("vehicle_violation") == "true").height >= 1  # two cars beat the exemption
+    assert exempt.filter(pl.col("vehicle_violation") == "false").height >= 1
+    # a header-only vehicles file is a delivery of zero rows: known, and no vehicle violation
+    assert set(truth("households.csv").filter(pl.col("period") == "2026-08")["vehicle_violation"]) == {"false"}
+
+
 def test_the_july_standard_change_moves_households_across_the_line():
     hh = truth("households.csv").filter(pl.col("programme") == "低保").with_columns(
         over=pl.col("income_per_capita").cast(pl.Float64) > pl.col("standard").cast(pl.Float64))

@@ -126,9 +126,8 @@ def generate_city(out: Path, *, households: int, months: list[str], seed: int,
                 ledgers[source].append(written)
                 files.append(info)
             delivered.add((period, source))
-        (folder / UNKNOWN_FILE).write_bytes(
-            "本目录为各部门报送的月度数据，文件说明见数据交换平台。\n".encode("utf-8")) if period == header_only_month else None
         if period == header_only_month:
+            (folder / UNKNOWN_FILE).write_bytes("本目录为各部门报送的月度数据，文件说明见数据交换平台。\n".encode("utf-8"))
             files.append({"period": period, "file": UNKNOWN_FILE, "source": "unknown", "format": "txt",
                           "encoding": "utf-8", "rows": 0, "note": "unknown file name: never guessed"})
     timings["render_and_write"] = round(time.perf_counter() - t1, 3)
@@ -177,7 +176,8 @@ def _write_register(rng: np.random.Generator, reg: pl.DataFrame, folder: Path) -
         pl.col("serious_illness").alias("重病"), pl.col("address").alias("地址"),
         pl.col("phone").alias("联系电话"),
     )
-    assert tuple(body.columns) == REGISTER.required
+    if tuple(body.columns) != REGISTER.required:
+        raise RuntimeError("register columns no longer follow pipelines.sources.REGISTER")
     encoding = ENCODINGS[int(rng.integers(0, len(ENCODINGS)))]
     write_csv(body, folder / "register.csv", encoding=encoding)
     return {"period": folder.name, "file": "register.csv", "source": "register", "format": "csv",

@@ -189,6 +189,8 @@ def assess_truth(register: pl.DataFrame, ledger: dict[str, pl.DataFrame], delive
             _yuan(pl.col("medical_fen")).alias("medical_out_of_pocket"),
             _yuan(_div_round(pl.col("income_w5"), pl.lit(5))).alias("household_income_w"),
             "property_violation",
+            re_v.alias("real_estate_violation"), veh_v.alias("vehicle_violation"),
+            biz_v.alias("business_violation"), (pl.col("exempt") > 0).alias("vehicle_exempt"),
             pl.when(pl.lit(computable)).then(_yuan(_div_round(pl.col("last5"), pl.lit(15)))).alias("avg_last3"),
             pl.when(pl.lit(computable)).then(_yuan(_div_round(pl.col("prev5"), pl.lit(15)))).alias("avg_prev3"),
             pl.lit(dt).alias("tax_wages_months"), pl.lit(dp).alias("pension_months"),
