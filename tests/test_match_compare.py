@@ -58,6 +58,12 @@ def test_one_character_is_not_a_truncation():
     assert _name_level("张", "张伟") != "truncation"
 
 
+def test_a_compound_surname_alone_is_not_a_truncation():
+    assert _name_level("欧阳", "欧阳娜娜") != "truncation"
+    assert _name_level("欧阳娜娜", "欧阳") != "truncation"
+    assert _name_level("欧阳娜", "欧阳娜娜") == "truncation"
+
+
 def test_blank_name_is_unknown():
     assert _name_level(None, "张伟") == "unknown"
 
