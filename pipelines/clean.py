@@ -69,48 +69,52 @@ class CleanResult:
 def _parse(raw: pl.DataFrame, src: Source, *, period: str) -> pl.DataFrame:
     """Typed columns, the duplicate-comparison key and ``_value_problems`` for every row."""
     last_day = month_end(period)
-    exprs: list[pl.Expr] = []
-    problems: list[pl.Expr] = []
+    lf = raw.lazy()
+    texts = [pl.col(c.zh).alias(c.en) for c in src.columns if c.kind in ("id", "name")]
+    texts += [values.trimmed(pl.col(c.zh)).alias(f"_t_{c.en}") for c in src.columns
+              if c.kind not in ("id", "name", "text") or c.enum]
+    texts += [values.plain_text(pl.col(c.zh)).alias(c.en) for c in src.columns
+              if c.kind == "text" and not c.enum]
+    lf = lf.with_columns(texts)
+    problems: list[str] = []
     key_parts: list[pl.Expr] = []
     for col in src.columns:
-        source_col = pl.col(col.zh)
-        if col.kind == "id":
-            exprs += [source_col.alias("id_raw"),
-                      *ids.id_columns(source_col, excel_number=pl.col(EXCEL_ID))]
+        if col.kind in ("id", "name"):
             continue
-        if col.kind == "name":
-            exprs.append(source_col.alias("name_raw"))
-            continue
-        problem: pl.Expr | None = None
+        text, problem = f"_t_{col.en}", f"_p_{col.en}"
+        options = {"text": text, "out": col.en, "column": col.zh}
         if col.kind == "money":
-            value, problem = values.amount_fen(source_col, column=col.zh)
+            lf = values.parse_amount(lf, problem=problem, **options)
         elif col.kind == "month":
-            value, problem = values.month_text(source_col, column=col.zh, latest=period)
+            lf = values.parse_month(lf, problem=problem, latest=period, **options)
         elif col.kind == "date_req":
-            value, problem = values.date_value(source_col, column=col.zh, latest=last_day)
+            lf = values.parse_date(lf, problem=problem, latest=last_day, **options)
         elif col.kind == "date_opt":
-            value, _ = values.date_value(source_col, column=col.zh, required=False)
+            lf = values.parse_date(lf, problem=None, **options)
+            problem = ""
         elif col.kind == "decimal":
-            value, problem = values.decimal_value(source_col, column=col.zh, units=col.units)
-        elif col.enum:
-            value = values.enum_text(source_col)
+            lf = values.parse_decimal(lf, problem=problem, units=col.units, **options)
         else:
-            value = values.plain_text(source_col)
-        exprs.append(value.alias(col.en))
-        if problem is not None:
+            # enumerations are compared after NFKC and trimming; free text trimmed
+            if col.enum:
+                lf = lf.with_columns(pl.col(text).alias(col.en))
+            problem = ""
+        if problem:
             problems.append(problem)
             # an unparseable value is compared by its trimmed text
-            key_parts.append(pl.when(problem.is_null()).then(value.cast(pl.String))
-                             .otherwise(source_col.str.strip_chars()))
+            key_parts.append(pl.when(pl.col(problem).is_null()).then(pl.col(col.en).cast(pl.String))
+                             .otherwise(pl.col(text)))
         else:
-            key_parts.append(value.cast(pl.String))
-    joined = (pl.concat_str(problems, separator="; ", ignore_nulls=True)
+            key_parts.append(pl.col(col.en).cast(pl.String))
+    joined = (pl.concat_str([pl.col(p) for p in problems], separator="; ", ignore_nulls=True)
               if problems else pl.lit(None, pl.String))
-    typed = raw.with_columns(
-        *exprs,
+    lf = lf.with_columns(
         pl.when(joined != "").then(joined).alias("_value_problems"),
         pl.concat_str([p.fill_null(_KEY_NULL) for p in key_parts], separator="\x1f").alias("_key"),
     )
+    typed = lf.drop([c for c in lf.collect_schema().names() if c.startswith(("_t_", "_p_"))])
+    typed = typed.collect(engine="in-memory")
+    typed = ids.add_id_columns(typed, raw="id_raw", excel_number=EXCEL_ID)
     typed = names.add_name_columns(typed, raw="name_raw")
     return typed.with_columns(
         pl.concat_str([pl.col("_key"), pl.col("id_norm").fill_null(_KEY_NULL),

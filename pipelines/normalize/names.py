@@ -162,13 +162,11 @@ def add_name_columns(frame: pl.DataFrame, *, raw: str = "name_raw") -> pl.DataFr
     pl.DataFrame
         ``frame`` with the two columns added (row order kept).
     """
-    with_base = frame.with_columns(base_expr(pl.col(raw)).alias("_name_base"))
-    table = fold_names(with_base.get_column("_name_base"))
-    return (
-        with_base.join(table, left_on="_name_base", right_on="name_base", how="left",
-                       maintain_order="left")
-        .drop("_name_base")
-    )
+    # every step works on the distinct delivered names, joined back once
+    distinct = frame.select(pl.col(raw).unique()).with_columns(base_expr(pl.col(raw)).alias("_name_base"))
+    table = distinct.join(fold_names(distinct.get_column("_name_base")), left_on="_name_base",
+                          right_on="name_base", how="left").drop("_name_base")
+    return frame.join(table, on=raw, how="left", nulls_equal=True, maintain_order="left")
 
 
 def normalize_name(name: str | None) -> tuple[str | None, str | None]:

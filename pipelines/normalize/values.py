@@ -1,13 +1,17 @@
-"""Normalisation layer: amounts, months, dates, decimals and enumerations as polars expressions.
+"""Normalisation layer: amounts, months, dates, decimals and enumerations, parsed in polars.
 
-Each parser returns a pair of expressions: the parsed value (null when blank or unparseable)
-and a *problem* (null when fine, else a clerk-readable reason naming the column and value).
-Whether a problem quarantines the row is the clean stage's decision (inputs.md, Settled details).
+Each parser takes a LazyFrame whose ``text`` column holds the NFKC-normalised, trimmed value
+(see :func:`trimmed`; null when blank) and adds two columns: the parsed value ``out`` (null when
+blank or unparseable) and ``problem`` (null when fine, else a clerk-readable reason naming the
+column and the value). Intermediate results are materialised as columns, stage by stage, so no
+sub-expression is evaluated twice. Whether a problem quarantines the row is the clean stage's
+decision (inputs.md, Settled details).
 """
 
 from __future__ import annotations
 
 import unicodedata
+from datetime import date
 
 import polars as pl
 
@@ -30,172 +34,182 @@ def trimmed(raw: pl.Expr) -> pl.Expr:
     return pl.when(text.str.len_chars() > 0).then(text)
 
 
-def _quote(raw: pl.Expr) -> pl.Expr:
-    return pl.concat_str([pl.lit("'"), raw.str.strip_chars(), pl.lit("'")])
+def _says(column: str, text: str, what: str) -> pl.Expr:
+    return pl.concat_str([pl.lit(f"{column} '"), pl.col(text), pl.lit(f"' {what}")])
 
 
-def amount_fen(raw: pl.Expr, *, column: str) -> tuple[pl.Expr, pl.Expr]:
-    """Yuan text -> integer 分, and the problem with it.
+def parse_amount(lf: pl.LazyFrame, *, text: str, out: str, problem: str, column: str) -> pl.LazyFrame:
+    """Yuan text -> integer 分 (``Int64``), with its problem.
 
-    Accepts ``1234.5``, ``1,234.50``, ``1234.50元``, ``￥1234.5``/``¥``, full-width digits, a
-    sign (negative amounts are corrections). Blank is 0 with no problem.
+    Accepts ``1234.5``, ``1,234.50``, ``1234.50元``, ``￥1234.5``/``¥``, full-width digits (already
+    folded by NFKC) and a sign (negative amounts are corrections). Blank is 0 with no problem.
+    Problems: not an amount (``12a.5``, ``1e15``), more than two decimals, above 10⁹ yuan.
 
     Parameters
     ----------
-    raw
-        String expression of amounts as delivered.
+    lf
+        Frame with the trimmed text column ``text``.
+    text, out, problem
+        Column names: input text, parsed 分, problem.
     column
         The Chinese column name, used in the problem text.
 
     Returns
     -------
-    tuple[pl.Expr, pl.Expr]
-        ``(fen Int64, problem String)``; fen is null exactly when problem is not null.
+    pl.LazyFrame
+        ``lf`` with ``out`` and ``problem`` added.
     """
-    text = trimmed(raw)
-    body = (
-        text.str.replace_all(r"[,\s]", "")
-        .str.replace(r"元$", "")
-        .str.replace(r"^([+-]?)[¥$]", "$1")
+    body = (pl.col(text).str.replace_all(r"[,\s]", "").str.replace(r"元$", "")
+            .str.replace(r"^([+-]?)[¥$]", "${1}"))
+    t = f"_amt_{out}"
+    lf = lf.with_columns(body.str.extract_groups(_AMOUNT).alias(t))
+    lf = lf.with_columns(
+        pl.col(t).struct.field("1").alias(t + "_sign"),
+        pl.col(t).struct.field("2").alias(t + "_whole"),
+        pl.col(t).struct.field("3").fill_null("").alias(t + "_frac"),
     )
-    sign = body.str.extract(_AMOUNT, 1)
-    whole = body.str.extract(_AMOUNT, 2)
-    frac = body.str.extract(_AMOUNT, 3).fill_null("")
-    parsed = whole.is_not_null()
-    too_precise = parsed & (frac.str.len_chars() > 2)
-    # more than 12 integer digits is far beyond the plausibility bound and would overflow
-    too_long = parsed & (whole.str.strip_chars_start("0").str.len_chars() > 12)
-    magnitude = (
-        whole.str.slice(-12).cast(pl.Int64, strict=False) * 100
-        + frac.str.pad_end(2, "0").str.slice(0, 2).cast(pl.Int64, strict=False)
+    whole, frac = pl.col(t + "_whole"), pl.col(t + "_frac")
+    lf = lf.with_columns(
+        # more than 12 integer digits is far beyond the bound and would overflow an Int64
+        (whole.str.strip_chars_start("0").str.len_chars() > 12).alias(t + "_long"),
+        (whole.str.slice(-12).cast(pl.Int64, strict=False) * 100
+         + frac.str.pad_end(2, "0").str.slice(0, 2).cast(pl.Int64, strict=False)).alias(t + "_mag"),
     )
-    signed = pl.when(sign == "-").then(-magnitude).otherwise(magnitude)
-    too_big = parsed & (too_long | (magnitude > MAX_FEN))
-    problem = (
-        pl.when(text.is_null()).then(None)
-        .when(~parsed).then(pl.concat_str([pl.lit(column + " "), _quote(raw), pl.lit(" is not an amount")]))
-        .when(too_precise).then(pl.concat_str([pl.lit(column + " "), _quote(raw),
-                                                pl.lit(" has more than two decimals")]))
-        .when(too_big).then(pl.concat_str([pl.lit(column + " "), _quote(raw),
-                                            pl.lit(f" is above {MAX_YUAN:,} yuan")]))
+    mag = pl.col(t + "_mag")
+    lf = lf.with_columns(
+        pl.when(pl.col(text).is_null()).then(None)
+        .when(whole.is_null()).then(_says(column, text, "is not an amount"))
+        .when(frac.str.len_chars() > 2).then(_says(column, text, "has more than two decimals"))
+        .when(pl.col(t + "_long") | (mag > MAX_FEN)).then(_says(column, text, f"is above {MAX_YUAN:,} yuan"))
+        .alias(problem)
     )
-    value = pl.when(text.is_null()).then(pl.lit(0, pl.Int64)).when(problem.is_null()).then(signed)
-    return value.cast(pl.Int64), problem
+    lf = lf.with_columns(
+        pl.when(pl.col(text).is_null()).then(pl.lit(0, pl.Int64))
+        .when(pl.col(problem).is_not_null()).then(None)
+        .when(pl.col(t + "_sign") == "-").then(-mag).otherwise(mag).cast(pl.Int64).alias(out)
+    )
+    return lf.drop(t, t + "_sign", t + "_whole", t + "_frac", t + "_long", t + "_mag")
 
 
-def month_text(raw: pl.Expr, *, column: str, latest: str | None = None,
-               required: bool = True) -> tuple[pl.Expr, pl.Expr]:
-    """Month text -> ``'YYYY-MM'``, and the problem with it.
+def parse_month(lf: pl.LazyFrame, *, text: str, out: str, problem: str, column: str,
+                latest: str | None = None) -> pl.LazyFrame:
+    """Month text -> ``'YYYY-MM'``, with its problem.
 
-    Accepts ``2026-10``, ``2026/10``, ``202610``, ``2026年10月``.
+    Accepts ``2026-10``, ``2026/10``, ``202610``, ``2026年10月``. Problems: blank, not a month,
+    later than ``latest`` (the delivery folder's month).
 
     Parameters
     ----------
-    raw
-        String expression of months as delivered.
+    lf
+        Frame with the trimmed text column ``text``.
+    text, out, problem
+        Column names: input text, parsed month, problem.
     column
         The Chinese column name, used in the problem text.
     latest
-        ``'YYYY-MM'``: a later month is a problem (after the delivery folder's month).
-    required
-        Whether blank is a problem.
+        ``'YYYY-MM'``: a later month is a problem.
 
     Returns
     -------
-    tuple[pl.Expr, pl.Expr]
-        ``(month String, problem String)``.
+    pl.LazyFrame
+        ``lf`` with ``out`` and ``problem`` added.
     """
-    text = trimmed(raw)
-    year = text.str.extract(_MONTH, 1)
-    month = pl.coalesce(text.str.extract(_MONTH, 2), text.str.extract(_MONTH, 3),
-                        text.str.extract(_MONTH, 4)).cast(pl.Int32, strict=False)
-    ok = year.is_not_null() & month.is_between(1, 12)
-    value = pl.when(ok).then(pl.concat_str([year, pl.lit("-"), month.cast(pl.String).str.zfill(2)]))
-    problem = (
-        pl.when(text.is_null()).then(pl.lit(f"{column} is blank") if required else None)
-        .when(~ok).then(pl.concat_str([pl.lit(column + " "), _quote(raw), pl.lit(" is not a month")]))
+    t = f"_mon_{out}"
+    lf = lf.with_columns(pl.col(text).str.extract_groups(_MONTH).alias(t))
+    lf = lf.with_columns(
+        pl.col(t).struct.field("1").alias(t + "_y"),
+        pl.coalesce(pl.col(t).struct.field("2"), pl.col(t).struct.field("3"),
+                    pl.col(t).struct.field("4")).cast(pl.Int32, strict=False).alias(t + "_m"),
     )
+    ok = pl.col(t + "_y").is_not_null() & pl.col(t + "_m").is_between(1, 12)
+    lf = lf.with_columns(
+        pl.when(ok).then(pl.concat_str([pl.col(t + "_y"), pl.lit("-"),
+                                        pl.col(t + "_m").cast(pl.String).str.zfill(2)])).alias(out)
+    )
+    verdict = (pl.when(pl.col(text).is_null()).then(pl.lit(f"{column} is blank"))
+               .when(pl.col(out).is_null()).then(_says(column, text, "is not a month")))
     if latest is not None:
-        problem = problem.when(value > pl.lit(latest)).then(
-            pl.concat_str([pl.lit(column + " "), _quote(raw),
-                           pl.lit(f" is after the delivery month {latest}")]))
-    return value, problem
+        verdict = verdict.when(pl.col(out) > pl.lit(latest)).then(
+            _says(column, text, f"is after the delivery month {latest}"))
+    return lf.with_columns(verdict.alias(problem)).drop(t, t + "_y", t + "_m")
 
 
-def date_value(raw: pl.Expr, *, column: str, latest: object | None = None,
-               required: bool = True) -> tuple[pl.Expr, pl.Expr]:
-    """Date text -> Date, and the problem with it.
+def parse_date(lf: pl.LazyFrame, *, text: str, out: str, problem: str | None, column: str,
+               latest: date | None = None) -> pl.LazyFrame:
+    """Date text -> ``Date``, with its problem.
 
     Accepts ``2026-10-03``, ``2026/10/3``, ``20261003``, ``2026年10月3日`` (a trailing time of
     day, as an XLSX date-time cell gives, is ignored).
 
     Parameters
     ----------
-    raw
-        String expression of dates as delivered.
+    lf
+        Frame with the trimmed text column ``text``.
+    text, out
+        Column names: input text, parsed date.
+    problem
+        Column name for the problem (blank, not a date, after ``latest``), or None for a date
+        no rule uses: then blank and unparseable values are simply null.
     column
         The Chinese column name, used in the problem text.
     latest
-        A ``datetime.date``: a later date is a problem (after the folder's month end).
-    required
-        Whether blank and unparseable values are problems (dates a rule needs). When False
-        the problem is always null and unparseable values become null.
+        A later date is a problem (the end of the delivery folder's month).
 
     Returns
     -------
-    tuple[pl.Expr, pl.Expr]
-        ``(Date, problem String)``.
+    pl.LazyFrame
+        ``lf`` with ``out`` (and ``problem``) added.
     """
-    text = trimmed(raw)
-    year = text.str.extract(_DATE, 1)
-    month = pl.coalesce(text.str.extract(_DATE, 2), text.str.extract(_DATE, 4), text.str.extract(_DATE, 6))
-    day = pl.coalesce(text.str.extract(_DATE, 3), text.str.extract(_DATE, 5), text.str.extract(_DATE, 7))
-    iso = pl.concat_str([year, pl.lit("-"), month.str.zfill(2), pl.lit("-"), day.str.zfill(2)])
-    value = iso.str.to_date("%Y-%m-%d", strict=False)
-    if not required:
-        return value, pl.lit(None, pl.String)
-    problem = (
-        pl.when(text.is_null()).then(pl.lit(f"{column} is blank"))
-        .when(value.is_null()).then(pl.concat_str([pl.lit(column + " "), _quote(raw), pl.lit(" is not a date")]))
-    )
+    t = f"_day_{out}"
+    lf = lf.with_columns(pl.col(text).str.extract_groups(_DATE).alias(t))
+    field = pl.col(t).struct.field
+    lf = lf.with_columns(
+        pl.concat_str([field("1"), pl.lit("-"),
+                       pl.coalesce(field("2"), field("4"), field("6")).str.zfill(2), pl.lit("-"),
+                       pl.coalesce(field("3"), field("5"), field("7")).str.zfill(2)])
+        .str.to_date("%Y-%m-%d", strict=False).alias(out)
+    ).drop(t)
+    if problem is None:
+        return lf
+    verdict = (pl.when(pl.col(text).is_null()).then(pl.lit(f"{column} is blank"))
+               .when(pl.col(out).is_null()).then(_says(column, text, "is not a date")))
     if latest is not None:
-        problem = problem.when(value > pl.lit(latest)).then(
-            pl.concat_str([pl.lit(column + " "), _quote(raw), pl.lit(f" is after the delivery month's end {latest}")]))
-    return value, problem
+        verdict = verdict.when(pl.col(out) > pl.lit(latest)).then(
+            _says(column, text, f"is after the end of the delivery month ({latest})"))
+    return lf.with_columns(verdict.alias(problem))
 
 
-def decimal_value(raw: pl.Expr, *, column: str, units: tuple[str, ...] = ()) -> tuple[pl.Expr, pl.Expr]:
-    """Decimal text (a trailing unit accepted) -> Float64, and the problem with it.
+def parse_decimal(lf: pl.LazyFrame, *, text: str, out: str, problem: str, column: str,
+                  units: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """Decimal text (a trailing unit accepted) -> ``Float64``, with its problem.
 
     Parameters
     ----------
-    raw
-        String expression as delivered.
+    lf
+        Frame with the trimmed text column ``text``.
+    text, out, problem
+        Column names: input text, parsed number, problem.
     column
         The Chinese column name, used in the problem text.
     units
-        Accepted unit suffixes, e.g. ``('万元', '万')``.
+        Accepted unit suffixes, e.g. ``('万元', '万')`` (their NFKC forms are accepted too).
 
     Returns
     -------
-    tuple[pl.Expr, pl.Expr]
-        ``(Float64, problem String)``; blank is null without a problem.
+    pl.LazyFrame
+        ``lf`` with ``out`` and ``problem`` added; blank is null without a problem.
     """
-    text = trimmed(raw)
-    body = text.str.replace_all(r"[,\s]", "")
+    body = pl.col(text).str.replace_all(r"[,\s]", "")
     forms = {unicodedata.normalize("NFKC", u) for u in units} | set(units)
     for unit in sorted(forms, key=len, reverse=True):
         body = body.str.strip_suffix(unit)
-    ok = body.str.contains(_DECIMAL).fill_null(False)
-    value = pl.when(ok).then(body.cast(pl.Float64, strict=False))
-    problem = pl.when(text.is_not_null() & ~ok).then(
-        pl.concat_str([pl.lit(column + " "), _quote(raw), pl.lit(" is not a number")]))
-    return value, problem
-
-
-def enum_text(raw: pl.Expr) -> pl.Expr:
-    """An enumerated value as compared: NFKC-normalised and trimmed (null when blank)."""
-    return trimmed(raw)
+    t = f"_dec_{out}"
+    lf = lf.with_columns(body.alias(t))
+    ok = pl.col(t).str.contains(_DECIMAL).fill_null(False)
+    return lf.with_columns(
+        pl.when(ok).then(pl.col(t).cast(pl.Float64, strict=False)).alias(out),
+        pl.when(pl.col(text).is_not_null() & ~ok).then(_says(column, text, "is not a number")).alias(problem),
+    ).drop(t)
 
 
 def plain_text(raw: pl.Expr) -> pl.Expr:
