@@ -91,7 +91,7 @@ DATE_FORMATS = ("date_slash", "date_compact", "date_chinese")
 ID_KINDS = ("id_fullwidth", "id_separators", "id_lower_x", "id_legacy15", "id_wrong_digit", "id_swap", "id_blank")
 NAME_KINDS = ("name_spaces", "name_fullwidth", "name_traditional", "name_homophone", "name_separator",
               "name_truncation")
-_FW = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+_AMOUNT_PROBLEMS = ["bad_amount_text", "bad_amount_exp", "amount_too_large", "amount_three_decimals", "amount_blank"]
 
 
 def _take(rng: np.random.Generator, eligible: np.ndarray, rate: float, rates: CorruptionRates,
@@ -279,7 +279,11 @@ def render(rng: np.random.Generator, f: pl.DataFrame, *, source: str, period: st
         record_no_text=pl.when(pl.col("problem") == "record_no_blank").then(pl.lit("")).otherwise("record_no"),
         kinds=pl.concat_list(
             pl.col("outsider"), pl.col("extra_kind"), pl.col("problem"), pl.col("id_kind"), pl.col("name_kind"),
-            pl.col("fmt_amount") if money else pl.lit(""), pl.col("fmt_date") if req else pl.lit(""),
+            # a format is only recorded where it was written (a planted bad value replaces it)
+            pl.when(pl.lit(bool(money)) & ~pl.col("problem").is_in(_AMOUNT_PROBLEMS)).then("fmt_amount")
+            .otherwise(pl.lit("")),
+            pl.when(pl.lit(bool(req)) & (pl.col("problem") != "period_blank"))
+            .then("fmt_date").otherwise(pl.lit("")),
             pl.when(pl.col("dec_unit") & pl.lit(source in ("real_estate", "business"))).then(pl.lit("decimal_unit"))
             .otherwise(pl.lit("")),
             pl.when(pl.col("enum_spaces") & pl.lit(source in ENUMS)).then(pl.lit("enum_spaces")).otherwise(pl.lit("")),
