@@ -21,6 +21,14 @@ _RANGE = re.compile(r"^\s*(\d{4}-\d{2})\s*\.\.\s*(\d{4}-\d{2})\s*$")
 EXTRA_COLUMNS = ("备注", "数据提取日期", "经办网点")
 UNKNOWN_FILE = "说明.txt"
 HEADER_ONLY_SOURCE = "vehicles"
+#: what the oracle reads of each record: the truth columns and the source's typed values
+_ORACLE_COLUMNS = ("period", "person_id", "true_person_id", "expected", "matchable")
+ORACLE_VALUES = {
+    "tax_wages": ("income_month", "amount_fen"), "pension": ("income_month", "amount_fen"),
+    "bank": ("balance_fen",), "real_estate": ("unit_no", "usage"), "vehicles": ("vehicle_type", "vehicle_status"),
+    "business": ("role", "capital_wan", "registration_status"), "medical": ("settled_on", "self_paid_fen"),
+    "deaths": ("died_on",),
+}
 RECORD_COLUMNS = ("source", "period", "file", "row_number", "record_no", "true_person_id",
                   "true_household_id", "corruptions", "expected", "matchable")
 
@@ -123,7 +131,7 @@ def generate_city(out: Path, *, households: int, months: list[str], seed: int,
                 part = rendered.filter(pl.col("file_stem") == stem) if source == "bank" else rendered
                 written, info = _write_extract(rng, part, folder, source=source, stem=stem, period=period)
                 records.append(written.select(*RECORD_COLUMNS))
-                ledgers[source].append(written)
+                ledgers[source].append(written.select(*_ORACLE_COLUMNS, *ORACLE_VALUES[source]))
                 files.append(info)
             delivered.add((period, source))
         if period == header_only_month:
