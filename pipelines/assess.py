@@ -246,9 +246,7 @@ def _facts(facts: dict[str, pl.DataFrame], source: str) -> pl.DataFrame:
     missing = [c for c in want if c not in frame.columns and c != "source"]
     if missing:
         raise ValueError(f"facts[{source!r}] lacks column(s) {', '.join(missing)}")
-    if "link_method" in frame.columns:
-        frame = frame.filter(pl.col("person_id").is_not_null())
-    return frame.select(
+    return frame.filter(pl.col("person_id").is_not_null()).select(
         pl.lit(source, dtype=pl.String).alias("source"),
         *[pl.col(c).cast(t) for c, t in want.items() if c != "source"],
     )
@@ -443,7 +441,8 @@ def _standards_frame(rules: Rules) -> pl.DataFrame:
             "marginal_income_yuan": str(_decimal_yuan(marg_m * s_fen)),
             "marginal_assets_fen": floor(marg_a * s_fen),
             "marginal_assets_yuan": str(_decimal_yuan(marg_a * s_fen)),
-            "standard_exact": _decimal_yuan(s_fen), "tekun_exact": _decimal_yuan(t_fen) if t_fen is not None else None,
+            "standard_exact": _decimal_yuan(s_fen),
+            "tekun_exact": _decimal_yuan(t_fen) if t_fen is not None else None,
         })
     schema = {"district_code": pl.String, "urban_rural": pl.String, "s_fen": _I, "t_fen": _I,
               "s_yuan": pl.String, "t_yuan": pl.String, "t_params": pl.String,
@@ -756,7 +755,7 @@ def _notes(hh: pl.DataFrame, flags: pl.DataFrame, ctx: _Context) -> list[str]:
         notes.append(f"{no_living} household(s) have no living members: MEMBER_DECEASED only")
     no_standard = hh.filter(pl.col("s_fen").is_null()).height
     if no_standard:
-        notes.append(f"{no_standard} household(s) have a 城乡类别 without a standard: "
+        notes.append(f"{no_standard} household(s) have a 区县代码/城乡类别 without a standard: "
                      "flags that need the standard are not raised for them")
     held = hh.filter(pl.col("living_members") > 0).select(
         (pl.col("programme").is_in(["低保", "特困"]) & pl.col("c_income_over").is_null())
