@@ -200,7 +200,7 @@ def _eligible_case(pension_fen: int, wage_fen: int, bank_fen: int, members: int)
     }
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(
     pension=st.integers(0, 2_000_000), wage=st.integers(0, 2_000_000),
     bank=st.integers(0, 6_000_000), members=st.integers(1, 3),
