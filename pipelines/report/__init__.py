@@ -19,6 +19,8 @@ from pipelines.report import data as wh
 from pipelines.report.data import ReportError
 from pipelines.report.html import ReportData, render_html
 from pipelines.report.layout import (
+    FLAG_DECISION_COLUMNS,
+    REVIEW_DECISION_COLUMNS,
     SHEET_FLAGS,
     SHEET_QUARANTINE,
     SHEET_REVIEW,
@@ -115,18 +117,22 @@ def write_reports(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    flag_rows = flag_sheet(flags, full_identity=full_identity)
+    review_rows = review_sheet(review, full_identity=full_identity)
     paths = []
     for district in scope:
-        paths.append(_district_workbook(
-            out / f"hedui-{period}-{district}.xlsx", period=period, district=district,
+        paths.append(_workbook(
+            out / f"hedui-{period}-{district}.xlsx", period=period, scope=f"区县 {district}",
             flags=flags.filter(pl.col("district_code") == district),
-            review=review.filter(pl.col("district_code") == district),
-            summary=summary, full_identity=full_identity,
+            flag_rows=flag_rows.filter(pl.col("区县代码") == district),
+            review_rows=review_rows.filter(review["district_code"] == district),
+            quarantine=None, summary=summary, full_identity=full_identity,
         ))
     if city:
-        paths.append(_city_workbook(
-            out / f"hedui-{period}-{CITY}.xlsx", period=period, flags=flags, review=review,
-            quarantine=quarantine, summary=summary, full_identity=full_identity,
+        paths.append(_workbook(
+            out / f"hedui-{period}-{CITY}.xlsx", period=period, scope="全市（所有区县）", flags=flags,
+            flag_rows=flag_rows, review_rows=review_rows, quarantine=quarantine, summary=summary,
+            full_identity=full_identity,
         ))
     html = out / f"hedui-{period}.html"
     html.write_text(render_html(summary), encoding="utf-8")
@@ -137,15 +143,6 @@ def write_reports(
 
 def _now() -> str:
     return datetime.now(_BEIJING).strftime("%Y-%m-%d %H:%M（北京时间）")
-
-
-def _data_sheets(flags: pl.DataFrame, review: pl.DataFrame, *, full_identity: bool) -> list[Sheet]:
-    return [
-        Sheet(SHEET_FLAGS, flag_sheet(flags, full_identity=full_identity),
-              choices={FLAG_DECISION_COLUMN: FLAG_CHOICES}, editable=("处理结果", "处理说明", "经办人")),
-        Sheet(SHEET_REVIEW, review_sheet(review, full_identity=full_identity),
-              choices={REVIEW_DECISION_COLUMN: LINK_CHOICES}, editable=("核对结论", "处理说明", "经办人")),
-    ]
 
 
 def _about(*, period: str, scope: str, summary: ReportData, full_identity: bool,
@@ -172,22 +169,25 @@ def _about(*, period: str, scope: str, summary: ReportData, full_identity: bool,
     ]
 
 
-def _district_workbook(path: Path, *, period: str, district: str, flags: pl.DataFrame,
-                       review: pl.DataFrame, summary: ReportData, full_identity: bool) -> Path:
-    note = (f"隔离记录属于整批交付，不分区县，不在本工作簿中；"
-            f"见全市汇总工作簿 hedui-{period}-{CITY}.xlsx 的「{SHEET_QUARANTINE}」表。")
-    about = _about(period=period, scope=f"区县 {district}", summary=summary, full_identity=full_identity,
-                   quarantine_note=note, flags=flags, review=review.height)
-    return write_workbook(path, sheets=_data_sheets(flags, review, full_identity=full_identity), about=about)
-
-
-def _city_workbook(path: Path, *, period: str, flags: pl.DataFrame, review: pl.DataFrame,
-                   quarantine: pl.DataFrame, summary: ReportData, full_identity: bool) -> Path:
+def _workbook(path: Path, *, period: str, scope: str, flags: pl.DataFrame, flag_rows: pl.DataFrame,
+              review_rows: pl.DataFrame, quarantine: pl.DataFrame | None, summary: ReportData,
+              full_identity: bool) -> Path:
+    """One workbook: a district's (quarantine None) or the city's (with the 隔离记录 sheet)."""
     months = wh.lookback(period)
-    note = (f"本工作簿的「{SHEET_QUARANTINE}」表列出 {months[0]} 至 {months[-1]} 各月交付中被拒收的行和文件"
-            f"（{quarantine.height} 行），请联系对应部门更正后重新交付。")
-    about = _about(period=period, scope="全市（所有区县）", summary=summary, full_identity=full_identity,
-                   quarantine_note=note, flags=flags, review=review.height)
-    sheets = _data_sheets(flags, review, full_identity=full_identity)
-    sheets.append(Sheet(SHEET_QUARANTINE, quarantine_sheet(quarantine), editable=("处理说明",)))
+    if quarantine is None:
+        note = (f"隔离记录属于整批交付，不分区县，不在本工作簿中；"
+                f"见全市汇总工作簿 hedui-{period}-{CITY}.xlsx 的「{SHEET_QUARANTINE}」表。")
+    else:
+        note = (f"本工作簿的「{SHEET_QUARANTINE}」表列出 {months[0]} 至 {months[-1]} 各月交付中被拒收的行和文件"
+                f"（{quarantine.height} 行），请联系对应部门更正后重新交付。")
+    about = _about(period=period, scope=scope, summary=summary, full_identity=full_identity,
+                   quarantine_note=note, flags=flags, review=review_rows.height)
+    sheets = [
+        Sheet(SHEET_FLAGS, flag_rows, choices={FLAG_DECISION_COLUMN: FLAG_CHOICES},
+              editable=FLAG_DECISION_COLUMNS),
+        Sheet(SHEET_REVIEW, review_rows, choices={REVIEW_DECISION_COLUMN: LINK_CHOICES},
+              editable=REVIEW_DECISION_COLUMNS),
+    ]
+    if quarantine is not None:
+        sheets.append(Sheet(SHEET_QUARANTINE, quarantine_sheet(quarantine), editable=("处理说明",)))
     return write_workbook(path, sheets=sheets, about=about)

@@ -370,7 +370,7 @@ def parse_evidence(evidence: str | None) -> dict:
     return {"quantities": quantities, "thresholds": thresholds, "records": records}
 
 
-def explain_flag(flag: str, evidence: str | None, *, programme: str | None = None) -> str:
+def explain_flag(flag: str, evidence: str | dict | None, *, programme: str | None = None) -> str:
     """One readable Chinese sentence saying why a household was flagged.
 
     ``家庭月人均收入 1,234.56 元，高于低保标准 1,010.00 元`` for INCOME_OVER_STANDARD, and the like
@@ -380,12 +380,12 @@ def explain_flag(flag: str, evidence: str | None, *, programme: str | None = Non
     ----------
     flag : str
         Flag name of rules.md.
-    evidence : str or None
-        ``flags.evidence`` JSON text.
+    evidence : str, dict or None
+        ``flags.evidence`` JSON text, or its :func:`parse_evidence` result.
     programme : str, optional
         The household's 保障类别 (decides whether S or T is named).
     """
-    ev = parse_evidence(evidence)
+    ev = evidence if isinstance(evidence, dict) else parse_evidence(evidence)
     q, t = ev["quantities"], ev["thresholds"]
     if flag == "INCOME_OVER_STANDARD":
         return _income_sentence(q, t, programme)
@@ -406,9 +406,9 @@ def explain_flag(flag: str, evidence: str | None, *, programme: str | None = Non
     return FLAG_LABELS.get(flag, flag)
 
 
-def describe_quantities(evidence: str | None) -> str:
-    """The evidence quantities as ``label：value`` pairs joined by ``；``."""
-    q = parse_evidence(evidence)["quantities"]
+def describe_quantities(evidence: str | dict | None) -> str:
+    """The evidence quantities as ``label：value`` pairs joined by ``；`` (JSON text or parsed)."""
+    q = (evidence if isinstance(evidence, dict) else parse_evidence(evidence))["quantities"]
     return "；".join(f"{_label(k)}：{format_quantity(k, v)}" for k, v in q.items())
 
 
@@ -431,9 +431,9 @@ def _threshold_label(name: str) -> str:
     return name
 
 
-def describe_thresholds(evidence: str | None) -> str:
-    """The evidence thresholds as ``name：value（参数：…）`` joined by ``；``."""
-    t = parse_evidence(evidence)["thresholds"]
+def describe_thresholds(evidence: str | dict | None) -> str:
+    """The evidence thresholds as ``name：value（参数：…）`` joined by ``；`` (JSON text or parsed)."""
+    t = (evidence if isinstance(evidence, dict) else parse_evidence(evidence))["thresholds"]
     parts = []
     for name, entry in t.items():
         params = _threshold_params(entry)

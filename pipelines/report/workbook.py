@@ -22,9 +22,6 @@ from pipelines.report.layout import (
     QUARANTINE_COLUMNS,
     REVIEW_COLUMNS,
     SHEET_ABOUT,
-    SHEET_FLAGS,
-    SHEET_QUARANTINE,
-    SHEET_REVIEW,
     SOURCE_LABELS,
 )
 from pipelines.report.text import (
@@ -37,6 +34,7 @@ from pipelines.report.text import (
     explain_flag,
     mask_id,
     mask_name,
+    parse_evidence,
 )
 
 #: the drop-down words (Chinese only; the importer also accepts the English words)
@@ -100,12 +98,13 @@ def flag_sheet(flags: pl.DataFrame, *, full_identity: bool = False) -> pl.DataFr
     """
     # evidence sentences are built per flag row in Python: one short JSON per flagged household
     # (thousands, not millions), and the wording depends on which figures each flag carries
+    parsed = [parse_evidence(e) for e in flags["evidence"]]
     reasons = [
         explain_flag(f, e, programme=p)
-        for f, e, p in zip(flags["flag"], flags["evidence"], flags["programme"], strict=True)
+        for f, e, p in zip(flags["flag"], parsed, flags["programme"], strict=True)
     ]
-    quantities = [describe_quantities(e) or None for e in flags["evidence"]]
-    thresholds = [describe_thresholds(e) or None for e in flags["evidence"]]
+    quantities = [describe_quantities(e) or None for e in parsed]
+    thresholds = [describe_thresholds(e) or None for e in parsed]
     return flags.select(
         pl.col("period").alias("期间"),
         pl.col("district_code").alias("区县代码"),
