@@ -6,6 +6,8 @@ import json
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.report.text import (
     describe_comparison,
@@ -124,3 +126,22 @@ def test_comparison_vector_in_chinese_keeps_unknown_levels_as_stored() -> None:
                                   '"sex": null, "name_jw": 0.9667, "candidates": 2}')
     assert matcher == ("候选查找方式：姓名相同（花名册上无可用证件号）；姓名：一致；证件号：一方无可用证件号；"
                        "姓名拼音相似度：0.9667；候选人数：2")
+
+
+_ID_CHARS = "0123456789X"
+
+
+@settings(max_examples=60, deadline=None)
+@given(ids=st.lists(st.text(alphabet=_ID_CHARS, min_size=9, max_size=20), min_size=1, max_size=5))
+def test_a_masked_id_keeps_its_length_and_both_ends_and_hides_the_middle(ids: list[str]) -> None:
+    for raw, masked in zip(ids, _apply(mask_id, ids), strict=True):
+        assert len(masked) == len(raw)
+        assert masked[:4] == raw[:4] and masked[-4:] == raw[-4:]
+        assert set(masked[4:-4]) == {"*"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(st.text(alphabet="张王李欧阳买提艾力娜", min_size=2, max_size=6), min_size=1, max_size=5))
+def test_a_masked_han_name_shows_only_its_first_character(names: list[str]) -> None:
+    for raw, masked in zip(names, _apply(mask_name, names), strict=True):
+        assert masked == raw[0] + "*" * (len(raw) - 1)
