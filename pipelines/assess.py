@@ -145,7 +145,7 @@ def assess_period(
     scope = set(districts) if districts is not None else set(reg["district_code"].drop_nulls())
     rules.require_districts(scope)
 
-    persons = _persons(reg, _facts(facts, "deaths"), ctx)
+    persons = _persons(reg, _facts(facts, "deaths", ctx), ctx)
     hh = _households(persons, ctx)
     # households are keyed by their row in ``hh`` from here on (integer joins and group-bys)
     persons = persons.join(hh.select("household_id", "hh_idx"), on="household_id", how="left")
@@ -237,8 +237,12 @@ def _register_in_scope(register: pl.DataFrame, districts: Sequence[str] | None) 
     return reg
 
 
-def _facts(facts: dict[str, pl.DataFrame], source: str) -> pl.DataFrame:
-    """The matched rows of one source with the key and value columns the rules read."""
+def _facts(facts: dict[str, pl.DataFrame], source: str, ctx: _Context) -> pl.DataFrame:
+    """The matched rows of one source, from the folders of P's run, with the columns rules read.
+
+    Folders after P, or before both W and P-5, are not part of P's run even when a caller
+    passes them (a quarterly flow may hold every month at once).
+    """
     want = {**_KEY_COLUMNS, **_FACT_COLUMNS[source]}
     frame = facts.get(source)
     if frame is None:
@@ -246,7 +250,9 @@ def _facts(facts: dict[str, pl.DataFrame], source: str) -> pl.DataFrame:
     missing = [c for c in want if c not in frame.columns and c != "source"]
     if missing:
         raise ValueError(f"facts[{source!r}] lacks column(s) {', '.join(missing)}")
-    return frame.filter(pl.col("person_id").is_not_null()).select(
+    first = min(ctx.window[0], ctx.drop_months[0])
+    in_run = pl.col("period").is_between(pl.lit(first), pl.lit(ctx.period))
+    return frame.filter(pl.col("person_id").is_not_null() & in_run).select(
         pl.lit(source, dtype=pl.String).alias("source"),
         *[pl.col(c).cast(t) for c, t in want.items() if c != "source"],
     )
@@ -295,7 +301,7 @@ def _keys(frame: pl.DataFrame, cat: str) -> pl.DataFrame:
 
 def _income(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.DataFrame,
             ctx: _Context, contrib: list[pl.DataFrame]) -> pl.DataFrame:
-    rows = _living_rows(pl.concat([_facts(facts, s) for s in INCOME_SOURCES]), living)
+    rows = _living_rows(pl.concat([_facts(facts, s, ctx) for s in INCOME_SOURCES]), living)
     in_w = rows.filter(pl.col("income_month").is_in(list(ctx.window)))
     in_drop = rows.filter(pl.col("income_month").is_in(list(ctx.drop_months)))
     contrib.append(_keys(in_w, "income_w"))
@@ -326,11 +332,11 @@ def _snapshots(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.Data
     rules = ctx.rules
     at_p = pl.col("period") == ctx.period
 
-    bank = _living_rows(_facts(facts, "bank").filter(at_p), living)
+    bank = _living_rows(_facts(facts, "bank", ctx).filter(at_p), living)
     contrib.append(_keys(bank, "bank"))
     bank_sum = bank.group_by("hh_idx").agg(pl.col("balance_fen").sum().alias("assets_sum"))
 
-    re = _living_rows(_facts(facts, "real_estate").filter(at_p), living)
+    re = _living_rows(_facts(facts, "real_estate", ctx).filter(at_p), living)
     re = re.with_columns(usage=pl.col("usage").str.strip_chars())
     counted_re = re.filter(pl.col("usage").is_in([_RESIDENTIAL, *_NON_RESIDENTIAL]))
     contrib.append(_keys(counted_re, "real_estate"))
@@ -340,7 +346,7 @@ def _snapshots(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.Data
         pl.col("usage").is_in(list(_NON_RESIDENTIAL)).any().alias("has_non_residential"),
     )
 
-    veh = _living_rows(_facts(facts, "vehicles").filter(at_p), living).filter(
+    veh = _living_rows(_facts(facts, "vehicles", ctx).filter(at_p), living).filter(
         (pl.col("vehicle_status") == "正常")
         & ~pl.col("vehicle_type").is_in(list(_EXEMPT_VEHICLE_TYPES)).fill_null(False)
     )
@@ -348,7 +354,7 @@ def _snapshots(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.Data
     veh_q = veh.group_by("hh_idx").agg(pl.len().cast(pl.Int64).alias("vehicles_counted"))
 
     limit = float(rules.value("business_capital_limit_wan"))
-    bus = _living_rows(_facts(facts, "business").filter(at_p), living).filter(
+    bus = _living_rows(_facts(facts, "business", ctx).filter(at_p), living).filter(
         (pl.col("registration_status") == "存续")
         & pl.col("role").is_in(list(_BUSINESS_ROLES))
         & (pl.col("capital_wan") >= limit)
@@ -390,7 +396,7 @@ def _snapshots(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.Data
 
 def _medical(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.DataFrame,
              ctx: _Context, contrib: list[pl.DataFrame]) -> pl.DataFrame:
-    med = _living_rows(_facts(facts, "medical"), living).filter(
+    med = _living_rows(_facts(facts, "medical", ctx), living).filter(
         pl.col("settled_on").is_between(month_start(ctx.window[0]), month_end(ctx.period))
     )
     contrib.append(_keys(med, "medical"))
