@@ -223,6 +223,10 @@ def _frac(rules: Rules, name: str) -> Fraction:
 
 
 def _register_in_scope(register: pl.DataFrame, districts: Sequence[str] | None) -> pl.DataFrame:
+    required = ("household_id", "person_id", "district_code", "urban_rural", "programme")
+    lacking = [c for c in required if c not in register.columns]
+    if lacking:
+        raise ValueError(f"register lacks column(s) {', '.join(lacking)}")
     cols = {"disability_grade": pl.String(), "serious_illness": pl.String()}
     reg = register.with_columns(
         [pl.lit(None, dtype=t).alias(c) for c, t in cols.items() if c not in register.columns]

@@ -220,3 +220,17 @@ def test_more_income_never_makes_a_household_newly_eligible(
         assert "MARGINAL_NO_LONGER" in high_flags
     assert (high.assessments["income_per_capita"][0] >= low.assessments["income_per_capita"][0])
     assert low.assessments["household_id"].to_list() == [HOUSEHOLD]
+
+
+def test_an_empty_register_gives_empty_tables(rulebook: Rulebook) -> None:
+    result = assess_period(period=P, register=_register([]), facts={},
+                           deliveries=_deliveries(window(P, 6)), rulebook=rulebook)
+    assert result.assessments.is_empty() and result.flags.is_empty()
+    assert tuple(result.flags.columns) == FLAG_COLUMNS
+    ASSESSMENTS.validate(result.assessments)
+
+
+def test_a_register_lacking_a_column_fails_naming_it(rulebook: Rulebook) -> None:
+    with pytest.raises(ValueError, match="register lacks column"):
+        assess_period(period=P, register=_register([]).drop("programme"), facts={},
+                      deliveries=_deliveries(window(P, 6)), rulebook=rulebook)
