@@ -202,8 +202,8 @@ def render_html(data: ReportData) -> str:
         f"<section><h2>各区县概况</h2>{_table(_district_table(data))}</section>",
         _section("标记分布", flags_by_district_chart(data.flag_counts, period=period)),
         _section("趋势", trend_chart(data.flag_counts)),
-        _section("匹配率", match_rate_chart(data.match_rates, period=period)),
-        _section("隔离原因", quarantine_chart(data.quarantine, period=period),
+        _section("匹配率（整批交付，不分区县）", match_rate_chart(data.match_rates, period=period)),
+        _section("隔离原因（整批交付，不分区县）", quarantine_chart(data.quarantine, period=period),
                  _table(reasons) if reasons.height else ""),
     ]
     css = (
