@@ -254,6 +254,8 @@ def _facts(facts: dict[str, pl.DataFrame], source: str, ctx: _Context) -> pl.Dat
     missing = [c for c in want if c not in frame.columns and c != "source"]
     if missing:
         raise ValueError(f"facts[{source!r}] lacks column(s) {', '.join(missing)}")
+    if "status" in frame.columns:  # only matched links count (rules.md)
+        frame = frame.filter(pl.col("status") == "matched")
     first = min(ctx.window[0], ctx.drop_months[0])
     in_run = pl.col("period").is_between(pl.lit(first), pl.lit(ctx.period))
     return frame.filter(pl.col("person_id").is_not_null() & in_run).select(

@@ -113,8 +113,30 @@ class Rules:
     tekun_from_table: frozenset[tuple[str, str]] = frozenset()
     references: Mapping[str, str] = field(default_factory=dict)
 
-    def value(self, name: str) -> Decimal:
-        """A global parameter in force; RulebookError naming it when there is none."""
+    def value(self, name: str, district_code: str | None = None,
+              urban_rural: str | None = None) -> Decimal:
+        """A parameter in force, looked up by name (and district and 城乡类别 for S and T).
+
+        Parameters
+        ----------
+        name : str
+            The parameter's file stem, e.g. ``income_window_months`` or ``dibao_standard``.
+        district_code, urban_rural : str, optional
+            Required for the parameters that vary by them (``dibao_standard``,
+            ``tekun_standard``; T is the derived 1.3 x S where no T table value is in force).
+
+        Raises
+        ------
+        RulebookError
+            Naming the parameter (and district) when no value is in force.
+        """
+        if name in (DIBAO_STANDARD, TEKUN_STANDARD):
+            table = self.standards if name == DIBAO_STANDARD else self.tekun_standards
+            found = table.get((district_code or "", urban_rural or ""))
+            if found is None:
+                raise RulebookError(f"parameter {name!r} has no value in force on {self.day} "
+                                    f"for district {district_code} {urban_rural}")
+            return found
         try:
             return self.values[name]
         except KeyError:

@@ -234,3 +234,12 @@ def test_a_register_lacking_a_column_fails_naming_it(rulebook: Rulebook) -> None
     with pytest.raises(ValueError, match="register lacks column"):
         assess_period(period=P, register=_register([]).drop("programme"), facts={},
                       deliveries=_deliveries(window(P, 6)), rulebook=rulebook)
+
+
+def test_rows_not_matched_count_nowhere(rulebook: Rulebook) -> None:
+    register = _register([("H1", "p1", "990101", "城市", "低保")])
+    pension = _pension([(P, "r1", "p1", 9_000_000), (P, "r2", "p1", 9_000_000)]).with_columns(
+        status=pl.Series(["review", "matched"]))
+    result = assess_period(period=P, register=register, facts={"pension": pension},
+                           deliveries=_deliveries(window(P, 6)), rulebook=rulebook)
+    assert result.assessments["benefit_income"].to_list() == [Decimal("90000.00")]

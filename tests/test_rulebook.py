@@ -52,6 +52,17 @@ def test_default_rulebook_is_the_sample_table_of_rules_md() -> None:
     assert before.tekun_from_table == frozenset()
 
 
+def test_value_looks_up_by_name_district_and_urban_rural() -> None:
+    rules = load_rulebook().at(date(2026, 10, 31))
+    assert rules.value("dibao_standard", "990102", "农村") == 667
+    assert rules.value("tekun_standard", "990102", "农村") == 934
+    assert rules.value("marginal_multiplier") == Decimal("1.5")
+    with pytest.raises(RulebookError, match="990104"):
+        rules.value("dibao_standard", "990104", "城市")
+    with pytest.raises(RulebookError, match="no_such_parameter"):
+        rules.value("no_such_parameter")
+
+
 def test_first_standard_is_in_force_from_the_beginning_of_time() -> None:
     assert load_rulebook().at(date(1990, 1, 1)).standard("990101", "城市") == 980
 
