@@ -76,6 +76,7 @@ def _parse(raw: pl.DataFrame, src: Source, *, period: str) -> pl.DataFrame:
     texts += [values.plain_text(pl.col(c.zh)).alias(c.en) for c in src.columns
               if c.kind == "text" and not c.enum]
     lf = lf.with_columns(texts)
+    staged = set(lf.collect_schema().names())
     problems: list[str] = []
     key_parts: list[pl.Expr] = []
     for col in src.columns:
@@ -99,13 +100,12 @@ def _parse(raw: pl.DataFrame, src: Source, *, period: str) -> pl.DataFrame:
             if col.enum:
                 lf = lf.with_columns(pl.col(text).alias(col.en))
             problem = ""
+        parsed = pl.col(col.en).cast(pl.String)
         if problem:
             problems.append(problem)
-            # an unparseable value is compared by its trimmed text
-            key_parts.append(pl.when(pl.col(problem).is_null()).then(pl.col(col.en).cast(pl.String))
-                             .otherwise(pl.col(text)))
-        else:
-            key_parts.append(pl.col(col.en).cast(pl.String))
+            parsed = pl.when(pl.col(problem).is_null()).then(parsed)
+        # copies are compared on clean values; an unparseable value by its trimmed text
+        key_parts.append(pl.coalesce(parsed, pl.col(text)) if text in staged else parsed)
     joined = (pl.concat_str([pl.col(p) for p in problems], separator="; ", ignore_nulls=True)
               if problems else pl.lit(None, pl.String))
     lf = lf.with_columns(

@@ -80,14 +80,18 @@ def land_file(path: Path, *, spec: Source) -> LandedFile:
     LandedFile
         The raw frame (see module docstring) or the reason the whole file is refused.
     """
-    sha = sha256_of(path)
+    if path.suffix.lower() == ".xlsx":
+        landed = LandedFile(file=path.name, source=spec.name, sha256=sha256_of(path))
+        if path.stat().st_size == 0:
+            landed.refused = f"{path.name} is empty (0 bytes)"
+            return landed
+        return _land_xlsx(path, spec, landed)
+    sha, utf8_ok, has_sep = _scan(path)
     landed = LandedFile(file=path.name, source=spec.name, sha256=sha)
     if path.stat().st_size == 0:
         landed.refused = f"{path.name} is empty (0 bytes)"
         return landed
-    if path.suffix.lower() == ".xlsx":
-        return _land_xlsx(path, spec, landed)
-    return _land_csv(path, spec, landed)
+    return _land_csv(path, spec, landed, utf8_ok=utf8_ok, has_sep=has_sep)
 
 
 # ----------------------------------------------------------------------------------------- CSV
@@ -97,12 +101,14 @@ def _is_binary(head: bytes) -> bool:
     return head.startswith(_MAGIC) or b"\x00" in head
 
 
-def _scan(path: Path) -> tuple[bool, bool]:
-    """(whole file is valid UTF-8, the unit-separator byte occurs) in one streaming pass."""
+def _scan(path: Path) -> tuple[str, bool, bool]:
+    """(sha256, whole file is valid UTF-8, the unit-separator byte occurs) in one streaming pass."""
     decoder = codecs.getincrementaldecoder("utf-8")()
+    digest = hashlib.sha256()
     utf8_ok, has_sep = True, False
     with path.open("rb") as fh:
         while chunk := fh.read(CHUNK):
+            digest.update(chunk)
             has_sep = has_sep or b"\x1f" in chunk
             if utf8_ok:
                 try:
@@ -114,7 +120,7 @@ def _scan(path: Path) -> tuple[bool, bool]:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError:
                 utf8_ok = False
-    return utf8_ok, has_sep
+    return digest.hexdigest(), utf8_ok, has_sep
 
 
 def _header_names(fields: list[str]) -> list[str]:
@@ -139,7 +145,8 @@ def _count_records(lines: list[bytes]) -> int:
     return sum(1 for line in lines if line.strip())
 
 
-def _land_csv(path: Path, spec: Source, landed: LandedFile) -> LandedFile:
+def _land_csv(path: Path, spec: Source, landed: LandedFile, *, utf8_ok: bool,
+              has_sep: bool) -> LandedFile:
     with path.open("rb") as fh:
         head = fh.read(_SNIFF)
     if _is_binary(head):
@@ -170,7 +177,6 @@ def _land_csv(path: Path, spec: Source, landed: LandedFile) -> LandedFile:
         landed.refused = f"{path.name} lacks required column {', '.join(missing)}"
         return landed
 
-    utf8_ok, has_sep = _scan(path)
     frame = None
     if not has_sep:
         if encoding == "utf-8" and utf8_ok:

@@ -241,3 +241,15 @@ def test_logs_never_print_ids_or_names(folder: Path, caplog: pytest.LogCaptureFi
         load_folder(folder, period=PERIOD)
     assert caplog.records
     assert ID_A not in caplog.text and "陈丽华" not in caplog.text
+
+
+def test_unparseable_optional_dates_are_compared_by_text(folder: Path) -> None:
+    header = list(SOURCES["vehicles"].required)
+    write(folder, "vehicles.csv", header, [["V1", ID_A, "陈丽华", "京A1", "小型轿车", "去年", "正常"],
+                                           ["V1", ID_A, "陈丽华", "京A1", "小型轿车", "前年", "正常"],
+                                           ["V2", ID_A, "陈丽华", "京A2", "小型轿车", "2015/1/1", "正常"],
+                                           ["V2", ID_A, "陈丽华", "京A2", "小型轿车 ", "20150101", "正常"]])
+    load = load_folder(folder, period=PERIOD)
+    assert reasons(load, "vehicles") == {1: "记录号 V1 repeats with different values (conflict)",
+                                         2: "记录号 V1 repeats with different values (conflict)"}
+    assert load.extracts["vehicles"]["record_no"].to_list() == ["V2"]
