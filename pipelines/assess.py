@@ -311,7 +311,8 @@ def _income(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.DataFra
     in_w = rows.filter(pl.col("income_month").is_in(list(ctx.window)))
     in_drop = rows.filter(pl.col("income_month").is_in(list(ctx.drop_months)))
     contrib.append(_keys(in_w, "income_w"))
-    contrib.append(_keys(in_drop, "income_drop"))
+    if ctx.drop_months != ctx.window:  # with W = P-5..P the two record sets are the same
+        contrib.append(_keys(in_drop, "income_drop"))
     last3 = list(ctx.drop_months[3:])
     is_wage = pl.col("source") == "tax_wages"
     last = pl.col("income_month").is_in(last3)
@@ -672,7 +673,7 @@ def _flags_frame(hh: pl.DataFrame, contrib: pl.DataFrame, ctx: _Context) -> pl.D
             pick("living_members", "avg_last3", "avg_prev3"),
             _jobject({"income_drop_limit": _threshold(_jtext(drop_limit), "income_drop_ratio",
                                                       "employment_cost_deduction_rate")}),
-            [("income_drop", pl.lit(True))]),
+            [("income_drop" if ctx.drop_months != ctx.window else "income_w", pl.lit(True))]),
         "HIGH_MEDICAL_EXPENSE": (
             pick("living_members", "medical_out_of_pocket", "wage_income", "benefit_income",
                  "household_income_w"),
