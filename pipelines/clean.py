@@ -66,8 +66,8 @@ class CleanResult:
 # ------------------------------------------------------------------------------ value parsing
 
 
-def _parse(raw: pl.DataFrame, src: Source, *, period: str) -> pl.DataFrame:
-    """Typed columns, the duplicate-comparison key and ``_value_problems`` for every row."""
+def _parse(raw: pl.DataFrame, src: Source, *, period: str, need_key: bool) -> pl.DataFrame:
+    """Typed columns, ``_value_problems`` and (when ``need_key``) the comparison key ``_key``."""
     last_day = month_end(period)
     lf = raw.lazy()
     texts = [pl.col(c.zh).alias(c.en) for c in src.columns if c.kind in ("id", "name")]
@@ -108,14 +108,16 @@ def _parse(raw: pl.DataFrame, src: Source, *, period: str) -> pl.DataFrame:
         key_parts.append(pl.coalesce(parsed, pl.col(text)) if text in staged else parsed)
     joined = (pl.concat_str([pl.col(p) for p in problems], separator="; ", ignore_nulls=True)
               if problems else pl.lit(None, pl.String))
-    lf = lf.with_columns(
-        pl.when(joined != "").then(joined).alias("_value_problems"),
-        pl.concat_str([p.fill_null(_KEY_NULL) for p in key_parts], separator="\x1f").alias("_key"),
-    )
+    lf = lf.with_columns(pl.when(joined != "").then(joined).alias("_value_problems"))
+    if need_key:
+        lf = lf.with_columns(
+            pl.concat_str([p.fill_null(_KEY_NULL) for p in key_parts], separator="\x1f").alias("_key"))
     typed = lf.drop([c for c in lf.collect_schema().names() if c.startswith(("_t_", "_p_"))])
     typed = typed.collect(engine="in-memory")
     typed = ids.add_id_columns(typed, raw="id_raw", excel_number=EXCEL_ID)
     typed = names.add_name_columns(typed, raw="name_raw")
+    if not need_key:
+        return typed
     return typed.with_columns(
         pl.concat_str([pl.col("_key"), pl.col("id_norm").fill_null(_KEY_NULL),
                        pl.col("name_norm").fill_null(_KEY_NULL)], separator="\x1f")
@@ -201,19 +203,25 @@ def clean_extract(raw: pl.DataFrame, *, source: str, period: str) -> CleanResult
         Clean rows, quarantine rows and per-file counts.
     """
     src = SOURCES[source]
-    typed = _parse(_ordered(raw), src, period=period)
     structural = pl.col(PROBLEM).is_not_null()
     blank = pl.col("record_no").is_null()
     grouped = ~structural & ~blank
-    group_key = pl.when(grouped).then(pl.col("record_no"))
-    typed = typed.with_columns(
-        _copies=pl.len().over(group_key),
-        _variants=pl.col("_key").n_unique().over(group_key),
-        _rank=pl.col("_ord").rank("ordinal").over(group_key),
-    )
-    repeated = grouped & (pl.col("_copies") > 1)
-    conflict = repeated & (pl.col("_variants") > 1)
-    duplicate = repeated & (pl.col("_variants") == 1) & (pl.col("_rank") > 1)
+    # the comparison of copies is only needed when some record number repeats
+    repeats = bool(raw.select(
+        (values.plain_text(pl.col("记录号")).is_duplicated() & pl.col(PROBLEM).is_null()).any()).item())
+    typed = _parse(_ordered(raw), src, period=period, need_key=repeats)
+    if repeats:
+        group_key = pl.when(grouped).then(pl.col("record_no"))
+        typed = typed.with_columns(
+            _copies=pl.len().over(group_key),
+            _variants=pl.col("_key").n_unique().over(group_key),
+            _rank=pl.col("_ord").rank("ordinal").over(group_key),
+        )
+        repeated = grouped & (pl.col("_copies") > 1)
+        conflict = repeated & (pl.col("_variants") > 1)
+        duplicate = repeated & (pl.col("_variants") == 1) & (pl.col("_rank") > 1)
+    else:
+        conflict = duplicate = pl.lit(False)
     reason = (
         pl.when(structural).then(pl.col(PROBLEM))
         .when(blank).then(_reasons(pl.lit("记录号 is blank"), pl.col("_value_problems")))
@@ -248,7 +256,7 @@ def clean_register(raw: pl.DataFrame, *, period: str) -> CleanResult:
         Clean register, quarantine rows (``record_no`` holds the 个人编号), per-file counts and
         a note on household disagreements.
     """
-    typed = _parse(_ordered(raw), REGISTER, period=period)
+    typed = _parse(_ordered(raw), REGISTER, period=period, need_key=False)
     structural = pl.col(PROBLEM).is_not_null()
     person = pl.col("person_id")
     copies = pl.len().over(pl.when(person.is_not_null() & ~structural).then(person))
