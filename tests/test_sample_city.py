@@ -133,3 +133,30 @@ def test_every_extract_id_before_corruption_is_valid(city):
         assert is_valid(from_text(np.asarray(ids.to_list(), dtype="U18"))).all(), row["file"]
         seen += len(ids)
     assert seen > 500
+
+
+def test_resent_copies_repeat_the_identity_exactly_and_conflicts_differ(city):
+    out, _ = city
+    records = pl.read_csv(out / "truth" / "records.csv", infer_schema=False)
+    files = pl.read_csv(out / "truth" / "files.csv", infer_schema=False).fill_null("")
+    from pipelines.sources import SOURCES
+    checked = 0
+    for row in files.filter(pl.col("source").is_in(list(SOURCES)) & (pl.col("rows") != "0")).iter_rows(named=True):
+        spec = SOURCES[row["source"]]
+        id_col, name_col = (c.zh for c in spec.columns if c.kind in ("id", "name"))
+        df = read_delivered(out / "incoming" / row["period"] / row["file"], encoding=row["encoding"])
+        df = df.with_row_index("row_number", offset=1).with_columns(pl.col("row_number").cast(pl.String))
+        mine = records.filter((pl.col("period") == row["period"]) & (pl.col("file") == row["file"]))
+        for kind, same in (("duplicate_resent", True), ("duplicate_conflict", False)):
+            rows = df.join(mine.filter(pl.col("corruptions").str.contains(kind)).select("row_number", "record_no"),
+                           on="row_number")
+            groups = rows.group_by("record_no").agg(pl.col(id_col).n_unique(), pl.col(name_col).n_unique(),
+                                                    pl.len())
+            assert (groups["len"] >= 2).all()
+            if same:
+                assert (groups[id_col] == 1).all() and (groups[name_col] == 1).all(), row["file"]
+            else:  # the conflict is in a value column: all required columns but one may agree
+                assert rows.group_by("record_no").agg(
+                    pl.struct([c for c in spec.required if c != "记录号"]).n_unique())[:, 1].min() in (None, 2)
+            checked += groups.height
+    assert checked > 0

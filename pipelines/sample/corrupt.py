@@ -16,6 +16,7 @@ import polars as pl
 
 from pipelines.periods import add_months, month_end
 from pipelines.sample import names as nm
+from pipelines.sample.facts import BANKS
 from pipelines.sample.ids import from_text, legacy15, reseq_valid, to_text
 
 
@@ -222,7 +223,6 @@ def _record_numbers(f: pl.DataFrame, source: str, code: str, period: str) -> pl.
     """``<code><YYYYMM><seq>`` unique per source and month; banks prefix per institution."""
     yyyymm = period.replace("-", "")
     if source == "bank":
-        from pipelines.sample.facts import BANKS
         prefix = pl.col("file_stem").replace_strict([b[0] for b in BANKS],
                                                     [f"8{i + 1}{yyyymm}" for i in range(len(BANKS))])
     else:
@@ -254,6 +254,14 @@ def render(rng: np.random.Generator, f: pl.DataFrame, *, source: str, period: st
     id_raw = _render_ids(rng, f["id18"].to_numpy().astype(str), f["id_kind"].to_numpy().astype(str))
     name_raw = _render_names(rng, f["name"].to_numpy().astype(str), f["name_kind"].to_numpy().astype(str))
     out = out.with_columns(id_raw=pl.Series(id_raw, dtype=pl.String), name_raw=pl.Series(name_raw, dtype=pl.String))
+    # a re-sent copy repeats the original's ID and name exactly as first written
+    first = out.filter((pl.col("problem") == "duplicate_resent") & (pl.col("dup") != "resent_copy")).select(
+        "record_no", pl.col("id_raw").alias("_id_first"), pl.col("name_raw").alias("_name_first"))
+    copy = pl.col("dup") == "resent_copy"
+    out = out.join(first, on="record_no", how="left", maintain_order="left").with_columns(
+        id_raw=pl.when(copy).then("_id_first").otherwise("id_raw"),
+        name_raw=pl.when(copy).then("_name_first").otherwise("name_raw"),
+    ).drop("_id_first", "_name_first")
     # money
     cols: list[pl.Expr] = []
     for c in money:
