@@ -510,7 +510,6 @@ def _conditions(hh: pl.DataFrame, ctx: _Context) -> pl.DataFrame:
     med = pl.col("medical_sum")
     programme = pl.col("programme")
     hh = hh.with_columns(
-        standard_fen=pl.when(is_tekun).then(pl.col("t_fen")).otherwise(pl.col("s_fen")),
         c_income_over=ipc > pl.when(is_tekun).then(pl.col("t_fen")).otherwise(pl.col("s_fen")),
         c_assets_over=assets_above("assets_limit_fen"),
         c_eligible=(ipc <= pl.col("s_fen")) & assets_at_most("assets_limit_fen")
