@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_policy_cases import HOUSEHOLD, build_case
 
-from pipelines.assess import ASSESSMENT_COLUMNS, FLAG_COLUMNS, assess_period
+from pipelines.assess import ASSESSMENT_COLUMNS, FLAG_COLUMNS, _round_half_away, assess_period
 from pipelines.periods import window
 from pipelines.rulebook import DEFAULT_PARAMETERS, Rulebook, RulebookError, load_rulebook
 from pipelines.sources import EXTRACT_SOURCES
@@ -243,3 +243,13 @@ def test_rows_not_matched_count_nowhere(rulebook: Rulebook) -> None:
     result = assess_period(period=P, register=register, facts={"pension": pension},
                            deliveries=_deliveries(window(P, 6)), rulebook=rulebook)
     assert result.assessments["benefit_income"].to_list() == [Decimal("90000.00")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(num=st.integers(-10**15, 10**15), den=st.integers(1, 10**6))
+def test_per_capita_rounding_is_half_away_from_zero(num: int, den: int) -> None:
+    got = pl.select(_round_half_away(pl.lit(num, dtype=pl.Int128), den)).item()
+    with localcontext() as ctx:
+        ctx.prec = 50
+        want = (Decimal(num) / Decimal(den)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    assert got == int(want)
