@@ -15,6 +15,20 @@ households of P's register:
   raised only when its condition is TRUE from what is known. A partial bank delivery makes assets
   a lower bound.
 
+Evidence (``flags.evidence``, JSON text) per flag: ``flag``, ``period``, ``rulebook_version``,
+``quantities`` (assessment column names, plus ``wage_income``, ``benefit_income``,
+``medical_out_of_pocket``, ``household_income_w``, ``avg_last3``, ``avg_prev3``,
+``vehicles_counted``, ``businesses_counted``, ``assets_lower_bound`` where used; money as a JSON
+number in yuan with two decimals), ``thresholds`` (name -> ``{value, parameters}``), ``records``
+(every matched record whose value entered the condition: ``{source, period, record_no,
+link_method}``, ``period`` being the delivery folder) and ``staff_confirmed_links`` (how many of
+those records were linked by a staff decision, ``link_method = 'confirmed'``).
+
+``missing_sources`` lists, comma-separated in source order, the income and event sources
+delivered in no month of W and the snapshot sources not delivered in P's folder, plus
+``bank_partial`` when some but not all bank files of P were accepted (assets are then a lower
+bound).
+
 The module is pure: frames in, frames out; no I/O. Notes never carry an ID number or a name.
 """
 
