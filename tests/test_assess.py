@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
+import pandera.errors
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -253,3 +254,13 @@ def test_per_capita_rounding_is_half_away_from_zero(num: int, den: int) -> None:
         ctx.prec = 50
         want = (Decimal(num) / Decimal(den)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     assert got == int(want)
+
+
+@pytest.mark.parametrize("evidence", ['{"quantities":{},"thresholds":{}}', "not json",
+                                      '{"quantities":{},"records":[]}'])
+def test_flags_schema_refuses_evidence_without_its_parts(evidence: str) -> None:
+    flags = pl.DataFrame({"period": [P], "household_id": ["H1"], "district_code": ["990101"],
+                          "flag": ["MEMBER_DECEASED"], "evidence": [evidence],
+                          "rulebook_version": ["abc"]})
+    with pytest.raises(pandera.errors.SchemaError, match="evidence_json"):
+        FLAGS_TABLE.validate(flags)
