@@ -43,7 +43,14 @@ from math import ceil, floor
 import polars as pl
 
 from pipelines.periods import month_end, month_start, parse_period, window
-from pipelines.rulebook import DIBAO_STANDARD, TEKUN_RATIO, TEKUN_STANDARD, Rulebook, Rules
+from pipelines.rulebook import (
+    DIBAO_STANDARD,
+    TEKUN_RATIO,
+    TEKUN_STANDARD,
+    Rulebook,
+    RulebookError,
+    Rules,
+)
 from pipelines.sources import EXTRACT_SOURCES, INCOME_SOURCES, SNAPSHOT_SOURCES
 
 #: the flag names of rules.md
@@ -198,7 +205,11 @@ class _Context:
 
     @staticmethod
     def build(period: str, rules: Rules, deliveries: pl.DataFrame) -> _Context:
-        win = int(rules.value("income_window_months"))
+        raw_win = rules.value("income_window_months")
+        if raw_win != raw_win.to_integral_value() or raw_win < 1:
+            raise RulebookError(f"income_window_months in force on {rules.day} is {raw_win}: "
+                                "it must be a whole number of months, at least 1")
+        win = int(raw_win)
         w = tuple(window(period, win))
         drop = tuple(window(period, _DROP_MONTHS))
         dl = deliveries.select(

@@ -7,10 +7,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipelines.assess import assess_period
 from pipelines.rulebook import DEFAULT_PARAMETERS, RulebookError, load_rulebook
 
 
@@ -180,3 +182,15 @@ def test_a_day_between_two_changes_resolves_to_the_earlier_value(
     day = first + timedelta(days=offset.draw(st.integers(min_value=0, max_value=gap - 1)))
     assert rb.at(day).value("income_drop_ratio") == Decimal("0.25")
     assert rb.at(second).value("income_drop_ratio") == Decimal("0.4")
+
+
+def test_a_fractional_window_is_refused_when_assessing(rules_dir: Path) -> None:
+    _write(rules_dir, "income_window_months", GLOBAL.format(values="  0001-01-01: 6.5"))
+    register = pl.DataFrame({"household_id": ["H1"], "person_id": ["p1"],
+                             "district_code": ["990101"], "urban_rural": ["城市"],
+                             "programme": ["低保"]})
+    deliveries = pl.DataFrame(schema={"period": pl.String, "source": pl.String,
+                                      "files_accepted": pl.Int64, "files_refused": pl.Int64})
+    with pytest.raises(RulebookError, match="income_window_months .* 6.5"):
+        assess_period(period="2026-10", register=register, facts={}, deliveries=deliveries,
+                      rulebook=load_rulebook(rules_dir))
