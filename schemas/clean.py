@@ -79,7 +79,7 @@ def extract_schema(source: str) -> pa.DataFrameSchema:
         "period": pa.Column(pl.String, pa.Check.str_matches(_PERIOD)),
         "file": pa.Column(pl.String),
         "row_number": pa.Column(pl.Int64, pa.Check.ge(1)),
-        "record_no": pa.Column(pl.String, unique=True),
+        "record_no": pa.Column(pl.String),
         **_identity_columns(),
         **_own_columns(spec, ("record_no",)),
     }
@@ -94,7 +94,7 @@ def register_schema() -> pa.DataFrameSchema:
         "file": pa.Column(pl.String),
         "row_number": pa.Column(pl.Int64, pa.Check.ge(1)),
         "household_id": pa.Column(pl.String),
-        "person_id": pa.Column(pl.String, unique=True),
+        "person_id": pa.Column(pl.String),
         **_identity_columns(),
         **_own_columns(REGISTER, ("household_id", "person_id")),
     }
@@ -107,8 +107,16 @@ CLEAN_SCHEMAS: dict[str, pa.DataFrameSchema] = {
 }
 
 
+#: The key column of each clean frame: unique within one source and folder.
+KEYS: dict[str, str] = {**{name: "record_no" for name in SOURCES}, "register": "person_id"}
+
+
+class CleanLayerError(ValueError):
+    """A clean frame broke its schema: a bug in the clean stage, never a data problem."""
+
+
 def validate_clean(frame: pl.DataFrame, *, source: str) -> pl.DataFrame:
-    """Validate a clean frame against its source's schema (raises ``SchemaErrors``).
+    """Validate a clean frame against its source's schema and key uniqueness.
 
     Parameters
     ----------
@@ -121,5 +129,28 @@ def validate_clean(frame: pl.DataFrame, *, source: str) -> pl.DataFrame:
     -------
     pl.DataFrame
         The same frame, validated.
+
+    Raises
+    ------
+    CleanLayerError
+        Naming the failed columns and checks with failure counts, never the values (they may be
+        ID numbers or names).
     """
-    return CLEAN_SCHEMAS[source].validate(frame, lazy=True)
+    try:
+        CLEAN_SCHEMAS[source].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        # schema-level failures (a column missing, extra or mistyped) name a column, not data
+        schema_level = cases.filter(pl.col("schema_context") == "DataFrameSchema")
+        columns = sorted({str(v) for v in schema_level.get_column("failure_case").to_list()})
+        data_level = cases.filter(pl.col("schema_context") != "DataFrameSchema")
+        summary = data_level.group_by("column", "check").len().sort("column", "check").rows()
+        detail = "; ".join([f"{col} {check}: {n} row(s)" for col, check, n in summary]
+                           + ([f"columns {', '.join(columns)}"] if columns else []))
+        raise CleanLayerError(f"clean {source} frame breaks its schema: {detail}") from None
+    # uniqueness checked here: pandera's own unique check costs a second per million rows
+    key = KEYS[source]
+    repeated = int(frame.select(pl.col(key).is_duplicated().sum()).item())
+    if repeated:
+        raise CleanLayerError(f"clean {source} frame repeats {key} in {repeated} row(s)")
+    return frame
