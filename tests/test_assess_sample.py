@@ -9,6 +9,7 @@ is assessed with the default rulebook. The quantities and flags must equal those
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -90,3 +91,13 @@ def test_assessment_equals_the_oracle(city: dict[str, object], period: str) -> N
     assert got_flags == want_flags, (sorted(got_flags - want_flags)[:5],
                                      sorted(want_flags - got_flags)[:5])
     assert all(isinstance(v, Decimal) for v in got["standard"].drop_nulls())
+    facts = {(r["source"], r["period"], r["record_no"])
+             for frame in city["facts"].values()
+             for r in frame.select("source", "period", "record_no").iter_rows(named=True)}
+    for flag, evidence in result.flags.select("flag", "evidence").iter_rows():
+        doc = json.loads(evidence)
+        assert doc["flag"] == flag and doc["quantities"] and doc["rulebook_version"]
+        cited = {(r["source"], r["period"], r["record_no"]) for r in doc["records"]}
+        assert cited <= facts
+        if flag in ("MEMBER_DECEASED", "ASSETS_OVER_LIMIT", "PROPERTY_OVER_LIMIT"):
+            assert cited, flag
