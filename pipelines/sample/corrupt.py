@@ -119,11 +119,27 @@ def _assign(rng: np.random.Generator, kinds: dict[str, np.ndarray], rates: Corru
 
 def plant(rng: np.random.Generator, facts: pl.DataFrame, *, source: str, period: str,
           rates: CorruptionRates, known_ids: np.ndarray) -> pl.DataFrame:
-    """Plant the month's outsiders, corrections, duplicates and per-row corruptions.
+    """Plant the month's outsiders, corrections, duplicates and per-row corruption choices.
 
-    Returns the typed records (true values after planting: a blank amount is 0) with
-    ``record_no``, ``kinds`` (list of planted kinds), ``dup`` ('', 'resent_copy',
-    'conflict'), ``is_quarantine`` and the per-row format choices, in no particular order.
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The city's generator.
+    facts : DataFrame
+        True typed records of one source and month (from ``build_facts``).
+    source, period : str
+        The source name and the delivery folder's month.
+    rates : CorruptionRates
+        How often each kind is planted.
+    known_ids : numpy.ndarray
+        Sorted IDs of every person of the city: planted outsiders never get one of them.
+
+    Returns
+    -------
+    DataFrame
+        The typed records (true values after planting: a blank amount is 0) with ``record_no``,
+        ``outsider``, ``extra_kind``, ``problem``, ``id_kind``, ``name_kind``, the format
+        choices and ``dup`` ('', 'resent_copy', 'conflict'); text is made by :func:`render`.
     """
     code, money, req = LAYOUT[source]
     f = facts.with_columns(outsider=pl.lit("", pl.String), extra_kind=pl.lit("", pl.String))
@@ -246,7 +262,24 @@ def _conflicting(source: str) -> list[pl.Expr]:
 
 
 def render(rng: np.random.Generator, f: pl.DataFrame, *, source: str, period: str) -> pl.DataFrame:
-    """Text columns as delivered (English clean names, String), plus ``kinds`` and ``expected``."""
+    """Write the planted records as delivered text.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The city's generator (positions of wrong digits, separators, …).
+    f : DataFrame
+        Output of :func:`plant`.
+    source, period : str
+        The source name and the delivery folder's month.
+
+    Returns
+    -------
+    DataFrame
+        ``f`` plus ``id_raw``, ``name_raw``, ``<column>_text`` for every parsed column,
+        ``record_no_text``, ``kinds`` (';'-joined planted kinds) and ``expected``
+        ('link' | 'quarantine' | 'duplicate'; re-sent copies are settled after shuffling).
+    """
     code, money, req = LAYOUT[source]
     n = f.height
     out = f

@@ -52,10 +52,24 @@ def person_frame(pop: Population) -> pl.DataFrame:
 
 
 def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) -> dict[str, pl.DataFrame]:
-    """True records per source for every month, keyed by source (``bank`` holds all institutions).
+    """True records per source for every month.
 
-    Every frame has ``period`` (delivery folder), ``person_id``, ``id18``, ``name`` and the source's
-    own columns by their English clean names (typed); bank rows also carry ``file_stem``.
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The city's generator.
+    pop : Population
+        The city's people and households (``build_population``).
+    months : list of str
+        Consecutive ``YYYY-MM`` months.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Source -> records (``bank`` holds all institutions). Every frame has ``period`` (delivery
+        folder), ``person_id``, ``id18``, ``name`` and the source's own columns by their English
+        clean names, typed (money Int64 分, months ``YYYY-MM``, dates Date); bank rows also carry
+        ``file_stem`` and ``institution``.
     """
     p = person_frame(pop)
     n_months = len(months)
