@@ -222,17 +222,25 @@ def _fast(path: Path, names: list[str]) -> pl.DataFrame | None:
     """Polars parse of a cleanly decoded UTF-8 file; None when any record needs the exact path."""
     lines = pl.read_csv(path, has_header=False, separator=_LINE_SEP, quote_char=None,
                         new_columns=["line"], infer_schema=False, low_memory=False)
-    lines = lines.slice(1).with_columns(pl.col("line").str.strip_chars_end("\r"))
-    is_record = pl.col("line").is_not_null() & (pl.col("line").str.strip_chars() != "")
-    checks = lines.select(
-        odd_quotes=(pl.col("line").str.count_matches('"', literal=True) % 2 == 1).any(),
-        bad_fields=(
-            is_record
-            & (pl.col("line").str.replace_all(r'"[^"]*"', "").str.count_matches(",", literal=True) + 1
-               != len(names))
-        ).any(),
+    line = pl.col("line")
+    is_record = line.str.contains(r"\S").fill_null(False)
+    lines = lines.slice(1).with_columns(
+        _quotes=line.str.count_matches('"', literal=True).fill_null(0),
+        _commas=line.str.count_matches(",", literal=True).fill_null(0),
+        _record=is_record,
     )
-    if checks.item(0, "odd_quotes") or checks.item(0, "bad_fields"):
+    width = len(names)
+    checks = lines.select(
+        odd_quotes=(pl.col("_quotes") % 2 == 1).any(),
+        bad_plain=(pl.col("_record") & (pl.col("_quotes") == 0) & (pl.col("_commas") + 1 != width)).any(),
+    )
+    if checks.item(0, "odd_quotes") or checks.item(0, "bad_plain"):
+        return None
+    # only lines with quotes need their quoted commas discounted
+    quoted = lines.filter(pl.col("_quotes") > 0).select(
+        (line.str.replace_all(r'"[^"]*"', "").str.count_matches(",", literal=True) + 1 != width).any()
+    ).item()
+    if quoted:
         return None
     try:
         data = pl.read_csv(path, has_header=True, infer_schema=False, low_memory=False)
@@ -241,7 +249,7 @@ def _fast(path: Path, names: list[str]) -> pl.DataFrame | None:
     if data.height != lines.height or data.width != len(names):
         return None
     data.columns = names
-    keep = lines.select(is_record.alias("keep")).to_series()
+    keep = lines.get_column("_record")
     data = data.filter(keep)
     return data.with_columns(pl.lit(None, pl.String).alias(PROBLEM))
 
