@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -121,16 +122,23 @@ def to_gb18030(source: Path, target: Path) -> None:
 
 
 def measure(folder: Path) -> dict[str, float]:
-    """Load a folder in this process; return seconds, rows and peak RSS (MiB)."""
+    """Load a folder in this process; return wall and CPU seconds, rows and peak RSS (MiB).
+
+    CPU seconds (all threads) say what the work costs when the machine is shared: rows per
+    CPU-second times the free cores bounds the wall-clock rate on an idle machine.
+    """
     from pipelines.clean import load_folder
 
+    before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     load = load_folder(folder, period="2026-10")
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rows = int(load.files.filter(pl.col("role") == "extract").get_column("rows_in").sum())
     loaded = sum(frame.height for frame in load.extracts.values())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "rows": rows, "loaded": loaded, "peak_mib": peak}
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": rows, "loaded": loaded, "peak_mib": peak}
 
 
 def main() -> None:
@@ -150,13 +158,16 @@ def main() -> None:
         print(f"generated {args.rows:,} extract rows in {time.perf_counter() - t0:.1f} s")
         biggest = max(p.stat().st_size for p in utf8.iterdir()) / 2**20
         print(f"largest UTF-8 file: {biggest:.0f} MiB")
-        print(f"{'encoding':<10}{'rows':>12}{'loaded':>12}{'seconds':>10}{'rows/s':>12}{'peak MiB':>10}")
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"{'encoding':<10}{'rows':>12}{'loaded':>12}{'seconds':>10}{'rows/s':>12}"
+              f"{'cpu s':>8}{'rows/cpu-s':>12}{'peak MiB':>10}")
         for label, folder in (("UTF-8", utf8), ("GB18030", gb)):
             out = subprocess.run([sys.executable, __file__, "--measure", str(folder)],
                                  check=True, capture_output=True, text=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"{label:<10}{r['rows']:>12,}{r['loaded']:>12,}{r['seconds']:>10.1f}"
-                  f"{r['rows'] / r['seconds']:>12,.0f}{r['peak_mib']:>10.0f}")
+                  f"{r['rows'] / r['seconds']:>12,.0f}{r['cpu_seconds']:>8.1f}"
+                  f"{r['rows'] / r['cpu_seconds']:>12,.0f}{r['peak_mib']:>10.0f}")
 
 
 if __name__ == "__main__":
