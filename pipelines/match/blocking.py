@@ -133,10 +133,10 @@ def _digits(ids: pl.Series) -> np.ndarray:
     return digits
 
 
-def _to_ids(digits: np.ndarray) -> list[str]:
+def _to_ids(digits: np.ndarray) -> pl.Series:
     chars = (digits + ord("0")).astype(np.uint8)
     chars[digits == 10] = ord("X")
-    return np.ascontiguousarray(chars).view("S18").ravel().astype(str).tolist()
+    return pl.Series(np.ascontiguousarray(chars).view("S18").ravel()).cast(pl.String)
 
 
 def id_neighbours(ids: pl.Series) -> pl.DataFrame:
@@ -248,10 +248,12 @@ def build_candidate_pairs(recs: pl.DataFrame, reg: pl.DataFrame, *, max_name_can
                  .select(RID, PIDX, block=pl.lit("id_neighbour")))
 
     def by_keys(left: pl.DataFrame, right: pl.DataFrame, keys: list[str], label: str) -> pl.DataFrame:
+        # every record sharing a key gets the same register persons: cap them on the register
+        # side (lowest _pidx first) before the join, so a common name never explodes the pairs
+        capped = (right.select(PIDX, *keys).drop_nulls(keys).sort(PIDX)
+                  .filter(pl.int_range(pl.len()).over(keys) < max_name_candidates))
         return (left.select(RID, *keys).drop_nulls(keys)
-                .join(right.select(PIDX, *keys).drop_nulls(keys), on=keys, how="inner")
-                .sort(RID, PIDX)
-                .filter(pl.int_range(pl.len()).over(RID) < max_name_candidates)
+                .join(capped, on=keys, how="inner")
                 .select(RID, PIDX, block=pl.lit(label)))
 
     reg_named = reg.select(PIDX, "_name_key", "name_pinyin", "_birth_key", "_id18")

@@ -53,10 +53,10 @@ def decide(scored: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *, param
     """
     pair_key = [RID, PIDX]
     had_rejected = rejected.select(RID).unique().with_columns(_had_rejected=pl.lit(True))
+    # the register is in person_id order, so _pidx breaks ties exactly as person_id would
     pairs = (scored.join(rejected.select(pair_key), on=pair_key, how="anti")
              .join(confirmed.select(pair_key).unique().with_columns(_confirmed=pl.lit(True)),
                    on=pair_key, how="left")
-             .join(reg.select(PIDX, "person_id", "household_id"), on=PIDX, how="left")
              .with_columns(
                  _confirmed=pl.col("_confirmed").fill_null(False),
                  _id_ok=pl.col("id").is_in(ID_AGREES),
@@ -64,14 +64,17 @@ def decide(scored: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *, param
              .with_columns(_guard=pl.col("_id_ok") & pl.col("_name_ok"))
              .with_columns(_eligible=pl.col("_guard")
                            & (pl.col("probability") >= params.match_threshold))
-             .sort([RID, "_confirmed", "_eligible", "_guard", "_id_ok", "match_weight", "person_id"],
-                   descending=[False, True, True, True, True, True, False], nulls_last=True)
-             .with_columns(_rank=pl.int_range(pl.len()).over(RID)))
-    per_record = (pairs.group_by(RID, maintain_order=True).agg(
-        pl.all().exclude(RID).first(),
-        _n=pl.len(),
-        _second_guard=pl.col("match_weight").filter(pl.col("_guard") & (pl.col("_rank") > 0)).max(),
-    ))
+             .sort([RID, "_confirmed", "_eligible", "_guard", "_id_ok", "match_weight", PIDX],
+                   descending=[False, True, True, True, True, True, False], nulls_last=True))
+    # the probability grows with the weight, so a guard-passing best pair is the heaviest guard
+    # pair and the runner-up is the second-heaviest
+    guarded = pairs.filter(pl.col("_guard"))
+    runner_up = (guarded.filter(~pl.col(RID).is_first_distinct())
+                 .group_by(RID).agg(_second_guard=pl.col("match_weight").max()))
+    per_record = (pairs.filter(pl.col(RID).is_first_distinct())
+                  .join(pairs.group_by(RID).agg(_n=pl.len()), on=RID, how="left")
+                  .join(runner_up, on=RID, how="left")
+                  .join(reg.select(PIDX, "person_id", "household_id"), on=PIDX, how="left"))
     comparison = pl.struct(
         pl.col("block"), pl.col("name"), pl.col("id"), pl.col("birth"), pl.col("sex"),
         pl.col("district"), name_jw=pl.col("name_jw").round(3), candidates=pl.col("_n"),
