@@ -135,7 +135,9 @@ def link_folder(records: pl.DataFrame, register: pl.DataFrame, *, params: MatchP
     if rec_in.height == 0:
         return pl.DataFrame(schema=LINK_SCHEMA)
     recs = prepare_records(rec_in.sort(_KEY))
-    reg = prepare_register(reg_in.sort("person_id", "household_id", "id_norm", nulls_last=True))
+    # a row without person_id cannot be linked to (the cleaner quarantines such rows anyway)
+    reg = prepare_register(reg_in.filter(pl.col("person_id").is_not_null())
+                           .sort("person_id", "household_id", "id_norm", nulls_last=True))
     confirmed, rejected = _decision_pairs(decisions, recs, reg)
     pairs = build_candidate_pairs(recs, reg, max_name_candidates=params.max_name_candidates,
                                   confirmed=confirmed)

@@ -1,9 +1,9 @@
 """Match layer, scoring: Fellegi-Sunter m/u estimation (EM and random non-pairs) and match weights.
 
 u (how often a level occurs between two unrelated people) is estimated from a random sample of
-record x register pairs drawn with the fixed seed of ``rules/matching.yaml`` (leaving out pairs
-that agree on ID, nearly all true matches, which would otherwise inflate u in a small folder); m (how often it
-occurs between a record and its own person) by expectation-maximisation over the folder's
+record x register pairs drawn with the fixed seed of ``rules/matching.yaml``, leaving out pairs
+that agree on ID (nearly all true matches, which would inflate u in a small folder); m (how often
+it occurs between a record and its own person) by expectation-maximisation over the folder's
 candidate pairs, with u held fixed, as Splink does. Both are shrunk towards the starting values
 of the YAML by pseudo-counts, so a small folder keeps them. Everything depends only on the
 folder's records, its register and the parameters: the same folder always gets the same scores.
