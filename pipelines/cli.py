@@ -248,7 +248,7 @@ def sample(
     out: Annotated[Path, typer.Option("--out", help="Output folder (incoming/ and truth/ are written in it).")],
     households: Annotated[int, typer.Option("--households", min=1, help="Number of households.")] = 500,
     months: Annotated[str, typer.Option("--months", help="Months, FIRST..LAST (YYYY-MM..YYYY-MM).")] = "2026-05..2026-10",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes.")] = 20261,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes.")] = 2026,
 ) -> None:
     """Generate a synthetic city with planted truth (for demos, tests and benchmarks)."""
     from pipelines.sample import generate_city, parse_months

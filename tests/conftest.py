@@ -51,3 +51,19 @@ def sample_run(tmp_path_factory) -> tuple[Path, dict]:
 @pytest.fixture(scope="session")
 def sample_warehouse(sample_run) -> Path:
     return sample_run[0]
+
+
+def read_delivered_csv(path: Path):
+    """A delivered CSV as text columns, whatever its encoding (UTF-8, BOM, GB18030)."""
+    import io
+
+    import polars as pl
+
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    return pl.read_csv(io.StringIO(text), infer_schema=False)
