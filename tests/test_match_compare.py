@@ -58,10 +58,10 @@ def test_one_character_is_not_a_truncation():
     assert _name_level("张", "张伟") != "truncation"
 
 
-def test_a_compound_surname_alone_is_not_a_truncation():
-    assert _name_level("欧阳", "欧阳娜娜") != "truncation"
-    assert _name_level("欧阳娜娜", "欧阳") != "truncation"
-    assert _name_level("欧阳娜", "欧阳娜娜") == "truncation"
+def test_truncation_works_both_ways_and_keeps_two_characters():
+    assert _name_level("欧阳", "欧阳娜娜") == "truncation"
+    assert _name_level("欧阳娜娜", "欧阳") == "truncation"
+    assert _name_level("买买提·艾", "买买提·艾力") == "truncation"
 
 
 def test_blank_name_is_unknown():

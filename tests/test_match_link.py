@@ -233,3 +233,20 @@ def test_birth_date_alone_does_not_resolve_two_namesakes_one_typo_away():
                           person("P9", other, "张伟", birth_on=date(1979, 3, 3))])
     got = _link([record("1", typo, "张伟")], reg)["1"]
     assert (got["status"], got["method"]) == ("review", "ambiguous")
+
+
+def test_checksum_invalid_id_of_a_person_without_register_id_goes_to_review_by_name():
+    # the typo sits in the birth digits, so the name block (not name + birth) must find her
+    own = make_id(birth="19620910", seq="087")
+    typo = _typo(own, 10)
+    reg = _register(person("P5", None, "单磊", household_id="H5", birth_on=date(1962, 9, 10)))
+    got = _link([record("1", typo, "单磊")], reg)["1"]
+    assert (got["status"], got["method"], got["candidate_person_id"]) == ("review", "name_only", "P5")
+    assert "fails its check digit" in got["reason"]
+
+
+def test_off_register_id_with_a_namesake_of_another_birth_date_is_unmatched():
+    reg = _register(person("P4", None, "陈红", household_id="H4", birth_on=date(1990, 2, 2)))
+    got = _link([record("1", make_id(birth="19550505", seq="055"), "陈红")], reg)["1"]
+    assert (got["status"], got["method"], got["person_id"]) == ("unmatched", "valid_id_not_on_register", None)
+    assert "another birth date" in got["reason"]

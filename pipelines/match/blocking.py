@@ -11,7 +11,8 @@ Blocking rules, in priority order (a pair found by several keeps the first):
 ``name_birth`` / ``pinyin_birth``
     checksum-invalid record: same name (folded, or pinyin) and birth date read from its digits.
 ``name`` / ``pinyin``
-    record without a usable ID: same name (folded, or pinyin) — for the review queue only.
+    record without a usable ID (blank, malformed, Excel number, or checksum-invalid): same name
+    (folded, or pinyin) — for the review queue only.
 ``name_no_register_id`` / ``pinyin_no_register_id``
     record whose valid ID is not on the register: same name as a person whose own ID is unusable.
 ``confirmed``
@@ -29,7 +30,6 @@ import polars as pl
 #: Index columns the match stage adds: a record's and a register row's position after sorting.
 RID, PIDX = "_rid", "_pidx"
 USABLE = ("valid", "converted_15")
-NO_ID = ("blank", "malformed", "excel_number")
 BLOCK_ORDER = ("id_exact", "id_neighbour", "name_birth", "pinyin_birth", "name", "pinyin",
                "name_no_register_id", "pinyin_no_register_id", "confirmed")
 
@@ -259,8 +259,9 @@ def build_candidate_pairs(recs: pl.DataFrame, reg: pl.DataFrame, *, max_name_can
     reg_named = reg.select(PIDX, "_name_key", "name_pinyin", "_birth_key", "_id18")
     parts.append(by_keys(bad, reg_named, ["_name_key", "_birth_key"], "name_birth"))
     parts.append(by_keys(bad, reg_named, ["name_pinyin", "_birth_key"], "pinyin_birth"))
-    no_id = recs.filter(pl.col("_status").is_in(NO_ID)
-                        | (pl.col("_id_cmp").is_null() & (pl.col("_status") != "bad_checksum")))
+    # a checksum-invalid ID is no usable ID either: when no neighbour is on the register (the
+    # person's own register ID may be blank) its name still finds the candidate for review
+    no_id = recs.filter(~pl.col("_status").is_in(USABLE) | pl.col("_id_cmp").is_null())
     parts.append(by_keys(no_id, reg_named, ["_name_key"], "name"))
     parts.append(by_keys(no_id, reg_named, ["name_pinyin"], "pinyin"))
     off_register = usable.join(reg_ids, left_on="_id_cmp", right_on="_id18", how="anti")

@@ -26,10 +26,6 @@ from pipelines.match.params import MatchParams
 #: Surname readings pypinyin does not always give (STACK-NOTES); added to the character's set.
 SURNAME_READINGS = {"单": "shan", "曾": "zeng", "区": "ou", "仇": "qiu", "解": "xie", "查": "zha",
                     "朴": "piao", "盖": "ge", "乐": "yue", "覃": "qin", "缪": "miao", "翟": "zhai"}
-#: Two-character surnames: a truncation must keep at least one character of the given name.
-COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙",
-                     "宇文", "司徒", "夏侯", "令狐", "端木", "独孤", "南宫", "西门", "轩辕", "呼延",
-                     "澹台", "公冶", "太史", "申屠", "闻人", "万俟", "赫连", "钟离", "宗政", "濮阳")
 NAME_AGREES = ("exact", "folded", "pinyin_same", "truncation")
 ID_AGREES = ("equal", "converted_15", "one_substitution", "transposition")
 
@@ -198,11 +194,9 @@ def compare_pairs(pairs: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *,
     )
     key_l, key_r = pl.col("_name_key"), pl.col("_name_key_r")
     shorter = pl.min_horizontal(key_l.str.len_chars(), key_r.str.len_chars())
-    # a truncated name keeps more than the surname: 欧阳 alone is not a truncation of 欧阳娜娜
-    least = (pl.when(key_l.str.slice(0, 2).is_in(COMPOUND_SURNAMES))
-             .then(pl.lit(max(3, params.truncation_min_chars)))
-             .otherwise(pl.lit(params.truncation_min_chars)))
-    truncated = ((key_r.str.starts_with(key_l) | key_l.str.starts_with(key_r)) & (shorter >= least))
+    # minority names are compared without their separator, so 买买提 is a truncation of 买买提·艾力
+    truncated = ((key_r.str.starts_with(key_l) | key_l.str.starts_with(key_r))
+                 & (shorter >= params.truncation_min_chars))
     name = (pl.when(key_l.is_null() | key_r.is_null()).then(pl.lit("unknown"))
             .when(pl.col("name_raw").str.strip_chars() == pl.col("name_raw_r").str.strip_chars())
             .then(pl.lit("exact"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.match.blocking import NO_ID, PIDX, RID
+from pipelines.match.blocking import PIDX, RID, USABLE
 from pipelines.match.compare import ID_AGREES, NAME_AGREES
 from pipelines.match.params import METHODS, MatchParams
 
@@ -91,7 +91,10 @@ def decide(scored: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *, param
 
     close = (pl.col("_second_guard").is_not_null()
              & (pl.col("match_weight") - pl.col("_second_guard") < params.ambiguity_margin))
-    no_id = pl.col("_status").is_in(NO_ID)
+    no_usable_id = ~pl.col("_status").is_in(USABLE)
+    # a namesake of a record whose valid ID is off the register is offered only when the birth
+    # date read from that ID does not contradict the register's (else: someone else's ID)
+    plausible = (pl.col("probability") >= params.review_threshold) & (pl.col("birth") != "different")
     method = (pl.when(~pl.col("_has") & pl.col("_had_rejected")).then(_lit("rejected"))
               .when(~pl.col("_has") & pl.col("_off_register")).then(_lit("valid_id_not_on_register"))
               .when(~pl.col("_has")).then(_lit("no_candidate"))
@@ -100,7 +103,7 @@ def decide(scored: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *, param
               .when(pl.col("_eligible")).then(pl.col("id").replace_strict(_ID_METHOD, default=None))
               .when(pl.col("_guard")).then(_lit("low_score"))
               .when(pl.col("_id_ok")).then(_lit("id_name_mismatch"))
-              .when(no_id | (pl.col("probability") >= params.review_threshold)).then(_lit("name_only"))
+              .when(no_usable_id | plausible).then(_lit("name_only"))
               .when(pl.col("_off_register")).then(_lit("valid_id_not_on_register"))
               .otherwise(_lit("no_candidate")))
     df = df.with_columns(method=method).with_columns(
@@ -164,6 +167,9 @@ def _reason(params: MatchParams) -> pl.Expr:
             "the record's ID is {}; a register person has the same name", status_words),
             pl.when(pl.col("birth") == "equal").then(_lit(" and birth date")).otherwise(_lit("")),
             _lit("; never linked on name alone"), many]))
+        .when((m == "valid_id_not_on_register") & pl.col("_has") & (pl.col("birth") == "different"))
+        .then(_lit("the record's ID is valid but not on the register, so it belongs to someone "
+                   "else; a namesake without a usable register ID has another birth date"))
         .when((m == "valid_id_not_on_register") & pl.col("_has")).then(pl.format(
             "the record's ID is valid but not on the register, so it belongs to someone else; a "
             "namesake without a usable register ID scored only {}", pl.col("probability").round(3)))
