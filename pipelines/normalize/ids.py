@@ -18,7 +18,7 @@ WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
 
 _WEIGHTS = np.array(WEIGHTS, dtype=np.int64)
-_CHECK_TABLE = np.array(list(CHECK_CHARS))
+_CHECK_SERIES = pl.Series("check", list(CHECK_CHARS), dtype=pl.String)
 
 ID_STATUSES: tuple[str, ...] = (
     "valid", "converted_15", "bad_checksum", "malformed", "blank", "excel_number",
@@ -73,8 +73,8 @@ def check_digits(bodies: pl.Series) -> pl.Series:
         arrow = arrow.combine_chunks()
     offsets = np.frombuffer(arrow.buffers()[1], dtype=np.int64)[arrow.offset: arrow.offset + len(arrow) + 1]
     digits = np.frombuffer(arrow.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(-1, 17)
-    totals = (digits.astype(np.int64) - ord("0")) @ _WEIGHTS
-    chars = pl.Series(bodies.name, _CHECK_TABLE[totals % 11], dtype=pl.String)
+    remainders = ((digits.astype(np.int64) - ord("0")) @ _WEIGHTS) % 11
+    chars = _CHECK_SERIES.gather(pl.Series(remainders.astype(np.uint32)))
     return pl.select(pl.when(ok).then(chars)).to_series().alias(bodies.name)
 
 
