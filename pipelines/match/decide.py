@@ -158,8 +158,13 @@ def _reason(params: MatchParams) -> pl.Expr:
             "ID and name agree but {} disagree: match probability {} is below the auto-match "
             "threshold {}", _disagreeing(), pl.col("probability").round(3),
             pl.lit(params.match_threshold)))
-        .when(m == "id_name_mismatch").then(pl.concat_str(
-            [_lit("the ID agrees with the candidate but "), name_words]))
+        .when(m == "id_name_mismatch").then(pl.concat_str([pl.col("id").replace_strict(
+            {"equal": "the ID equals the candidate's",
+             "converted_15": "the ID equals the candidate's once converted from 15 digits",
+             "one_substitution": "the ID is one wrong digit from the candidate's",
+             "transposition": "the ID is one swap of neighbouring digits from the candidate's"},
+            default="the ID agrees with the candidate's", return_dtype=pl.String),
+            _lit(" but "), name_words]))
         .when((m == "name_only") & pl.col("_off_register")).then(pl.concat_str([_lit(
             "the record's ID is valid but not on the register; a register person with the same "
             "name has no usable ID there; never linked on name alone"), many]))
