@@ -18,7 +18,7 @@ import polars as pl
 from pipelines.land import EXCEL_ID, PROBLEM, LandedFile, land_file, sha256_of
 from pipelines.normalize import ids, names, values
 from pipelines.periods import month_end, parse_period
-from pipelines.sources import REGISTER, SOURCES, Source, source_of, spec
+from pipelines.sources import REGISTER, SOURCES, Column, Source, source_of, spec
 from schemas.clean import validate_clean
 
 log = logging.getLogger(__name__)
@@ -68,14 +68,18 @@ class CleanResult:
 
 def _parse(raw: pl.DataFrame, src: Source, *, period: str, need_key: bool) -> pl.DataFrame:
     """Typed columns, ``_value_problems`` and (when ``need_key``) the comparison key ``_key``."""
-    last_day = month_end(period)
     lf = raw.lazy()
     texts = [pl.col(c.zh).alias(c.en) for c in src.columns if c.kind in ("id", "name")]
     texts += [values.trimmed(pl.col(c.zh)).alias(f"_t_{c.en}") for c in src.columns
-              if c.kind not in ("id", "name", "text") or c.enum]
+              if c.kind in ("money", "decimal")]
     texts += [values.plain_text(pl.col(c.zh)).alias(c.en) for c in src.columns
               if c.kind == "text" and not c.enum]
     lf = lf.with_columns(texts)
+    # months, dates and enumerations repeat a few values: parse each distinct value once
+    distinct_kinds = ("month", "date_req", "date_opt")
+    for col in src.columns:
+        if col.kind in distinct_kinds or col.enum:
+            lf = _join_parsed_distinct(lf, raw, col, period=period)
     staged = set(lf.collect_schema().names())
     problems: list[str] = []
     key_parts: list[pl.Expr] = []
@@ -86,19 +90,11 @@ def _parse(raw: pl.DataFrame, src: Source, *, period: str, need_key: bool) -> pl
         options = {"text": text, "out": col.en, "column": col.zh}
         if col.kind == "money":
             lf = values.parse_amount(lf, problem=problem, **options)
-        elif col.kind == "month":
-            lf = values.parse_month(lf, problem=problem, latest=period, **options)
-        elif col.kind == "date_req":
-            lf = values.parse_date(lf, problem=problem, latest=last_day, **options)
-        elif col.kind == "date_opt":
-            lf = values.parse_date(lf, problem=None, **options)
-            problem = ""
         elif col.kind == "decimal":
             lf = values.parse_decimal(lf, problem=problem, units=col.units, **options)
+        elif col.kind in ("month", "date_req"):
+            pass  # parsed on distinct values above
         else:
-            # enumerations are compared after NFKC and trimming; free text trimmed
-            if col.enum:
-                lf = lf.with_columns(pl.col(text).alias(col.en))
             problem = ""
         parsed = pl.col(col.en).cast(pl.String)
         if problem:
@@ -122,6 +118,25 @@ def _parse(raw: pl.DataFrame, src: Source, *, period: str, need_key: bool) -> pl
         pl.concat_str([pl.col("_key"), pl.col("id_norm").fill_null(_KEY_NULL),
                        pl.col("name_norm").fill_null(_KEY_NULL)], separator="\x1f")
     )
+
+
+def _join_parsed_distinct(lf: pl.LazyFrame, raw: pl.DataFrame, col: Column, *,
+                          period: str) -> pl.LazyFrame:
+    """Parse a low-cardinality column on its distinct values and join the result back."""
+    text, problem = f"_t_{col.en}", f"_p_{col.en}"
+    distinct = raw.lazy().select(pl.col(col.zh).unique()).with_columns(
+        values.trimmed(pl.col(col.zh)).alias(text))
+    options = {"text": text, "out": col.en, "column": col.zh}
+    if col.kind == "month":
+        distinct = values.parse_month(distinct, problem=problem, latest=period, **options)
+    elif col.kind == "date_req":
+        distinct = values.parse_date(distinct, problem=problem, latest=month_end(period), **options)
+    elif col.kind == "date_opt":
+        distinct = values.parse_date(distinct, problem=None, **options)
+    else:  # an enumeration: compared after NFKC and trimming
+        distinct = distinct.with_columns(pl.col(text).alias(col.en))
+    table = distinct.collect(engine="in-memory")
+    return lf.join(table.lazy(), on=col.zh, how="left", nulls_equal=True, maintain_order="left")
 
 
 def _reasons(*parts: pl.Expr) -> pl.Expr:
