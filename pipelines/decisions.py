@@ -114,7 +114,8 @@ _FLAG_DECISION_FRAME = {
     "flag": pl.String(), "decision": pl.String(), "reason": pl.String(),
     "decided_by": pl.String(), "decided_at": pl.Datetime("us"), "evidence": pl.String(),
 }
-_OVERRIDE_FRAME = {"source": pl.String(), "id_norm": pl.String(), "name_norm": pl.String(),
+_OVERRIDE_FRAME = {"scope": pl.String(), "source": pl.String(), "period": pl.String(),
+                   "record_no": pl.String(), "id_norm": pl.String(), "name_norm": pl.String(),
                    "person_id": pl.String(), "decision": pl.String()}
 
 
@@ -815,12 +816,15 @@ def _refresh_flags(con: duckdb.DuckDBPyConnection, touched: pl.DataFrame, *,
 
 
 def link_overrides(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """The staff's link decisions as the matcher uses them.
+    """The staff's link decisions as the matcher uses them, at two scopes.
 
-    The latest recorded decision per (source, id_norm, name_norm, person_id) wins. A confirmed
-    identity without an ID number (``id_norm`` null) is left out: a clerk confirmed that one
-    record, and carrying it forward would link a later record on its name alone (outputs.md,
-    "What may be matched"). Rejections are all kept.
+    ``record``: the decided record itself, ``(source, period, record_no)``, whatever its ID —
+    when a later run loads the same folder again (every run loads P-5..P), the clerk is not
+    asked the same question twice. ``identity``: the recurring identity ``(source, id_norm,
+    name_norm)`` in any folder. A confirmed identity without an ID number (``id_norm`` null) has
+    no identity row: carrying it forward would link a later record on its name alone
+    (outputs.md, "What may be matched"); rejections are all kept. The latest recorded decision
+    per key wins.
 
     Parameters
     ----------
@@ -830,16 +834,24 @@ def link_overrides(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     Returns
     -------
     pl.DataFrame
-        ``source, id_norm, name_norm, person_id, decision`` (``confirmed`` or ``rejected``),
-        sorted by those keys.
+        ``scope, source, period, record_no, id_norm, name_norm, person_id, decision``
+        (``confirmed`` or ``rejected``); ``period`` and ``record_no`` are null on identity rows.
     """
-    existing = _existing_decisions(con).filter(pl.col("kind") == "link")
-    key = ["source", "id_norm", "name_norm", "person_id"]
-    latest = (existing.sort("decision_id")
-              .group_by(key, maintain_order=True).last()
-              .filter((pl.col("decision") == "rejected") | pl.col("id_norm").is_not_null())
-              .select(*key, "decision"))
-    return latest.sort(key, nulls_last=True).cast(_OVERRIDE_FRAME)
+    existing = _existing_decisions(con).filter(pl.col("kind") == "link").sort("decision_id")
+    identity_key = ["source", "id_norm", "name_norm", "person_id"]
+    identity = (existing.group_by(identity_key, maintain_order=True).last()
+                .filter((pl.col("decision") == "rejected") | pl.col("id_norm").is_not_null())
+                .select(pl.lit("identity").alias("scope"), "source",
+                        pl.lit(None, pl.String).alias("period"),
+                        pl.lit(None, pl.String).alias("record_no"),
+                        "id_norm", "name_norm", "person_id", "decision"))
+    record_key = ["source", "period", "record_no", "person_id"]
+    record = (existing.group_by(record_key, maintain_order=True).last()
+              .select(pl.lit("record").alias("scope"), "source", "period", "record_no",
+                      "id_norm", "name_norm", "person_id", "decision"))
+    both = pl.concat([identity.cast(_OVERRIDE_FRAME), record.cast(_OVERRIDE_FRAME)])
+    return both.sort("scope", "source", "period", "record_no", "id_norm", "name_norm",
+                     "person_id", nulls_last=True)
 
 
 def load_flag_decisions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

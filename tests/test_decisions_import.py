@@ -334,16 +334,25 @@ def test_link_overrides_latest_decision_wins(db, tmp_path):
     import_decisions(_workbook(tmp_path / "a.xlsx", [], [_review_row(), _review_row(
         source="pension", record="N1", candidate="P201")]), db, imported_at=T0)
     first = link_overrides(db)
-    # a confirmation without an ID number is not carried forward (name alone never links)
-    assert first.rows() == [("tax_wages", "990101199001010011", "张玮", "P101", "confirmed")]
-    assert first.columns == ["source", "id_norm", "name_norm", "person_id", "decision"]
+    assert first.columns == ["scope", "source", "period", "record_no", "id_norm", "name_norm",
+                             "person_id", "decision"]
+    # a confirmation without an ID number is not carried forward as an identity (name alone
+    # never links), but the very record the clerk decided stays decided
+    identity = first.filter(pl.col("scope") == "identity").drop("scope", "period", "record_no")
+    assert identity.rows() == [("tax_wages", "990101199001010011", "张玮", "P101", "confirmed")]
+    record = first.filter(pl.col("scope") == "record").select("source", "record_no", "person_id",
+                                                              "decision")
+    assert record.sort("source").rows() == [("pension", "N1", "P201", "confirmed"),
+                                            ("tax_wages", "T1", "P101", "confirmed")]
     import_decisions(_workbook(tmp_path / "b.xlsx", [], [_review_row(
         result="否定", note="另有其人"), _review_row(source="pension", record="N1",
                                                  candidate="P201", result="rejected")]),
         db, imported_at=T1)
-    assert link_overrides(db).sort("source").rows() == [
-        ("pension", None, "王芳", "P201", "rejected"),
-        ("tax_wages", "990101199001010011", "张玮", "P101", "rejected")]
+    latest = link_overrides(db)
+    assert latest.filter(pl.col("scope") == "identity").drop("scope", "period", "record_no").sort(
+        "source").rows() == [("pension", None, "王芳", "P201", "rejected"),
+                             ("tax_wages", "990101199001010011", "张玮", "P101", "rejected")]
+    assert set(latest.filter(pl.col("scope") == "record")["decision"]) == {"rejected"}
 
 
 def test_ensure_decisions_table_keeps_existing_rows(db, tmp_path):

@@ -83,8 +83,18 @@ def _decision_pairs(decisions: pl.DataFrame | None, recs: pl.DataFrame,
     if bad.height:
         raise ValueError(f"link_folder: decisions hold unknown decision values "
                          f"{sorted(set(bad['decision'].to_list()), key=str)}")
-    pairs = (dec.join(recs.select(RID, "source", "id_norm", "name_norm"),
-                      on=["source", "id_norm", "name_norm"], nulls_equal=True)
+    if "scope" not in dec.columns:
+        dec = dec.with_columns(scope=pl.lit("identity"), period=pl.lit(None, pl.String),
+                               record_no=pl.lit(None, pl.String))
+    # identity decisions follow the same delivered ID and name from the same source; record
+    # decisions pin the one record a clerk decided, so re-loading its folder asks nothing again
+    by_identity = dec.filter(pl.col("scope") == "identity").join(
+        recs.select(RID, "source", "id_norm", "name_norm"),
+        on=["source", "id_norm", "name_norm"], nulls_equal=True)
+    by_record = dec.filter(pl.col("scope") == "record").join(
+        recs.select(RID, "source", "period", "record_no"), on=["source", "period", "record_no"])
+    pairs = (pl.concat([by_identity.select(RID, "person_id", "decision"),
+                        by_record.select(RID, "person_id", "decision")])
              .join(reg.select(PIDX, "person_id"), on="person_id")
              .select(RID, PIDX, "decision").unique().sort(RID, PIDX))
     # a pair both confirmed and rejected (decisions changed over time) is treated as rejected
