@@ -82,7 +82,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | None,
-         warehouse: Path | None, orchestrator: Orchestrator, **kwargs) -> dict:
+         warehouse: Path | None, orchestrator: Orchestrator, use_cache: bool = True) -> dict:
     from pipelines import runner
     from pipelines import warehouse as wh
     from pipelines.rulebook import RulebookError
@@ -100,10 +100,12 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
                 with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
                     if flow_name == "monthly":
                         return flows.monthly_flow(incoming=str(incoming), period=label,
-                                                  districts=districts, warehouse=str(target))
+                                                  districts=districts, warehouse=str(target),
+                                                  use_cache=use_cache)
                     return flows.quarterly_flow(incoming=str(incoming), quarter=label,
-                                                warehouse=str(target))
-            ctx = runner.RunContext.create(flow=flow_name, incoming=incoming, warehouse=target)
+                                                warehouse=str(target), use_cache=use_cache)
+            ctx = runner.RunContext.create(flow=flow_name, incoming=incoming, warehouse=target,
+                                           use_cache=use_cache)
             try:
                 if flow_name == "monthly":
                     return runner.execute_monthly(ctx, label, districts=districts)
@@ -137,6 +139,9 @@ WarehouseOpt = Annotated[Path | None, typer.Option(
     "--warehouse", help="DuckDB warehouse file [default: warehouse/hedui.duckdb].", dir_okay=False)]
 DistrictOpt = Annotated[list[str] | None, typer.Option(
     "--district", help="区县代码 to assess (repeatable); all districts when omitted.")]
+NoCacheOpt = Annotated[bool, typer.Option(
+    "--no-cache", help="Re-land and re-match every folder even when its files, the code, the "
+                       "matching parameters and the staff decisions are unchanged since the last run.")]
 OrchestratorOpt = Annotated[Orchestrator, typer.Option(
     "--orchestrator", help="prefect: run as Prefect flows (ephemeral local server unless "
                            "PREFECT_API_URL is set); local: same stages, no Prefect.")]
@@ -149,6 +154,7 @@ def monthly(
     district: DistrictOpt = None,
     warehouse: WarehouseOpt = None,
     orchestrator: OrchestratorOpt = Orchestrator.prefect,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Monthly cross-check: load the window's folders, link, assess and flag PERIOD."""
     from pipelines.periods import parse_period
@@ -159,7 +165,7 @@ def monthly(
     except ValueError as exc:
         _fail(str(exc), code=2)
     summary = _run("monthly", incoming=incoming, label=period, districts=district or None,
-                   warehouse=warehouse, orchestrator=orchestrator)
+                   warehouse=warehouse, orchestrator=orchestrator, use_cache=not no_cache)
     print_summary(summary, console)
     console.print(f"next: [bold]hedui report --period {period}"
                   + (f" --warehouse {warehouse}" if warehouse else "") + "[/bold]")
@@ -171,6 +177,7 @@ def quarterly(
     quarter: Annotated[str, typer.Option("--quarter", help="Quarter, YYYYQn (e.g. 2026Q3).")],
     warehouse: WarehouseOpt = None,
     orchestrator: OrchestratorOpt = Orchestrator.prefect,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Quarterly city-wide screening: every month of QUARTER, every district, plus quarter_summary."""
     from pipelines.periods import quarter_months
@@ -181,7 +188,7 @@ def quarterly(
     except ValueError as exc:
         _fail(str(exc), code=2)
     summary = _run("quarterly", incoming=incoming, label=quarter.upper(), districts=None,
-                   warehouse=warehouse, orchestrator=orchestrator)
+                   warehouse=warehouse, orchestrator=orchestrator, use_cache=not no_cache)
     print_summary(summary, console)
     from rich.table import Table
 

@@ -66,16 +66,17 @@ class RunContext:
     started_at: datetime
     rules_dir: Path | None = None
     matching_file: Path | None = None
+    use_cache: bool = True
 
     @classmethod
     def create(cls, *, flow: str, incoming: Path, warehouse: Path, rules_dir: Path | None = None,
-               matching_file: Path | None = None) -> RunContext:
+               matching_file: Path | None = None, use_cache: bool = True) -> RunContext:
         run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         scratch = warehouse.parent / ".work" / run_id
         scratch.mkdir(parents=True, exist_ok=True)
         return cls(run_id=run_id, flow=flow, incoming=incoming, warehouse=warehouse,
                    scratch=scratch, started_at=datetime.now(timezone.utc),
-                   rules_dir=rules_dir, matching_file=matching_file)
+                   rules_dir=rules_dir, matching_file=matching_file, use_cache=use_cache)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -97,6 +98,8 @@ class FolderRef:
     files: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    #: the folder-cache key of this result (None when the cache is off or the folder is absent)
+    cache_key: str | None = None
 
     def stg(self, source: str) -> Path:
         return self.dir / f"stg_{source}.parquet"
@@ -341,9 +344,12 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
     key = wh.pseudonym_key(ctx.warehouse)
     inputs = input_entries(refs)
     with wh.publishing(ctx.warehouse) as con:
+        held = wh.loaded_folders(con)
         for ref in refs:
             if not ref.exists:
                 continue
+            if ref.cache_key is not None and held.get(ref.period) == ref.cache_key:
+                continue  # the warehouse already holds exactly these rows for this folder
             by_period = ("period = ?", [ref.period])
             for source in ("register", *EXTRACT_SOURCES):
                 wh.replace_rows_from_parquet(con, f"stg_{source}", [ref.stg(source)], where=by_period[0],
@@ -359,6 +365,7 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
             if ref.quarantine.exists():
                 con.execute("""INSERT INTO quarantine BY NAME SELECT source, period, file, row_number,
                     record_no, reason FROM read_parquet(?)""", [str(ref.quarantine)])
+            wh.mark_folder_loaded(con, ref.period, ref.cache_key)
         decisions = load_flag_decisions(con)
         params = load_decision_params()
         for a in assessed:
@@ -522,9 +529,36 @@ def _precheck(ctx: RunContext, periods_required: Sequence[str]) -> None:
 
 def _load_and_match(ctx: RunContext, months: Sequence[str], stages: Stages, *,
                     settle_seconds: float) -> tuple[list[FolderRef], list[dict]]:
+    """Land, clean and match each folder, reusing the folder cache where nothing changed."""
+    from pipelines import folder_cache
+
     overrides = _link_overrides(ctx)
-    refs = [stages.land_clean(ctx, m, settle_seconds=settle_seconds) for m in months]
-    counts = [stages.match(ctx, r, overrides=overrides) for r in refs]
+    refs: list[FolderRef] = []
+    counts: list[dict] = []
+    for m in months:
+        folder = ctx.incoming / m
+        key = None
+        if ctx.use_cache and folder.is_dir():
+            _assert_folder_settled(folder, settle_seconds=settle_seconds)
+            key = folder_cache.folder_key(folder, matching_file=ctx.matching_file, overrides=overrides)
+            meta = folder_cache.restore(ctx.warehouse, m, key, ctx.scratch / m)
+            if meta is not None:
+                ref = FolderRef(**{**meta["ref"], "dir": ctx.scratch / m, "cache_key": key})
+                refs.append(ref)
+                counts.append(meta["counts"])
+                _report("reuse", "start", period=m)
+                _report("reuse", "finish", period=m, **{k: v for k, v in meta["counts"].items()
+                                                        if k not in {"period"}})
+                continue
+        ref = stages.land_clean(ctx, m, settle_seconds=settle_seconds)
+        count = stages.match(ctx, ref, overrides=overrides)
+        if key is not None and ref.exists:
+            ref.cache_key = key
+            folder_cache.store(ctx.warehouse, m, key, ref.dir,
+                               {"ref": {k: v for k, v in as_dict(ref).items()
+                                        if k not in {"dir", "cache_key"}}, "counts": count})
+        refs.append(ref)
+        counts.append(count)
     return refs, counts
 
 

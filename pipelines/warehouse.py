@@ -59,6 +59,9 @@ CONTRACT_DDL = (
         districts VARCHAR, status VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL,
         finished_at TIMESTAMPTZ NOT NULL, rulebook_version VARCHAR, code_version VARCHAR,
         inputs JSON, summary JSON, message VARCHAR)""",
+    # which folder-cache key each folder's raw/stg/links/quarantine rows came from
+    """CREATE TABLE IF NOT EXISTS loaded_folders (
+        period VARCHAR PRIMARY KEY, cache_key VARCHAR, loaded_at TIMESTAMPTZ NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS quarter_summary (
         quarter VARCHAR NOT NULL, district_code VARCHAR NOT NULL, flag VARCHAR NOT NULL,
         households_flagged BIGINT NOT NULL, households_new BIGINT)""",
@@ -216,6 +219,17 @@ def table_exists(con: duckdb.DuckDBPyConnection, name: str, schema: str = "main"
     return bool(con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
         [schema, name]).fetchall()[0][0])
+
+
+def loaded_folders(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
+    """``period -> cache_key`` of the folders whose rows the warehouse holds."""
+    return dict(con.execute("SELECT period, cache_key FROM loaded_folders").fetchall())
+
+
+def mark_folder_loaded(con: duckdb.DuckDBPyConnection, period: str, cache_key: str | None) -> None:
+    """Record which cache key a folder's published rows came from (null: unknown, reload)."""
+    con.execute("DELETE FROM loaded_folders WHERE period = ?", [period])
+    con.execute("INSERT INTO loaded_folders VALUES (?, ?, now())", [period, cache_key])
 
 
 def replace_rows_from_parquet(con: duckdb.DuckDBPyConnection, table: str, parquet: Sequence[Path],

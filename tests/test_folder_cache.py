@@ -1,0 +1,88 @@
+"""The folder cache: unchanged folders are reused, anything that could change a link is not."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import polars as pl
+import pytest
+
+from conftest import SAMPLE, read_delivered_csv
+from pipelines import folder_cache, runner
+
+
+def _run(incoming, period, warehouse, *, use_cache=True):
+    events = []
+    runner.set_reporter(lambda stage, event, info: events.append((stage, event, info.get("period"))))
+    ctx = runner.RunContext.create(flow="monthly", incoming=incoming, warehouse=warehouse,
+                                   use_cache=use_cache)
+    try:
+        runner.execute_monthly(ctx, period, districts=None)
+    finally:
+        ctx.cleanup()
+        runner.set_reporter(None)
+    done = {(s, p) for s, e, p in events if e == "finish"}
+    return {p for s, p in done if s == "land"}, {p for s, p in done if s == "reuse"}
+
+
+def _dump(warehouse, table):
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.sql(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture()
+def city(tmp_path):
+    months = ("2026-07", "2026-08", "2026-09", "2026-10")
+    for m in months:
+        shutil.copytree(SAMPLE / "incoming" / m, tmp_path / "incoming" / m)
+    return tmp_path / "incoming", tmp_path / "w" / "hedui.duckdb"
+
+
+def test_a_second_run_reuses_every_unchanged_folder_with_identical_results(city):
+    incoming, warehouse = city
+    landed, reused = _run(incoming, "2026-10", warehouse)
+    assert landed == {"2026-07", "2026-08", "2026-09", "2026-10"} and not reused
+    before = {t: _dump(warehouse, t) for t in ("links", "quarantine", "assessments", "flags")}
+    landed, reused = _run(incoming, "2026-10", warehouse)
+    assert not landed and reused == {"2026-07", "2026-08", "2026-09", "2026-10"}
+    assert {t: _dump(warehouse, t) for t in before} == before
+
+
+def test_a_changed_file_reprocesses_only_its_folder(city):
+    incoming, warehouse = city
+    _run(incoming, "2026-10", warehouse)
+    wages = incoming / "2026-09" / "tax_wages.csv"
+    frame = read_delivered_csv(wages)
+    frame = pl.concat([frame, frame.head(1).with_columns(pl.lit("TW-RESENT-X").alias("记录号"))])
+    frame.write_csv(wages)
+    landed, reused = _run(incoming, "2026-10", warehouse)
+    assert landed == {"2026-09"} and reused == {"2026-07", "2026-08", "2026-10"}
+    con = duckdb.connect(str(warehouse), read_only=True)
+    n = con.execute("SELECT count(*) FROM links WHERE period = '2026-09' AND record_no = 'TW-RESENT-X'").fetchall()
+    con.close()
+    assert n == [(1,)]
+
+
+def test_matching_parameters_and_staff_decisions_are_part_of_the_key(city, tmp_path):
+    incoming, _ = city
+    folder = incoming / "2026-10"
+    base = folder_cache.folder_key(folder, matching_file=None, overrides=None)
+    assert base == folder_cache.folder_key(folder, matching_file=None, overrides=None)
+    edited = tmp_path / "matching.yaml"
+    edited.write_text((folder_cache.ROOT / "rules" / "matching.yaml").read_text(encoding="utf-8") + "\n# edited\n",
+                      encoding="utf-8")
+    assert folder_cache.folder_key(folder, matching_file=edited, overrides=None) != base
+    overrides = tmp_path / "o.parquet"
+    pl.DataFrame({"source": ["tax_wages"], "person_id": ["P1"], "decision": ["confirmed"]}).write_parquet(overrides)
+    assert folder_cache.folder_key(folder, matching_file=None, overrides=overrides) != base
+
+
+def test_no_cache_processes_everything(city):
+    incoming, warehouse = city
+    _run(incoming, "2026-10", warehouse)
+    landed, reused = _run(incoming, "2026-10", warehouse, use_cache=False)
+    assert landed == {"2026-07", "2026-08", "2026-09", "2026-10"} and not reused
