@@ -16,6 +16,8 @@ import shutil
 from functools import lru_cache
 from pathlib import Path
 
+from pipelines.land import sha256_of
+
 ROOT = Path(__file__).resolve().parents[1]
 #: bump when the layout of a cache entry changes
 LAYOUT = "1"
@@ -32,22 +34,14 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def folder_key(folder: Path, *, matching_file: Path | None, overrides: Path | None) -> str:
     """The cache key of one folder's land+clean+match result."""
     h = hashlib.sha256(code_fingerprint().encode())
     for f in sorted(p for p in folder.iterdir() if p.is_file()):
         h.update(f.name.encode())
-        h.update(_file_digest(f).encode())
+        h.update(sha256_of(f).encode())
     h.update(Path(matching_file or ROOT / "rules" / "matching.yaml").read_bytes())
-    h.update(_file_digest(overrides).encode() if overrides is not None and overrides.exists() else b"-")
+    h.update(sha256_of(overrides).encode() if overrides is not None and overrides.exists() else b"-")
     return h.hexdigest()[:32]
 
 

@@ -17,7 +17,6 @@ by the next run.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import secrets
 import shutil
@@ -308,11 +307,3 @@ def rebuild_analyst_views(con: duckdb.DuckDBPyConnection, *, key: str) -> None:
                 NULL::VARCHAR AS disability_grade, NULL::VARCHAR AS serious_illness WHERE false"""
         con.execute(f"CREATE OR REPLACE TABLE analyst.{name} AS {select}", {"key": key}
                     if "$key" in select else None)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
