@@ -56,6 +56,30 @@ def _report(stage: str, event: str, **info: object) -> None:
 # references handed between stages
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_dead_scratch(work: Path) -> None:
+    """Delete scratch folders of runs that were killed: they hold cleaned personal data."""
+    if not work.is_dir():
+        return
+    for run_dir in work.iterdir():
+        try:
+            pid = int((run_dir / "pid").read_text())
+        except (OSError, ValueError):
+            pid = 0
+        if pid and (pid == os.getpid() or _pid_alive(pid)):
+            continue
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 @dataclass
 class RunContext:
     run_id: str
@@ -72,8 +96,10 @@ class RunContext:
     def create(cls, *, flow: str, incoming: Path, warehouse: Path, rules_dir: Path | None = None,
                matching_file: Path | None = None, use_cache: bool = True) -> RunContext:
         run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        _remove_dead_scratch(warehouse.parent / ".work")
         scratch = warehouse.parent / ".work" / run_id
         scratch.mkdir(parents=True, exist_ok=True)
+        (scratch / "pid").write_text(str(os.getpid()))
         return cls(run_id=run_id, flow=flow, incoming=incoming, warehouse=warehouse,
                    scratch=scratch, started_at=datetime.now(timezone.utc),
                    rules_dir=rules_dir, matching_file=matching_file, use_cache=use_cache)

@@ -123,3 +123,21 @@ def test_an_analyst_reading_during_a_run_sees_the_old_month_or_the_new_one(tmp_p
     assert len(seen) > 3
     # every read saw either the state before the run (no 2026-10, one run) or after it, never half
     assert set(seen) <= {(0, 1), (final, 2)}
+
+
+def test_the_next_run_removes_a_killed_runs_scratch_data(tmp_path):
+    from pipelines import runner
+
+    work = tmp_path / ".work"
+    dead = work / "20260101T000000Z-deadbeef"
+    dead.mkdir(parents=True)
+    (dead / "pid").write_text("999999999")
+    (dead / "stg_register.parquet").write_bytes(b"personal data")
+    unknown = work / "20260101T000000Z-nopidfil"
+    unknown.mkdir()
+    ctx = runner.RunContext.create(flow="monthly", incoming=tmp_path, warehouse=tmp_path / "hedui.duckdb")
+    try:
+        assert not dead.exists() and not unknown.exists()
+        assert ctx.scratch.exists()
+    finally:
+        ctx.cleanup()
