@@ -250,7 +250,12 @@ def build_candidate_pairs(recs: pl.DataFrame, reg: pl.DataFrame, *, max_name_can
     def by_keys(left: pl.DataFrame, right: pl.DataFrame, keys: list[str], label: str) -> pl.DataFrame:
         # every record sharing a key gets the same register persons: cap them on the register
         # side (lowest _pidx first) before the join, so a common name never explodes the pairs
-        capped = (right.select(PIDX, *keys).drop_nulls(keys).sort(PIDX)
+        # (only the register rows whose key some record carries: the records searched by name
+        # are few, so the window runs on a small slice instead of the whole register)
+        wanted = left.select(*keys).drop_nulls(keys).unique()
+        capped = (right.select(PIDX, *keys).drop_nulls(keys)
+                  .join(wanted, on=keys, how="semi")
+                  .sort(PIDX)
                   .filter(pl.int_range(pl.len()).over(keys) < max_name_candidates))
         return (left.select(RID, *keys).drop_nulls(keys)
                 .join(capped, on=keys, how="inner")

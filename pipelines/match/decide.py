@@ -25,6 +25,9 @@ LINK_SCHEMA = {
 _ID_METHOD = {"equal": "id_exact", "converted_15": "id_converted_15",
               "one_substitution": "id_one_substitution", "transposition": "id_transposition"}
 _FIELD_WORDS = {"birth": "birth date", "sex": "sex", "district": "district"}
+#: the methods :func:`_reason` words; every other method's reason is null
+_REASON_METHODS = ("ambiguous", "low_score", "id_name_mismatch", "name_only",
+                   "valid_id_not_on_register", "no_candidate", "rejected")
 
 
 def _lit(text: str) -> pl.Expr:
@@ -114,6 +117,12 @@ def decide(scored: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *, param
     score = (pl.when(~pl.col("_has")).then(None)
              .when(exact_score | (pl.col("method") == "confirmed")).then(1.0)
              .otherwise(pl.col("probability")))
+    # every branch of the reason is computed for every row it is given, and matched rows (most
+    # of them) have none: word only the rows whose method has a reason, and join the words back
+    df = df.with_row_index("_row")
+    reasons = (df.filter(pl.col("method").is_in(_REASON_METHODS))
+               .select("_row", _reason=_reason(params)))
+    df = df.join(reasons, on="_row", how="left", maintain_order="left")
     return df.select(
         "source", "period", "record_no",
         person_id=pl.when(matched).then(pl.col("person_id")),
@@ -124,7 +133,7 @@ def decide(scored: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *, param
         match_weight="match_weight",
         candidate_person_id=pl.when(offered).then(pl.col("person_id")),
         candidate_household_id=pl.when(offered).then(pl.col("household_id")),
-        reason=_reason(params),
+        reason="_reason",
         comparison=pl.when(pl.col("_has")).then(pl.col("comparison")),
     ).cast(LINK_SCHEMA)
 
