@@ -49,6 +49,21 @@ def _key_problem(frame: pl.DataFrame) -> str | None:
     return None
 
 
+def _sorted_by_key(records: pl.DataFrame) -> pl.DataFrame:
+    """``records.sort(_KEY)``, by one joined key when that gives the same order (twice as fast).
+
+    Joined with NUL, the lowest code point, the texts sort as the tuples do; a null or a NUL
+    inside a key would break that, so such input takes the plain multi-column sort.
+    """
+    keys = [pl.col(k) for k in _KEY]
+    joinable = records.select(pl.all_horizontal(
+        [k.is_not_null() & ~k.str.contains("\x00", literal=True) for k in keys]).all()).item()
+    if not joinable:
+        return records.sort(_KEY)
+    return (records.with_columns(pl.concat_str(keys, separator="\x00").alias("_sort_key"))
+            .sort("_sort_key").drop("_sort_key"))
+
+
 def _repeats_adjacent(ordered: pl.DataFrame) -> bool:
     same = pl.all_horizontal([pl.col(k).eq_missing(pl.col(k).shift(1)) for k in _KEY])
     return bool(ordered.select(same.fill_null(False).any()).item())
@@ -146,7 +161,7 @@ def link_folder(records: pl.DataFrame, register: pl.DataFrame, *, params: MatchP
     reg_in = _check_columns(register, REGISTER_COLUMNS, "register")
     if rec_in.height == 0:
         return pl.DataFrame(schema=LINK_SCHEMA)
-    ordered = rec_in.sort(_KEY)
+    ordered = _sorted_by_key(rec_in)
     # after sorting, a repeated key sits next to its copy: one linear pass instead of a group-by
     # (which is then run, on the rare failing input only, to name the first repeated key)
     if _repeats_adjacent(ordered):
