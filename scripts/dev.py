@@ -66,6 +66,13 @@ def demo() -> int:
           "--warehouse", warehouse], env=env, cwd=ROOT)
     _run([hedui, "report", "--period", "2026-10", "--warehouse", warehouse,
           "--out", ROOT / "reports"], env=env, cwd=ROOT)
+    print(f"""
+Done. Look at:
+  {ROOT / 'reports' / 'hedui-2026-10.html'}            the period's report (opens offline)
+  {ROOT / 'reports'}/hedui-2026-10-<区县代码>.xlsx     the district workbooks staff work from
+  {warehouse}                                          the DuckDB warehouse (tables: README)
+  HEDUI_WAREHOUSE={warehouse} {BIN / 'marimo'} edit notebooks/monthly_overview.py
+""", flush=True)
     return 0
 
 
