@@ -307,6 +307,7 @@ def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
     """Assess and flag ``period`` from the folders of its window; writes two parquet files."""
     from pipelines.assess import assess_period
     from pipelines.rulebook import load_rulebook
+    from schemas.published import ASSESSMENTS, FLAGS_TABLE
 
     _report("assess", "start", period=period)
     by_period = {r.period: r for r in refs}
@@ -323,8 +324,9 @@ def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
                            districts=scope)
     out = ctx.scratch / f"assess-{period}{tag}"
     out.mkdir(parents=True, exist_ok=True)
-    result.assessments.write_parquet(out / "assessments.parquet")
-    result.flags.write_parquet(out / "flags.parquet")
+    # the published tables' contract, enforced before anything can reach the warehouse
+    ASSESSMENTS.validate(result.assessments).write_parquet(out / "assessments.parquet")
+    FLAGS_TABLE.validate(result.flags).write_parquet(out / "flags.parquet")
     version = rulebook.at(pp.month_end(period)).version
     _report("assess", "finish", period=period, households=result.assessments.height,
             flags=result.flags.height)
