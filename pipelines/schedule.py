@@ -33,9 +33,8 @@ def previous_quarter(now: datetime | None = None) -> str:
     return f"{y:04d}Q{q}"
 
 
-def serve(*, incoming: str, warehouse: str | None) -> None:  # pragma: no cover - long-running
-    """Register both deployments with their cron schedules and serve them until stopped."""
-    from prefect import serve as prefect_serve
+def build_deployments(*, incoming: str, warehouse: str | None) -> list:
+    """The two scheduled deployments: monthly for the previous month, quarterly for the last quarter."""
     from prefect.schedules import Cron
 
     from pipelines.flows import scheduled_monthly_flow, scheduled_quarterly_flow
@@ -49,4 +48,11 @@ def serve(*, incoming: str, warehouse: str | None) -> None:  # pragma: no cover 
         name="hedui-quarterly", parameters=params,
         schedule=Cron(QUARTERLY_CRON, timezone=TIMEZONE),
         description="Quarterly city-wide screening of the quarter just ended.")
-    prefect_serve(monthly, quarterly)
+    return [monthly, quarterly]
+
+
+def serve(*, incoming: str, warehouse: str | None) -> None:  # pragma: no cover - long-running
+    """Register both deployments with their cron schedules and serve them until stopped."""
+    from prefect import serve as prefect_serve
+
+    prefect_serve(*build_deployments(incoming=incoming, warehouse=warehouse))

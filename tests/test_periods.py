@@ -65,3 +65,13 @@ def test_scheduler_checks_the_previous_month_in_shanghai_time():
     assert previous_period(datetime(2026, 1, 5, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))) == "2025-12"
     assert previous_quarter(datetime(2026, 10, 10, 3, 0, tzinfo=ZoneInfo("Asia/Shanghai"))) == "2026Q3"
     assert previous_quarter(datetime(2026, 1, 10, 3, 0, tzinfo=ZoneInfo("Asia/Shanghai"))) == "2025Q4"
+
+
+def test_the_deployments_carry_the_contracted_schedules():
+    from pipelines.schedule import build_deployments
+
+    monthly, quarterly = build_deployments(incoming="/data/incoming", warehouse="/data/w.duckdb")
+    assert monthly.name == "hedui-monthly" and quarterly.name == "hedui-quarterly"
+    crons = [(d.schedules[0].schedule.cron, d.schedules[0].schedule.timezone) for d in (monthly, quarterly)]
+    assert crons == [("0 2 5 * *", "Asia/Shanghai"), ("0 3 10 1,4,7,10 *", "Asia/Shanghai")]
+    assert monthly.parameters == {"incoming": "/data/incoming", "warehouse": "/data/w.duckdb"}
