@@ -226,12 +226,15 @@ def clean_extract(raw: pl.DataFrame, *, source: str, period: str) -> CleanResult
         (values.plain_text(pl.col("记录号")).is_duplicated() & pl.col(PROBLEM).is_null()).any()).item())
     typed = _parse(_ordered(raw), src, period=period, need_key=repeats)
     if repeats:
-        group_key = pl.when(grouped).then(pl.col("record_no"))
-        typed = typed.with_columns(
-            _copies=pl.len().over(group_key),
-            _variants=pl.col("_key").n_unique().over(group_key),
-            _rank=pl.col("_ord").rank("ordinal").over(group_key),
-        )
+        # the windows run only over the rows whose 记录号 repeats; every other row is one copy
+        copies = (typed.filter(grouped).select("_ord", "record_no", "_key")
+                  .filter(pl.col("record_no").is_duplicated())
+                  .select("_ord",
+                          _copies=pl.len().over("record_no"),
+                          _variants=pl.col("_key").n_unique().over("record_no"),
+                          _rank=pl.col("_ord").rank("ordinal").over("record_no")))
+        typed = (typed.join(copies, on="_ord", how="left", maintain_order="left")
+                 .with_columns(pl.col("_copies", "_variants", "_rank").fill_null(1)))
         repeated = grouped & (pl.col("_copies") > 1)
         conflict = repeated & (pl.col("_variants") > 1)
         duplicate = repeated & (pl.col("_variants") == 1) & (pl.col("_rank") > 1)
