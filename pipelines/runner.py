@@ -479,7 +479,7 @@ def build_summary(refs: Sequence[FolderRef], match_counts: Sequence[dict],
                          .with_columns(pl.lit(a.period).alias("period")).to_dicts())
     missing_folders = [r.period for r in refs if not r.exists]
     no_register = [r.period for r in refs if r.exists and not r.register_ok]
-    notes = []
+    notes = [f"{p}: the folder is absent, so nothing was delivered that month" for p in missing_folders]
     for r in refs:
         notes += [f"{r.period}: {n}" for n in r.notes]
         if r.exists and not r.register_ok and r.register_problem:

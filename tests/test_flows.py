@@ -200,3 +200,12 @@ def test_quarterly_new_is_null_when_the_month_before_cannot_be_assessed(tmp_path
         ctx.cleanup()
     qs = _q(warehouse, "SELECT households_new FROM quarter_summary")
     assert qs.height > 0 and qs["households_new"].null_count() == qs.height
+
+
+def test_an_absent_folder_of_the_window_is_reported_and_the_run_goes_on(tmp_path):
+    incoming = _copy_sample(tmp_path)
+    shutil.rmtree(incoming / "2026-07")
+    summary = run_local_monthly(incoming, SAMPLE_PERIOD, tmp_path / "hedui.duckdb")
+    assert summary["folders_missing"] == ["2026-07"]
+    assert "2026-07: the folder is absent, so nothing was delivered that month" in summary["notes"]
+    assert any("INCOME_DROP not computed" in n for n in summary["notes"])
