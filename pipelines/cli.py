@@ -247,7 +247,9 @@ def decisions_import(
         _fail(f"{file.name} was not imported; nothing was recorded:\n{exc}")
     except wh.WarehouseError as exc:
         _fail(f"the warehouse cannot be written: {exc}")
-    console.print(str(result))
+    console.print(f"{file.name}: {result.rows_read} decision row(s) read; {result.recorded} recorded "
+                  f"({result.flag_decisions} flag, {result.link_decisions} link); "
+                  f"{result.already_recorded} were already recorded. Warehouse: {target}")
 
 
 @app.command()
