@@ -55,3 +55,12 @@ def test_a_failing_cell_fails_the_run(tmp_path: Path) -> None:
     done = _run(ROOT / "notebooks" / "monthly_overview.py", bare, tmp_path)
     assert done.returncode != 0
     assert "analyst" in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_on_the_sample_citys_real_warehouse(notebook: Path, sample_warehouse: Path,
+                                                          tmp_path: Path) -> None:
+    done = _run(notebook, sample_warehouse, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr

@@ -202,3 +202,24 @@ def test_a_filled_in_workbook_reads_back_through_the_decisions_importer(city: li
         ("flag", 2, PERIOD, "H0004", "HIGH_MEDICAL_EXPENSE", None, None, "属实"),
         ("link", 2, PERIOD, None, None, "T002", "P0004", "否定"),
     ]
+
+
+@pytest.mark.slow
+def test_reports_on_the_sample_citys_real_warehouse(sample_warehouse, tmp_path):
+    import duckdb
+    import openpyxl
+
+    from pipelines.report import write_reports
+
+    paths = write_reports(sample_warehouse, period="2026-10", out=tmp_path)
+    names = sorted(p.name for p in paths)
+    assert names == ["hedui-2026-10-990101.xlsx", "hedui-2026-10-990102.xlsx",
+                     "hedui-2026-10-990103.xlsx", "hedui-2026-10-all.xlsx", "hedui-2026-10.html"]
+    con = duckdb.connect(str(sample_warehouse), read_only=True)
+    flagged = con.execute("""SELECT count(*) FROM flags WHERE period = '2026-10'
+                             AND district_code = '990102'""").fetchall()[0][0]
+    con.close()
+    wb = openpyxl.load_workbook(tmp_path / "hedui-2026-10-990102.xlsx", read_only=True)
+    rows = list(wb["核查标记"].iter_rows(values_only=True))
+    assert len(rows) - 1 == flagged > 0
+    assert all(r[1] == "990102" for r in rows[1:])
