@@ -772,9 +772,13 @@ def _notes(hh: pl.DataFrame, flags: pl.DataFrame, ctx: _Context) -> list[str]:
         if k == 0:
             notes.append(f"{s} was delivered in no month of the window "
                          f"{ctx.window[0]}..{ctx.period}: it counts nothing and is recorded as missing")
-        elif k < n_w:
+        elif k < n_w and s in INCOME_SOURCES:
             notes.append(f"{s} was delivered in {k} of the {n_w} months of the window; "
                          f"its sum is divided by {k}")
+        elif k < n_w:
+            # medical and deaths are summed over what arrived, never averaged
+            notes.append(f"{s} was delivered in {k} of the {n_w} months of the window; "
+                         f"only those months' records count")
     if not (ctx.months_delivered["tax_wages"] or ctx.months_delivered["pension"]):
         notes.append("income per capita is unknown for every household (no income source delivered)")
     for s, st in ctx.snapshot_state.items():

@@ -209,3 +209,15 @@ def test_an_absent_folder_of_the_window_is_reported_and_the_run_goes_on(tmp_path
     assert summary["folders_missing"] == ["2026-07"]
     assert "2026-07: the folder is absent, so nothing was delivered that month" in summary["notes"]
     assert any("INCOME_DROP not computed" in n for n in summary["notes"])
+
+
+def test_notes_say_medical_and_deaths_are_summed_not_averaged(tmp_path):
+    incoming = _copy_sample(tmp_path)
+    for m in ("2026-06", "2026-07"):
+        for src in ("medical.csv", "deaths.csv", "tax_wages.csv"):
+            (incoming / m / src).unlink()
+    summary = run_local_monthly(incoming, SAMPLE_PERIOD, tmp_path / "hedui.duckdb")
+    notes = summary["notes"]
+    assert f"{SAMPLE_PERIOD}: tax_wages was delivered in 4 of the 6 months of the window; its sum is divided by 4" in notes
+    for s in ("medical", "deaths"):
+        assert f"{SAMPLE_PERIOD}: {s} was delivered in 4 of the 6 months of the window; only those months' records count" in notes
