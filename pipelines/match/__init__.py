@@ -65,8 +65,9 @@ def _sorted_by_key(records: pl.DataFrame) -> pl.DataFrame:
 
 
 def _repeats_adjacent(ordered: pl.DataFrame) -> bool:
+    # the first row has no predecessor (its shifted values are nulls, not a repeat)
     same = pl.all_horizontal([pl.col(k).eq_missing(pl.col(k).shift(1)) for k in _KEY])
-    return bool(ordered.select(same.fill_null(False).any()).item())
+    return bool(ordered.select((same & (pl.int_range(pl.len()) > 0)).any()).item())
 
 
 def unlinked_no_register(records: pl.DataFrame) -> pl.DataFrame:
