@@ -1,9 +1,10 @@
 """Benchmark: the monthly cross-check of a whole city, stage by stage.
 
 Generates (or reuses) a synthetic city of N households × 6 months with planted truth, runs the
-monthly stages exactly as ``hedui monthly --orchestrator local`` does, and prints wall time and
-peak resident memory per stage (land, validate, match, assess, publish), rows per second, and the
-match precision and recall against the city's truth.
+monthly stages exactly as ``hedui monthly --orchestrator local`` does, and prints wall time, CPU
+time (all threads) and peak resident memory per stage (land, validate, match, assess, publish),
+rows per second, and the match precision and recall against the city's truth. The heading names
+the commit and the load average before and after, since the machine is usually shared.
 
     .venv/bin/python benchmarks/city_monthly.py --households 100000
     .venv/bin/python benchmarks/city_monthly.py --scaling            # 10k, 100k, 1M persons
@@ -17,6 +18,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
+import subprocess
 import shutil
 import sys
 import threading
@@ -36,6 +39,13 @@ from pipelines import runner  # noqa: E402
 from pipelines.sample import generate_city, parse_months  # noqa: E402
 
 PERSONS_PER_HOUSEHOLD = 2.15
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process, all threads (the machine is shared: wall time
+    depends on the load, CPU time much less)."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
 
 
 def _rss_bytes() -> int:
@@ -70,11 +80,12 @@ class MemorySampler:
     @contextmanager
     def window(self, into: dict, name: str):
         self.peak = _rss_bytes()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         yield
-        into.setdefault(name, [0.0, 0])
+        into.setdefault(name, [0.0, 0, 0.0])
         into[name][0] += time.perf_counter() - t0
         into[name][1] = max(into[name][1], self.peak, _rss_bytes())
+        into[name][2] += _cpu_seconds() - c0
 
 
 @dataclass
@@ -87,6 +98,8 @@ class Result:
     recall: float = float("nan")
     review_share: float = float("nan")
     total: float = 0.0
+    cpu: float = 0.0
+    load: tuple[float, float] = (0.0, 0.0)
 
 
 def ensure_city(households: int, seed: int, cities: Path, months: list[str]) -> Path:
@@ -108,21 +121,23 @@ def run_city(city: Path, period: str, work: Path) -> Result:
         shutil.rmtree(work)
     work.mkdir(parents=True)
     stages: dict[str, list] = {}
-    land_time = {"t": 0.0}
+    land_time = {"t": 0.0, "cpu": 0.0}
     real_land = clean_mod.land_file
 
     def timed_land(*args, **kwargs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         try:
             return real_land(*args, **kwargs)
         finally:
             land_time["t"] += time.perf_counter() - t0
+            land_time["cpu"] += _cpu_seconds() - c0
 
     clean_mod.land_file = timed_land
     ctx = runner.RunContext.create(flow="monthly", incoming=incoming, warehouse=warehouse)
     try:
         with MemorySampler() as mem:
-            t_all = time.perf_counter()
+            load_before = os.getloadavg()[0]
+            t_all, c_all = time.perf_counter(), _cpu_seconds()
             from pipelines.rulebook import load_rulebook
 
             months = runner.months_to_load(period, runner.rulebook_window(load_rulebook(), period))
@@ -140,14 +155,17 @@ def run_city(city: Path, period: str, work: Path) -> Result:
             with mem.window(stages, "publish"):
                 runner.stage_publish(ctx, refs, assessed, period_label=period, districts=None,
                                      summary=summary)
-            total = time.perf_counter() - t_all
+            total, cpu = time.perf_counter() - t_all, _cpu_seconds() - c_all
+            load_after = os.getloadavg()[0]
     finally:
         clean_mod.land_file = real_land
         ctx.cleanup()
-    lv_time, lv_mem = stages.pop("land+validate")
-    ordered = {"land": [land_time["t"], lv_mem], "validate": [lv_time - land_time["t"], lv_mem]}
+    lv_time, lv_mem, lv_cpu = stages.pop("land+validate")
+    ordered = {"land": [land_time["t"], lv_mem, land_time["cpu"]],
+               "validate": [lv_time - land_time["t"], lv_mem, lv_cpu - land_time["cpu"]]}
     ordered.update(stages)
-    res = Result(households=0, stages=ordered, total=total, rows=summary["rows_in"])
+    res = Result(households=0, stages=ordered, total=total, rows=summary["rows_in"], cpu=cpu,
+                 load=(load_before, load_after))
     _quality(res, city, warehouse, summary)
     return res
 
@@ -177,14 +195,25 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {mem:.0f} GiB, {platform.python_implementation()} {platform.python_version()}"
 
 
+def commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def print_result(res: Result) -> None:
     print(f"\n## {res.households} households, {res.persons} persons, {res.rows} extract rows in "
-          f"(6 folders) — {machine()}, {datetime.now(timezone.utc):%Y-%m-%d}")
-    print("| stage | wall s | peak RSS MiB |")
-    print("|---|---:|---:|")
-    for name, (secs, peak) in res.stages.items():
-        print(f"| {name} | {secs:.1f} | {peak / 2**20:.0f} |")
-    print(f"| **total** | **{res.total:.1f}** | **{max(p for _, p in res.stages.values()) / 2**20:.0f}** |")
+          f"(6 folders) — {machine()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+          f"commit {commit()}, load average {res.load[0]:.1f} before / {res.load[1]:.1f} after")
+    print("| stage | wall s | CPU s | peak RSS MiB |")
+    print("|---|---:|---:|---:|")
+    for name, (secs, peak, cpu) in res.stages.items():
+        print(f"| {name} | {secs:.1f} | {cpu:.1f} | {peak / 2**20:.0f} |")
+    peak_all = max(p for _, p, _ in res.stages.values())
+    print(f"| **total** | **{res.total:.1f}** | **{res.cpu:.1f}** | **{peak_all / 2**20:.0f}** |")
     print(f"\nrows/s (whole run): {res.rows / res.total:,.0f}; match precision {res.precision:.4f}, "
           f"recall {res.recall:.4f}, review share {res.review_share:.4f}")
 
@@ -210,11 +239,12 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
     if len(results) > 1:
         print("\n## scaling")
-        print("| persons | total s | s per 10k persons | peak RSS MiB |")
-        print("|---:|---:|---:|---:|")
+        print("| persons | total s | CPU s | s per 10k persons | peak RSS MiB |")
+        print("|---:|---:|---:|---:|---:|")
         for r in results:
-            peak = max(p for _, p in r.stages.values())
-            print(f"| {r.persons:,} | {r.total:.1f} | {r.total / r.persons * 10_000:.2f} | {peak / 2**20:.0f} |")
+            peak = max(p for _, p, _ in r.stages.values())
+            print(f"| {r.persons:,} | {r.total:.1f} | {r.cpu:.1f} | {r.total / r.persons * 10_000:.2f} "
+                  f"| {peak / 2**20:.0f} |")
     return 0
 
 
