@@ -373,11 +373,13 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
     inputs = input_entries(refs)
     with wh.publishing(ctx.warehouse) as con:
         held = wh.loaded_folders(con)
+        republished: list[str] = []
         for ref in refs:
             if not ref.exists:
                 continue
             if ref.cache_key is not None and held.get(ref.period) == ref.cache_key:
                 continue  # the warehouse already holds exactly these rows for this folder
+            republished.append(ref.period)
             by_period = ("period = ?", [ref.period])
             for source in ("register", *EXTRACT_SOURCES):
                 wh.replace_rows_from_parquet(con, f"stg_{source}", [ref.stg(source)], where=by_period[0],
@@ -425,7 +427,8 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
              ",".join(sorted({a.rulebook_version for a in assessed})) or None,
              code_version(), json.dumps(inputs, ensure_ascii=False),
              json.dumps(summary, ensure_ascii=False, default=str)])
-        wh.rebuild_analyst_views(con, key=key)
+        wh.rebuild_analyst_views(con, key=key, folder_periods=republished,
+                                 assessed_periods=[a.period for a in assessed])
     _report("publish", "finish", warehouse=str(ctx.warehouse))
     return {"warehouse": str(ctx.warehouse), "finished_at": finished.isoformat()}
 

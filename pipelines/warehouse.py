@@ -17,6 +17,7 @@ by the next run.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import secrets
 import shutil
@@ -263,47 +264,91 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, files: list
             con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {dtype}')
 
 
-def rebuild_analyst_views(con: duckdb.DuckDBPyConnection, *, key: str) -> None:
-    """Materialise the ``analyst`` schema: published tables with keyed hashes instead of identity.
+#: analyst tables refreshed per delivery folder, per assessed period, or always in full
+_FOLDER_TABLES = ("persons", "links", "quarantine")
+_ASSESSED_TABLES = ("assessments", "flags")
 
-    The hashes are computed here with the key as a query parameter, so the key itself never lands
-    in the file. No ID number, name, phone or address column is copied.
-    """
-    con.execute("CREATE SCHEMA IF NOT EXISTS analyst")
-    pk = "substr(sha256(concat($key, '|p|', {col})), 1, 16)"
-    hk = "substr(sha256(concat($key, '|h|', {col})), 1, 16)"
-    statements = {
-        "persons": f"""
-            SELECT period, {pk.format(col='person_id')} AS person_key,
-                   {hk.format(col='household_id')} AS household_key,
-                   district_code, urban_rural, programme, sex,
-                   year(birth_on) AS birth_year, relation, disability_grade, serious_illness
-            FROM stg_register""",
-        "links": f"""
-            SELECT source, period, record_no,
-                   CASE WHEN person_id IS NOT NULL THEN {pk.format(col='person_id')} END AS person_key,
-                   CASE WHEN household_id IS NOT NULL THEN {hk.format(col='household_id')} END AS household_key,
-                   CASE WHEN candidate_person_id IS NOT NULL
-                        THEN {pk.format(col='candidate_person_id')} END AS candidate_person_key,
-                   score, status, method, match_weight, comparison, reason
-            FROM links""",
-        "assessments": f"""
-            SELECT * EXCLUDE (household_id), {hk.format(col='household_id')} AS household_key
-            FROM assessments""",
-        "flags": f"""
-            SELECT period, {hk.format(col='household_id')} AS household_key, district_code, flag,
-                   evidence, rulebook_version, decision, re_raised
-            FROM flags""",
+
+def _analyst_selects(has_register: bool) -> dict[str, str]:
+    persons = """
+        SELECT r.period, p.person_key, h.household_key, r.district_code, r.urban_rural,
+               r.programme, r.sex, year(r.birth_on) AS birth_year, r.relation,
+               r.disability_grade, r.serious_illness
+        FROM stg_register r
+        LEFT JOIN _person_keys p USING (person_id)
+        LEFT JOIN _household_keys h USING (household_id)""" if has_register else """
+        SELECT NULL::VARCHAR AS period, NULL::VARCHAR AS person_key,
+               NULL::VARCHAR AS household_key, NULL::VARCHAR AS district_code,
+               NULL::VARCHAR AS urban_rural, NULL::VARCHAR AS programme, NULL::VARCHAR AS sex,
+               NULL::BIGINT AS birth_year, NULL::VARCHAR AS relation,
+               NULL::VARCHAR AS disability_grade, NULL::VARCHAR AS serious_illness WHERE false"""
+    return {
+        "persons": persons,
+        "links": """
+            SELECT l.source, l.period, l.record_no, p.person_key, h.household_key,
+                   c.person_key AS candidate_person_key, l.score, l.status, l.method,
+                   l.match_weight, l.comparison, l.reason
+            FROM links l
+            LEFT JOIN _person_keys p ON p.person_id = l.person_id
+            LEFT JOIN _household_keys h ON h.household_id = l.household_id
+            LEFT JOIN _person_keys c ON c.person_id = l.candidate_person_id""",
+        "assessments": """
+            SELECT a.* EXCLUDE (household_id), h.household_key
+            FROM assessments a LEFT JOIN _household_keys h USING (household_id)""",
+        "flags": """
+            SELECT f.period, h.household_key, f.district_code, f.flag, f.evidence,
+                   f.rulebook_version, f.decision, f.re_raised
+            FROM flags f LEFT JOIN _household_keys h USING (household_id)""",
         "quarantine": "SELECT source, period, file, row_number, record_no, reason FROM quarantine",
         "runs": """SELECT run_id, flow, period, districts, status, started_at, finished_at,
                           rulebook_version, code_version, summary FROM runs""",
     }
-    for name, select in statements.items():
-        if name == "persons" and not table_exists(con, "stg_register"):
-            select = """SELECT NULL::VARCHAR AS period, NULL::VARCHAR AS person_key,
-                NULL::VARCHAR AS household_key, NULL::VARCHAR AS district_code,
-                NULL::VARCHAR AS urban_rural, NULL::VARCHAR AS programme, NULL::VARCHAR AS sex,
-                NULL::BIGINT AS birth_year, NULL::VARCHAR AS relation,
-                NULL::VARCHAR AS disability_grade, NULL::VARCHAR AS serious_illness WHERE false"""
-        con.execute(f"CREATE OR REPLACE TABLE analyst.{name} AS {select}", {"key": key}
-                    if "$key" in select else None)
+
+
+def rebuild_analyst_views(con: duckdb.DuckDBPyConnection, *, key: str,
+                          folder_periods: Sequence[str] | None = None,
+                          assessed_periods: Sequence[str] | None = None) -> None:
+    """Materialise the ``analyst`` schema: published tables with keyed hashes instead of identity.
+
+    The hashes are computed here with the key as a query parameter, so the key itself never lands
+    in the file (only a hash of it, to notice a changed key). No ID number, name, phone or address
+    column is copied. Each distinct 个人编号 and 户编号 is hashed once into a temporary key map.
+
+    With ``folder_periods``/``assessed_periods`` only those periods' rows are refreshed (the rest
+    were built by earlier runs from unchanged rows); without them, or when the key changed or a
+    table is missing, everything is rebuilt.
+    """
+    con.execute("CREATE SCHEMA IF NOT EXISTS analyst")
+    con.execute("CREATE TABLE IF NOT EXISTS analyst._key_check (key_check VARCHAR)")
+    check = hashlib.sha256(("hedui-analyst-key-check|" + key).encode()).hexdigest()
+    stored = con.execute("SELECT key_check FROM analyst._key_check").fetchall()
+    present = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analyst'").fetchall()}
+    full = (folder_periods is None or assessed_periods is None or stored != [(check,)]
+            or not set(_analyst_selects(True)) <= present)
+    has_register = table_exists(con, "stg_register")
+    register_ids = "UNION SELECT person_id FROM stg_register" if has_register else ""
+    register_hh = "UNION SELECT household_id FROM stg_register" if has_register else ""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _person_keys AS
+        SELECT person_id, substr(sha256(concat($key, '|p|', person_id)), 1, 16) AS person_key
+        FROM (SELECT person_id FROM links UNION SELECT candidate_person_id FROM links {register_ids})
+        WHERE person_id IS NOT NULL""", {"key": key})
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _household_keys AS
+        SELECT household_id, substr(sha256(concat($key, '|h|', household_id)), 1, 16) AS household_key
+        FROM (SELECT household_id FROM links UNION SELECT household_id FROM assessments
+              UNION SELECT household_id FROM flags {register_hh})
+        WHERE household_id IS NOT NULL""", {"key": key})
+    for name, select in _analyst_selects(has_register).items():
+        periods = (folder_periods if name in _FOLDER_TABLES
+                   else assessed_periods if name in _ASSESSED_TABLES else None)
+        if full or periods is None:
+            con.execute(f"CREATE OR REPLACE TABLE analyst.{name} AS {select}")
+        elif periods:
+            con.execute(f"DELETE FROM analyst.{name} WHERE list_contains($p, period)",
+                        {"p": list(periods)})
+            con.execute(f"INSERT INTO analyst.{name} SELECT * FROM ({select}) "
+                        f"WHERE list_contains($p, period)", {"p": list(periods)})
+    con.execute("DELETE FROM analyst._key_check")
+    con.execute("INSERT INTO analyst._key_check VALUES (?)", [check])
+    con.execute("DROP TABLE _person_keys")
+    con.execute("DROP TABLE _household_keys")

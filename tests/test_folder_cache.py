@@ -86,3 +86,23 @@ def test_no_cache_processes_everything(city):
     _run(incoming, "2026-10", warehouse)
     landed, reused = _run(incoming, "2026-10", warehouse, use_cache=False)
     assert landed == {"2026-07", "2026-08", "2026-09", "2026-10"} and not reused
+
+
+def test_incremental_analyst_tables_equal_a_full_rebuild(city, tmp_path):
+    from pipelines import warehouse as wh
+
+    incoming, warehouse = city
+    _run(incoming, "2026-09", warehouse)
+    wages = incoming / "2026-08" / "tax_wages.csv"
+    frame = read_delivered_csv(wages)
+    pl.concat([frame, frame.head(1).with_columns(pl.lit("TW-LATE-1").alias("记录号"))]).write_csv(wages)
+    _run(incoming, "2026-10", warehouse)
+    tables = ("persons", "links", "quarantine", "assessments", "flags", "runs")
+    incremental = {t: _dump(warehouse, f"analyst.{t}") for t in tables}
+    copy = tmp_path / "full.duckdb"
+    shutil.copyfile(warehouse, copy)
+    con = duckdb.connect(str(copy))
+    wh.rebuild_analyst_views(con, key=wh.pseudonym_key(warehouse))
+    con.close()
+    assert {t: _dump(copy, f"analyst.{t}") for t in tables} == incremental
+    assert any(r[2] == "TW-LATE-1" for r in incremental["links"])
