@@ -11,11 +11,14 @@ import re
 from dataclasses import dataclass
 from html import escape
 
-import altair as alt
+from typing import TYPE_CHECKING
+
 import polars as pl
-import vl_convert
 
 from pipelines.report.layout import FLAG_LABELS, SOURCE_LABELS
+
+if TYPE_CHECKING:  # altair and vl-convert load in ~1 s: only when a report is rendered
+    import altair as alt
 
 _FONT = '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 _VEGA_FONT = "Noto Sans CJK SC"
@@ -44,6 +47,7 @@ class ReportData:
 
 
 def _svg(chart: alt.TopLevelMixin) -> str:
+    import vl_convert
     spec = chart.configure(font=_VEGA_FONT).configure_view(stroke=None).to_json()
     return vl_convert.vegalite_to_svg(spec)
 
@@ -54,6 +58,7 @@ def _labelled(column: str, labels: dict[str, str], alias: str) -> pl.Expr:
 
 def flags_by_district_chart(counts: pl.DataFrame, *, period: str) -> str | None:
     """SVG bar chart of households flagged in ``period`` per flag and district (None if none)."""
+    import altair as alt
     rows = counts.filter(pl.col("period") == period).select(
         _labelled("flag", FLAG_LABELS, "标记"),
         pl.col("district_code").alias("区县"),
@@ -72,6 +77,7 @@ def flags_by_district_chart(counts: pl.DataFrame, *, period: str) -> str | None:
 
 def trend_chart(counts: pl.DataFrame) -> str | None:
     """SVG line chart of households flagged per month and flag, over all months present."""
+    import altair as alt
     rows = counts.group_by("period", "flag").agg(pl.col("households").sum()).select(
         pl.col("period").alias("期间"),
         _labelled("flag", FLAG_LABELS, "标记"),
@@ -93,6 +99,7 @@ def trend_chart(counts: pl.DataFrame) -> str | None:
 
 def match_rate_chart(rates: pl.DataFrame, *, period: str) -> str | None:
     """SVG stacked bar of each source's records by link status (share of the source)."""
+    import altair as alt
     if rates.is_empty():
         return None
     rows = rates.select(
@@ -135,6 +142,7 @@ def quarantine_reasons(quarantine: pl.DataFrame) -> pl.DataFrame:
 
 def quarantine_chart(quarantine: pl.DataFrame, *, period: str) -> str | None:
     """SVG bar chart of the most frequent quarantine reasons of ``period``'s delivery."""
+    import altair as alt
     reasons = quarantine_reasons(quarantine.filter(pl.col("period") == period)).head(_TOP_REASONS)
     if reasons.is_empty():
         return None
