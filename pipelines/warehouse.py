@@ -301,8 +301,14 @@ def _analyst_selects(has_register: bool) -> dict[str, str]:
             FROM flags f LEFT JOIN _household_keys h USING (household_id)""",
         "quarantine": "SELECT source, period, file, row_number, record_no, reason FROM quarantine",
         "runs": """SELECT run_id, flow, period, districts, status, started_at, finished_at,
-                          rulebook_version, code_version, summary FROM runs""",
+                          rulebook_version, code_version, summary FROM main.runs""",
     }
+
+
+def _is_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ? "
+        "AND table_type = 'VIEW'", [schema, name]).fetchall()[0][0])
 
 
 def rebuild_analyst_views(con: duckdb.DuckDBPyConnection, *, key: str,
@@ -341,7 +347,12 @@ def rebuild_analyst_views(con: duckdb.DuckDBPyConnection, *, key: str,
     for name, select in _analyst_selects(has_register).items():
         periods = (folder_periods if name in _FOLDER_TABLES
                    else assessed_periods if name in _ASSESSED_TABLES else None)
-        if full or periods is None:
+        if name == "runs":
+            # runs holds no identity: a view, so its rows live only in the append-only log
+            if "runs" in present and not _is_view(con, "analyst", "runs"):
+                con.execute("DROP TABLE analyst.runs")
+            con.execute(f"CREATE OR REPLACE VIEW analyst.runs AS {select}")
+        elif full or periods is None:
             con.execute(f"CREATE OR REPLACE TABLE analyst.{name} AS {select}")
         elif periods:
             con.execute(f"DELETE FROM analyst.{name} WHERE list_contains($p, period)",

@@ -35,6 +35,17 @@ def _table_dump(path, table):
         con.close()
 
 
+def _analyst_dump(path):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analyst' "
+            "AND table_type = 'BASE TABLE' ORDER BY 1").fetchall()]
+        return {t: con.sql(f"SELECT * FROM analyst.{t} ORDER BY ALL").fetchall() for t in tables}
+    finally:
+        con.close()
+
+
 def test_every_input_row_is_accounted_for(sample_warehouse):
     run = _q(sample_warehouse, "SELECT inputs, status FROM runs")
     assert run["status"].to_list() == ["succeeded"]
@@ -82,9 +93,12 @@ def test_the_same_command_twice_gives_the_same_warehouse(tmp_path):
     warehouse = tmp_path / "hedui.duckdb"
     run_local_monthly(SAMPLE / "incoming", SAMPLE_PERIOD, warehouse)
     first = {t: _table_dump(warehouse, t) for t in CONTRACT_TABLES}
+    analyst_first = _analyst_dump(warehouse)
     run_local_monthly(SAMPLE / "incoming", SAMPLE_PERIOD, warehouse)
     second = {t: _table_dump(warehouse, t) for t in CONTRACT_TABLES}
     assert first == second
+    # every other table too: only the runs log grows
+    assert _analyst_dump(warehouse) == analyst_first
     runs = _q(warehouse, "SELECT run_id FROM runs")
     assert runs.height == 2 and runs["run_id"].n_unique() == 2
 
