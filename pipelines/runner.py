@@ -511,9 +511,6 @@ def as_dict(ref: FolderRef) -> dict:
     return d
 
 
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
-
 
 # ---------------------------------------------------------------------------------------------
 # composing the stages: one definition serves the local run and the Prefect flows
