@@ -511,7 +511,6 @@ def as_dict(ref: FolderRef) -> dict:
     return d
 
 
-
 # ---------------------------------------------------------------------------------------------
 # composing the stages: one definition serves the local run and the Prefect flows
 
