@@ -233,25 +233,24 @@ def mark_folder_loaded(con: duckdb.DuckDBPyConnection, period: str, cache_key: s
 
 
 def replace_rows_from_parquet(con: duckdb.DuckDBPyConnection, table: str, parquet: Sequence[Path],
-                              *, where: str, params: Sequence[object]) -> int:
+                              *, where: str, params: Sequence[object]) -> None:
     """Delete the rows selected by ``where`` and insert the parquet files' rows, by column name.
 
     The table is created from the first file's schema when it does not exist yet (raw and staging
-    layers, whose columns the source registry fixes). Returns the number of rows inserted.
+    layers, whose columns the source registry fixes).
     """
     files = [str(p) for p in parquet if Path(p).exists()]
-    if table_exists(con, table):
+    exists = table_exists(con, table)
+    if exists:
         con.execute(f"DELETE FROM {table} WHERE {where}", list(params))
     if not files:
-        return 0
-    if not table_exists(con, table):
+        return
+    if exists:
+        _add_missing_columns(con, table, files)
+    else:
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet(?, union_by_name=true) LIMIT 0",
                     [files])
-    else:
-        _add_missing_columns(con, table, files)
-    before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name=true)", [files])
-    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
 
 
 def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> None:
