@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+from functools import lru_cache
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,9 +58,19 @@ class LandedFile:
 
 
 def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
+    """Hex sha256 of a file, read in chunks.
+
+    A run hashes each delivered file twice (the folder-cache key, then landing); the digest is
+    remembered per (path, size, modification time), so the second call does not re-read it.
+    """
+    st = Path(path).stat()
+    return _sha256_cached(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=4096)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:  # noqa: ARG001 - cache key
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()

@@ -106,3 +106,16 @@ def test_incremental_analyst_tables_equal_a_full_rebuild(city, tmp_path):
     con.close()
     assert {t: _dump(copy, f"analyst.{t}") for t in tables} == incremental
     assert any(r[2] == "TW-LATE-1" for r in incremental["links"])
+
+
+def test_a_rewritten_file_is_hashed_afresh(tmp_path):
+    import os
+
+    from pipelines.land import sha256_of
+
+    f = tmp_path / "tax_wages.csv"
+    f.write_bytes(b"a")
+    first = sha256_of(f)
+    f.write_bytes(b"b")
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000))
+    assert sha256_of(f) != first
