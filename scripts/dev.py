@@ -20,7 +20,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 LOCK = ROOT / "requirements.lock"
-STAMP = VENV / ".hedui-lock.sha256"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 
 
@@ -29,22 +28,35 @@ def _run(cmd: list[str], **kwargs) -> None:
     subprocess.run([str(c) for c in cmd], check=True, **kwargs)
 
 
-def ensure_env() -> None:
-    """Create ``.venv`` and install the locked dependencies when the lock file changed."""
+def _lock_digest() -> str:
+    return hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_env(venv_dir: Path = VENV) -> Path:
+    """Create ``venv_dir`` and install exactly the locked packages when the lock file changed.
+
+    Nothing is resolved at install time: ``--no-deps`` installs the lock's pins (every package for
+    every supported Python, selected by the lock's environment markers) and no others, so a newer
+    release upstream cannot enter the environment. ``pip check`` then proves the set is complete.
+    Returns the environment's ``bin`` folder.
+    """
     if sys.version_info < (3, 11):
         sys.exit(f"hedui needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    digest = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text().strip() == digest and (BIN / "hedui").exists():
-        return
-    if not (BIN / "python").exists():
-        print(f"creating virtual environment in {VENV}", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
-    py = BIN / "python"
-    _run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-          "--require-hashes", "-r", LOCK])
-    _run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-          "--no-deps", "--no-build-isolation", "-e", ROOT])
-    STAMP.write_text(digest + "\n")
+    bin_dir = venv_dir / ("Scripts" if os.name == "nt" else "bin")
+    stamp = venv_dir / ".hedui-lock.sha256"
+    digest = _lock_digest()
+    if stamp.exists() and stamp.read_text().strip() == digest and (bin_dir / "hedui").exists():
+        return bin_dir
+    if not (bin_dir / "python").exists():
+        print(f"creating virtual environment in {venv_dir}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(venv_dir)
+    py = bin_dir / "python"
+    quiet = ["--quiet", "--disable-pip-version-check"]
+    _run([py, "-m", "pip", "install", *quiet, "--no-deps", "--require-hashes", "-r", LOCK])
+    _run([py, "-m", "pip", "install", *quiet, "--no-deps", "--no-build-isolation", "-e", ROOT])
+    _run([py, "-m", "pip", "check"])
+    stamp.write_text(digest + "\n")
+    return bin_dir
 
 
 def _env() -> dict[str, str]:
