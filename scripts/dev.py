@@ -175,4 +175,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except subprocess.CalledProcessError as failed:
+        # the failing command has printed its own reason; name it instead of a traceback
+        print(f"failed (exit {failed.returncode}): {' '.join(map(str, failed.cmd))}", file=sys.stderr)
+        sys.exit(failed.returncode or 1)
