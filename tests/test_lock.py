@@ -22,6 +22,7 @@ import sys
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
 
@@ -165,7 +166,14 @@ class Walk:
     unread: set[str]  # needed, but their metadata is not available here, so not followed
 
 
-Requires = Callable[[str, Version], "list[str] | None"]
+Requires = Callable[[str, Version], "Iterable[str] | None"]
+
+
+@cache
+def _parsed(text: str) -> tuple[Requirement, Requirement]:
+    """A Requires-Dist string, and the same requirement without its marker (already evaluated)."""
+    req = Requirement(text)
+    return req, Requirement(str(req).split(";")[0])
 
 
 def walk_lock(lock: dict[str, list[Pin]], direct: list[Requirement], requires: Requires,
@@ -213,9 +221,9 @@ def walk_lock(lock: dict[str, list[Pin]], direct: list[Requirement], requires: R
             continue
         wanted = {""} | set(key[1])
         for text in dist_requires:
-            sub = Requirement(text)
+            sub, unconditional = _parsed(text)
             if sub.marker is None or any(sub.marker.evaluate({**env, "extra": e}) for e in wanted):
-                queue.append((f"{name}=={pin.version}", Requirement(str(sub).split(";")[0])))
+                queue.append((f"{name}=={pin.version}", unconditional))
     return walk
 
 
@@ -238,15 +246,24 @@ def closure_problems(lock: dict[str, list[Pin]], direct: list[Requirement], requ
     return problems
 
 
-def installed_requires(name: str, version: Version) -> list[str] | None:
+@lru_cache(maxsize=1)
+def installed_distributions() -> dict[str, metadata.Distribution]:
+    """Every distribution on this interpreter's path, by canonical name (first one wins, as in import)."""
+    found: dict[str, metadata.Distribution] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(canonicalize_name(name), dist)
+    return found
+
+
+@cache
+def installed_requires(name: str, version: Version) -> tuple[str, ...] | None:
     """``Requires-Dist`` of the installed ``name`` when it is installed at ``version``."""
-    try:
-        dist = metadata.distribution(name)
-    except metadata.PackageNotFoundError:
+    dist = installed_distributions().get(name)
+    if dist is None or Version(dist.version) != version:
         return None
-    if Version(dist.version) != version:
-        return None
-    return list(dist.requires or [])
+    return tuple(dist.requires or ())
 
 
 # ---- the real lock -------------------------------------------------------------------------
@@ -293,10 +310,8 @@ def test_this_environment_holds_exactly_the_locked_versions(real):
         for pin in pins:
             if pin.marker is not None and not pin.marker.evaluate(env):
                 continue
-            try:
-                have = metadata.version(name)
-            except metadata.PackageNotFoundError:
-                have = None
+            dist = installed_distributions().get(name)
+            have = dist.version if dist is not None else None
             if have is None or Version(have) != pin.version:
                 wrong.append(f"{name}: locked {pin.version}, installed {have}")
     assert wrong == []
