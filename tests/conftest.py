@@ -2,11 +2,17 @@
 
 The environment is set before any test imports Prefect, so no test talks to a server the
 developer happens to have configured.
+
+The sample city's monthly run (20-40 s) is done once per test session (``sample_run``); tests
+that only read it take ``sample_warehouse``, tests that write to it take ``sample_warehouse_copy``
+(a private copy of the warehouse, its key file and its folder cache, as a second run would find
+them). A test that needs a different run builds its own and carries ``@pytest.mark.slow``.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -50,7 +56,33 @@ def sample_run(tmp_path_factory) -> tuple[Path, dict]:
 
 @pytest.fixture(scope="session")
 def sample_warehouse(sample_run) -> Path:
+    """The session's sample warehouse, read-only: a test that writes takes a copy."""
     return sample_run[0]
+
+
+def copy_warehouse(warehouse: Path, into: Path) -> Path:
+    """Copy ``warehouse`` with what lives beside it into folder ``into``; returns the new path.
+
+    The key file of the analyst pseudonyms (``<name>.key``, when there is one) and the folder
+    cache (``.cache/``) come along, so a run on the copy behaves as a second run on the original.
+    Scratch folders of runs (``.work/``) do not.
+    """
+    into.mkdir(parents=True, exist_ok=True)
+    target = into / warehouse.name
+    shutil.copyfile(warehouse, target)
+    key = warehouse.with_name(warehouse.name + ".key")
+    if key.exists():
+        shutil.copy2(key, target.with_name(target.name + ".key"))
+    cache = warehouse.parent / ".cache"
+    if cache.is_dir():
+        shutil.copytree(cache, into / ".cache")
+    return target
+
+
+@pytest.fixture()
+def sample_warehouse_copy(sample_warehouse, tmp_path) -> Path:
+    """A private, writable copy of the session's sample warehouse (with key file and cache)."""
+    return copy_warehouse(sample_warehouse, tmp_path / "copy")
 
 
 def read_delivered_csv(path: Path):

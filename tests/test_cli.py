@@ -37,6 +37,7 @@ def _identities():
     return ids, names
 
 
+@pytest.mark.slow
 def test_monthly_command_prints_a_summary_and_no_identity(tmp_path):
     warehouse = tmp_path / "hedui.duckdb"
     done = _hedui("monthly", "--incoming", SAMPLE / "incoming", "--period", SAMPLE_PERIOD,
@@ -60,6 +61,7 @@ def test_monthly_command_exit_codes(tmp_path, args, code, text):
     assert text in done.stderr
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_publish_leaves_the_warehouse_as_it_was(tmp_path):
     warehouse = tmp_path / "hedui.duckdb"
     run_local_monthly(SAMPLE / "incoming", "2026-09", warehouse)
@@ -86,6 +88,7 @@ def test_a_run_killed_mid_publish_leaves_the_warehouse_as_it_was(tmp_path):
     con.close()
 
 
+@pytest.mark.slow
 def test_a_run_killed_while_landing_leaves_the_warehouse_as_it_was(tmp_path):
     warehouse = tmp_path / "hedui.duckdb"
     run_local_monthly(SAMPLE / "incoming", "2026-09", warehouse)
@@ -101,6 +104,7 @@ def test_a_run_killed_while_landing_leaves_the_warehouse_as_it_was(tmp_path):
     assert _digest(warehouse) == before
 
 
+@pytest.mark.slow
 def test_an_analyst_reading_during_a_run_sees_the_old_month_or_the_new_one(tmp_path):
     warehouse = tmp_path / "hedui.duckdb"
     run_local_monthly(SAMPLE / "incoming", "2026-09", warehouse)

@@ -16,6 +16,9 @@ from pipelines import warehouse as wh
 from pipelines.decisions import DecisionImportError, import_decisions
 from pipelines.report.layout import FLAG_COLUMNS, REVIEW_COLUMNS
 
+# every test builds on the module's own sample runs (2026-09, then 2026-10)
+pytestmark = pytest.mark.slow
+
 
 def _q(path, sql, params=None):
     con = duckdb.connect(str(path), read_only=True)

@@ -89,6 +89,7 @@ def test_published_tables_follow_the_contract(sample_warehouse):
     assert f.join(a, on=["period", "household_id"], how="anti").height == 0
 
 
+@pytest.mark.slow
 def test_the_same_command_twice_gives_the_same_warehouse(tmp_path):
     warehouse = tmp_path / "hedui.duckdb"
     run_local_monthly(SAMPLE / "incoming", SAMPLE_PERIOD, warehouse)
@@ -103,6 +104,7 @@ def test_the_same_command_twice_gives_the_same_warehouse(tmp_path):
     assert runs.height == 2 and runs["run_id"].n_unique() == 2
 
 
+@pytest.mark.slow
 def test_a_district_run_replaces_only_its_own_rows(tmp_path):
     warehouse = tmp_path / "hedui.duckdb"
     run_local_monthly(SAMPLE / "incoming", SAMPLE_PERIOD, warehouse)
@@ -116,6 +118,7 @@ def test_a_district_run_replaces_only_its_own_rows(tmp_path):
     assert runs["districts"].to_list() == [None, "990102"]
 
 
+@pytest.mark.slow
 def test_a_district_run_on_an_empty_warehouse_assesses_only_that_district(tmp_path):
     warehouse = tmp_path / "hedui.duckdb"
     run_local_monthly(SAMPLE / "incoming", SAMPLE_PERIOD, warehouse, districts=["990103"])
@@ -133,6 +136,7 @@ def _copy_sample(tmp_path, months=None):
     return incoming
 
 
+@pytest.mark.slow
 def test_a_missing_earlier_register_leaves_that_folders_records_unmatched(tmp_path):
     incoming = _copy_sample(tmp_path)
     (incoming / "2026-08" / "register.csv").unlink()
@@ -144,6 +148,7 @@ def test_a_missing_earlier_register_leaves_that_folders_records_unmatched(tmp_pa
     assert any("register.csv" in n for n in summary["notes"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("breakage", ["no_incoming", "no_period_folder", "no_register", "register_column"])
 def test_contract_failures_raise_and_leave_the_tables_untouched(tmp_path, breakage):
     incoming = _copy_sample(tmp_path)
@@ -182,6 +187,7 @@ def test_a_district_without_a_standard_fails_naming_it(tmp_path):
         run_local_monthly(incoming, "2026-10", tmp_path / "hedui.duckdb")
 
 
+@pytest.mark.slow
 def test_quarterly_assesses_each_month_and_summarises(tmp_path):
     warehouse = tmp_path / "hedui.duckdb"
     ctx = runner.RunContext.create(flow="quarterly", incoming=SAMPLE / "incoming", warehouse=warehouse)
@@ -203,6 +209,7 @@ def test_quarterly_assesses_each_month_and_summarises(tmp_path):
     assert _q(warehouse, "SELECT period FROM runs")["period"].to_list() == ["2026Q3"]
 
 
+@pytest.mark.slow
 def test_quarterly_new_is_null_when_the_month_before_cannot_be_assessed(tmp_path):
     incoming = _copy_sample(tmp_path)
     (incoming / "2026-06" / "register.csv").unlink()
@@ -216,6 +223,7 @@ def test_quarterly_new_is_null_when_the_month_before_cannot_be_assessed(tmp_path
     assert qs.height > 0 and qs["households_new"].null_count() == qs.height
 
 
+@pytest.mark.slow
 def test_an_absent_folder_of_the_window_is_reported_and_the_run_goes_on(tmp_path):
     incoming = _copy_sample(tmp_path)
     shutil.rmtree(incoming / "2026-07")
@@ -225,6 +233,7 @@ def test_an_absent_folder_of_the_window_is_reported_and_the_run_goes_on(tmp_path
     assert any("INCOME_DROP not computed" in n for n in summary["notes"])
 
 
+@pytest.mark.slow
 def test_notes_say_medical_and_deaths_are_summed_not_averaged(tmp_path):
     incoming = _copy_sample(tmp_path)
     for m in ("2026-06", "2026-07"):

@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from conftest import SAMPLE, read_delivered_csv
+from conftest import SAMPLE, SAMPLE_PERIOD, read_delivered_csv
 from pipelines import folder_cache, runner
 
 
@@ -34,6 +34,10 @@ def _dump(warehouse, table):
         con.close()
 
 
+SAMPLE_FOLDERS = {"2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"}
+CONTRACT_TABLES = ("links", "quarantine", "assessments", "flags")
+
+
 @pytest.fixture()
 def city(tmp_path):
     months = ("2026-07", "2026-08", "2026-09", "2026-10")
@@ -42,26 +46,27 @@ def city(tmp_path):
     return tmp_path / "incoming", tmp_path / "w" / "hedui.duckdb"
 
 
-def test_a_second_run_reuses_every_unchanged_folder_with_identical_results(city):
-    incoming, warehouse = city
-    landed, reused = _run(incoming, "2026-10", warehouse)
-    assert landed == {"2026-07", "2026-08", "2026-09", "2026-10"} and not reused
-    before = {t: _dump(warehouse, t) for t in ("links", "quarantine", "assessments", "flags")}
-    landed, reused = _run(incoming, "2026-10", warehouse)
-    assert not landed and reused == {"2026-07", "2026-08", "2026-09", "2026-10"}
-    assert {t: _dump(warehouse, t) for t in before} == before
+def test_a_second_run_reuses_every_unchanged_folder_with_identical_results(sample_warehouse,
+                                                                           sample_warehouse_copy):
+    # the session's run landed every folder into an empty warehouse (test_no_cache_processes_
+    # everything shows a run without the cache lands them all); the copy holds its cache
+    before = {t: _dump(sample_warehouse, t) for t in CONTRACT_TABLES}
+    landed, reused = _run(SAMPLE / "incoming", SAMPLE_PERIOD, sample_warehouse_copy)
+    assert not landed and reused == SAMPLE_FOLDERS
+    assert {t: _dump(sample_warehouse_copy, t) for t in before} == before
 
 
-def test_a_changed_file_reprocesses_only_its_folder(city):
-    incoming, warehouse = city
-    _run(incoming, "2026-10", warehouse)
+@pytest.mark.slow
+def test_a_changed_file_reprocesses_only_its_folder(sample_warehouse_copy, tmp_path):
+    incoming = tmp_path / "incoming"
+    shutil.copytree(SAMPLE / "incoming", incoming)
     wages = incoming / "2026-09" / "tax_wages.csv"
     frame = read_delivered_csv(wages)
     frame = pl.concat([frame, frame.head(1).with_columns(pl.lit("TW-RESENT-X").alias("记录号"))])
     frame.write_csv(wages)
-    landed, reused = _run(incoming, "2026-10", warehouse)
-    assert landed == {"2026-09"} and reused == {"2026-07", "2026-08", "2026-10"}
-    con = duckdb.connect(str(warehouse), read_only=True)
+    landed, reused = _run(incoming, SAMPLE_PERIOD, sample_warehouse_copy)
+    assert landed == {"2026-09"} and reused == SAMPLE_FOLDERS - {"2026-09"}
+    con = duckdb.connect(str(sample_warehouse_copy), read_only=True)
     n = con.execute("SELECT count(*) FROM links WHERE period = '2026-09' AND record_no = 'TW-RESENT-X'").fetchall()
     con.close()
     assert n == [(1,)]
@@ -81,13 +86,14 @@ def test_matching_parameters_and_staff_decisions_are_part_of_the_key(city, tmp_p
     assert folder_cache.folder_key(folder, matching_file=None, overrides=overrides) != base
 
 
-def test_no_cache_processes_everything(city):
-    incoming, warehouse = city
-    _run(incoming, "2026-10", warehouse)
-    landed, reused = _run(incoming, "2026-10", warehouse, use_cache=False)
-    assert landed == {"2026-07", "2026-08", "2026-09", "2026-10"} and not reused
+@pytest.mark.slow
+def test_no_cache_processes_everything(sample_warehouse_copy):
+    # the copy's cache holds every folder of the sample, and is ignored
+    landed, reused = _run(SAMPLE / "incoming", SAMPLE_PERIOD, sample_warehouse_copy, use_cache=False)
+    assert landed == SAMPLE_FOLDERS and not reused
 
 
+@pytest.mark.slow
 def test_incremental_analyst_tables_equal_a_full_rebuild(city, tmp_path):
     from pipelines import warehouse as wh
 

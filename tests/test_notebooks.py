@@ -32,6 +32,7 @@ def test_the_two_notebooks_of_the_brief_exist() -> None:
     assert {"monthly_overview.py", "matching_quality.py"} <= {p.name for p in NOTEBOOKS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(notebook: Path, warehouse: Path, tmp_path: Path) -> None:
     done = _run(notebook, warehouse, tmp_path)
@@ -48,6 +49,7 @@ def test_notebook_reads_only_the_analyst_tables(notebook: Path) -> None:
     assert "read_only=True" in source and "HEDUI_WAREHOUSE" in source
 
 
+@pytest.mark.slow
 def test_a_failing_cell_fails_the_run(tmp_path: Path) -> None:
     # a warehouse without the analyst schema: the first query fails, and so must the run
     bare = tmp_path / "bare.duckdb"

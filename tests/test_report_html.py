@@ -59,6 +59,7 @@ def test_quarantine_reasons_are_counted_one_by_one_with_id_like_digits_blanked()
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium "
                     "(apt-get install -y --no-install-recommends chromium fonts-noto-cjk)")

@@ -48,6 +48,7 @@ def test_bad_arguments_are_refused_with_the_reason(tmp_path):
         CorruptionRates(id_swap=1.5)
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_other_seed_other_city(city, tmp_path):
     out, _ = city
     again = tmp_path / "b"
