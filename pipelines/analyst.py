@@ -212,7 +212,7 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str, *, key: str, published_a
     folder_periods, assessed_periods
         The delivery folders and assessed months whose rows changed; None rebuilds everything.
     """
-    present = _tables(con, con.execute("SELECT current_database()").fetchone()[0], "main")
+    present = _tables(con, con.sql("SELECT current_database()").fetchall()[0][0], "main")
     _key_map(con, "_person_keys", PERSON_ID_COLUMNS, key=key, kind="person",
              id_col="person_id", key_col="person_key", present=present)
     _key_map(con, "_household_keys", HOUSEHOLD_ID_COLUMNS, key=key, kind="household",

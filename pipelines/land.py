@@ -27,8 +27,8 @@ import csv
 import hashlib
 import re
 import tempfile
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import fastexcel

@@ -39,7 +39,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -406,7 +406,7 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
                            and _analyst_in_step(target, previous))
             if incremental:
                 shutil.copyfile(analyst_path(target), analyst_tmp)
-            published_at = datetime.now(timezone.utc)
+            published_at = datetime.now(UTC)
             con.execute(f"ATTACH ? AS {_ANALYST_CATALOG}", [str(analyst_tmp)])
             analyst.build(con, _ANALYST_CATALOG, key=key, published_at=published_at,
                           folder_periods=refresh.folder_periods if incremental else None,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import SAMPLE, read_delivered_csv
+
 from pipelines import analyst
 from pipelines import warehouse as wh
 from pipelines.normalize.ids import check_digit
