@@ -149,12 +149,18 @@ def pseudonym_key(warehouse: Path) -> str:
     key = find_pseudonym_key(warehouse)
     if key is not None:
         return key
+    return _write_key_file(warehouse, secrets.token_hex(32))
+
+
+def _write_key_file(warehouse: Path, key: str) -> str:
     path = key_file(warehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
-    return path.read_text().strip()
+        fh.write(key + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return key
 
 
 def _key_check(key: str, *, legacy: bool = False) -> str:
@@ -396,7 +402,10 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
             problem = _key_problem(target, key, stored, legacy)
             if problem and not rekey:
                 raise PseudonymKeyError(problem)
-            key = key if key is not None else pseudonym_key(target)
+            # a new key is kept in memory and written only when the publish succeeds: a failed
+            # run leaves no key file that the published warehouse does not know
+            new_key = secrets.token_hex(32) if key is None else None
+            key = key if new_key is None else new_key
             same_key = stored is not None and not key_check_differs(key, stored, legacy)
             ensure_schema(con)
             con.execute("BEGIN TRANSACTION")
@@ -421,6 +430,8 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
             os.chmod(analyst_tmp, ANALYST_MODE)
             fsync_path(tmp)
             fsync_path(analyst_tmp)
+            if new_key is not None:
+                _write_key_file(target, new_key)
             # the warehouse first: a kill between the renames leaves the analyst file behind
             # (rebuilt whole by the next publish), never ahead of the warehouse
             os.replace(tmp, target)

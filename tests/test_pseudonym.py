@@ -242,3 +242,14 @@ def test_the_command_refuses_a_warehouse_without_its_key_with_exit_1(tmp_path, m
     assert "--rekey" in done.stderr and wh.PSEUDONYM_KEY_ENV in done.stderr
     assert _digests(tmp_path) == before
     assert not (tmp_path / ".work").exists() or not any((tmp_path / ".work").iterdir())
+
+
+def test_a_failed_first_run_leaves_no_key_file(tmp_path, monkeypatch):
+    monkeypatch.delenv(wh.PSEUDONYM_KEY_ENV, raising=False)
+    path = tmp_path / "hedui.duckdb"
+    with pytest.raises(RuntimeError, match="boom"), wh.publishing(path):
+        raise RuntimeError("boom")
+    assert not wh.key_file(path).exists() and not path.exists()
+    _publish(path)
+    assert wh.key_file(path).exists()
+    assert wh.key_file(path).read_text().strip() == wh.pseudonym_key(path)
