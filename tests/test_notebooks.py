@@ -57,19 +57,6 @@ def test_notebook_reads_only_the_analyst_tables(notebook: Path) -> None:
     assert "read_only=True" in source and "HEDUI_WAREHOUSE" in source
 
 
-def test_the_notebooks_open_the_analyst_file_not_the_warehouse(warehouse: Path, tmp_path: Path) -> None:
-    import shutil
-
-    # a full warehouse with no analyst tables in it, and the analyst file beside it
-    full = tmp_path / "city.duckdb"
-    duckdb.connect(str(full)).close()
-    shutil.copyfile(warehouse.with_name("hedui-analyst.duckdb"), tmp_path / "city-analyst.duckdb")
-    done = _run(ROOT / "notebooks" / "monthly_overview.py", full, tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    for notebook in NOTEBOOKS:
-        assert '"-analyst.duckdb"' in notebook.read_text(encoding="utf-8"), notebook.name
-
-
 def test_a_failing_cell_fails_the_run(tmp_path: Path) -> None:
     # a warehouse without the analyst schema: the first query fails, and so must the run
     bare = tmp_path / "bare.duckdb"
@@ -87,3 +74,17 @@ def test_notebook_runs_on_the_sample_citys_real_warehouse(notebook: Path, sample
     done = _run(notebook, sample_warehouse, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_notebooks_open_the_analyst_file_not_the_warehouse(warehouse: Path, tmp_path: Path) -> None:
+    import shutil
+
+    # a full warehouse with no analyst tables in it, and the analyst file beside it
+    full = tmp_path / "city.duckdb"
+    duckdb.connect(str(full)).close()
+    shutil.copyfile(warehouse.with_name("hedui-analyst.duckdb"), tmp_path / "city-analyst.duckdb")
+    done = _run(ROOT / "notebooks" / "monthly_overview.py", full, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for notebook in NOTEBOOKS:
+        assert '"-analyst.duckdb"' in notebook.read_text(encoding="utf-8"), notebook.name
