@@ -1,7 +1,8 @@
 """Analyst notebook: how well extract records link to the register — scores, review queue, rates.
 
-Reads only the pseudonymised ``analyst.*`` tables of the warehouse (read-only). The warehouse is
-``$HEDUI_WAREHOUSE`` (default ``warehouse/hedui.duckdb``). Run ``marimo edit
+Reads only the pseudonymised ``analyst.*`` tables of the analyst database (read-only):
+``$HEDUI_ANALYST_DB``, else ``<stem>-analyst.duckdb`` beside ``$HEDUI_WAREHOUSE`` (default
+``warehouse/hedui-analyst.duckdb``). Run ``marimo edit
 notebooks/matching_quality.py`` to explore, or ``python notebooks/matching_quality.py`` headless.
 """
 
@@ -26,7 +27,9 @@ def _():
 
 @app.cell
 def _(Path, duckdb, mo, os):
-    warehouse = Path(os.environ.get("HEDUI_WAREHOUSE", "warehouse/hedui.duckdb"))
+    # analysts open the pseudonymised analyst file beside the warehouse, never the warehouse
+    _full = Path(os.environ.get("HEDUI_WAREHOUSE", "warehouse/hedui.duckdb"))
+    warehouse = Path(os.environ.get("HEDUI_ANALYST_DB") or _full.with_name(_full.stem + "-analyst.duckdb"))
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist; set HEDUI_WAREHOUSE")
     con = duckdb.connect(str(warehouse), read_only=True)

@@ -82,7 +82,8 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | None,
-         warehouse: Path | None, orchestrator: Orchestrator, use_cache: bool = True) -> dict:
+         warehouse: Path | None, orchestrator: Orchestrator, use_cache: bool = True,
+         rekey: bool = False) -> dict:
     from pipelines import runner
     from pipelines import warehouse as wh
     from pipelines.rulebook import RulebookError
@@ -101,11 +102,12 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
                     if flow_name == "monthly":
                         return flows.monthly_flow(incoming=str(incoming), period=label,
                                                   districts=districts, warehouse=str(target),
-                                                  use_cache=use_cache)
+                                                  use_cache=use_cache, rekey=rekey)
                     return flows.quarterly_flow(incoming=str(incoming), quarter=label,
-                                                warehouse=str(target), use_cache=use_cache)
+                                                warehouse=str(target), use_cache=use_cache,
+                                                rekey=rekey)
             ctx = runner.RunContext.create(flow=flow_name, incoming=incoming, warehouse=target,
-                                           use_cache=use_cache)
+                                           use_cache=use_cache, rekey=rekey)
             try:
                 if flow_name == "monthly":
                     return runner.execute_monthly(ctx, label, districts=districts)
@@ -114,6 +116,8 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
                 ctx.cleanup()
     except (runner.RunFailed, RulebookError) as exc:
         _record_failure(flow_name, incoming, target, label, districts, str(exc))
+        _fail(str(exc))
+    except wh.PseudonymKeyError as exc:
         _fail(str(exc))
     except wh.WarehouseError as exc:
         _fail(f"the warehouse cannot be written: {exc}")
@@ -142,6 +146,9 @@ DistrictOpt = Annotated[list[str] | None, typer.Option(
 NoCacheOpt = Annotated[bool, typer.Option(
     "--no-cache", help="Re-land and re-match every folder even when its files, the code, the "
                        "matching parameters and the staff decisions are unchanged since the last run.")]
+RekeyOpt = Annotated[bool, typer.Option(
+    "--rekey", help="Publish even though the warehouse's pseudonyms were made with a key that is "
+                    "lost or different: every person_key and household_key changes.")]
 OrchestratorOpt = Annotated[Orchestrator, typer.Option(
     "--orchestrator", help="prefect: run as Prefect flows (ephemeral local server unless "
                            "PREFECT_API_URL is set); local: same stages, no Prefect.")]
@@ -155,6 +162,7 @@ def monthly(
     warehouse: WarehouseOpt = None,
     orchestrator: OrchestratorOpt = Orchestrator.prefect,
     no_cache: NoCacheOpt = False,
+    rekey: RekeyOpt = False,
 ) -> None:
     """Monthly cross-check: load the window's folders, link, assess and flag PERIOD."""
     from pipelines.periods import parse_period
@@ -165,7 +173,8 @@ def monthly(
     except ValueError as exc:
         _fail(str(exc), code=2)
     summary = _run("monthly", incoming=incoming, label=period, districts=district or None,
-                   warehouse=warehouse, orchestrator=orchestrator, use_cache=not no_cache)
+                   warehouse=warehouse, orchestrator=orchestrator, use_cache=not no_cache,
+                   rekey=rekey)
     print_summary(summary, console)
     console.print(f"next: [bold]hedui report --period {period}"
                   + (f" --warehouse {warehouse}" if warehouse else "") + "[/bold]")
@@ -178,6 +187,7 @@ def quarterly(
     warehouse: WarehouseOpt = None,
     orchestrator: OrchestratorOpt = Orchestrator.prefect,
     no_cache: NoCacheOpt = False,
+    rekey: RekeyOpt = False,
 ) -> None:
     """Quarterly city-wide screening: every month of QUARTER, every district, plus quarter_summary."""
     from pipelines.periods import quarter_months
@@ -188,7 +198,8 @@ def quarterly(
     except ValueError as exc:
         _fail(str(exc), code=2)
     summary = _run("quarterly", incoming=incoming, label=quarter.upper(), districts=None,
-                   warehouse=warehouse, orchestrator=orchestrator, use_cache=not no_cache)
+                   warehouse=warehouse, orchestrator=orchestrator, use_cache=not no_cache,
+                   rekey=rekey)
     print_summary(summary, console)
     from rich.table import Table
 
@@ -242,7 +253,6 @@ def decisions_import(
     try:
         with wh.publishing(target) as con:
             result = import_decisions(file, con)
-            wh.rebuild_analyst_views(con, key=wh.pseudonym_key(target))
     except DecisionImportError as exc:
         _fail(f"{file.name} was not imported; nothing was recorded:\n{exc}")
     except wh.WarehouseError as exc:

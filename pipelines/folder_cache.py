@@ -49,6 +49,14 @@ def cache_dir(warehouse: Path) -> Path:
     return warehouse.parent / ".cache" / "folders"
 
 
+def _private_cache_dir(warehouse: Path) -> Path:
+    """The cache folder, 0700 whatever the umask: it holds cleaned rows with IDs and names."""
+    from pipelines.fsio import private_dir
+
+    private_dir(warehouse.parent / ".cache")
+    return private_dir(cache_dir(warehouse))
+
+
 def restore(warehouse: Path, period: str, key: str, into: Path) -> dict | None:
     """Copy a cached folder result into ``into``; returns the stored metadata or None."""
     entry = cache_dir(warehouse) / period / key
@@ -63,13 +71,15 @@ def restore(warehouse: Path, period: str, key: str, into: Path) -> dict | None:
 
 def store(warehouse: Path, period: str, key: str, source: Path, meta: dict) -> None:
     """Keep a folder's result under its key (and drop older keys of that period)."""
-    period_dir = cache_dir(warehouse) / period
+    period_dir = _private_cache_dir(warehouse) / period
     entry = period_dir / key
     tmp = period_dir / f".{key}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    tmp.chmod(0o700)
     for f in source.glob("*.parquet"):
         shutil.copyfile(f, tmp / f.name)
+        (tmp / f.name).chmod(0o600)
     (tmp / "ref.json").write_text(json.dumps(meta, ensure_ascii=False, default=str), encoding="utf-8")
     for old in period_dir.iterdir():
         if old.name != tmp.name:

@@ -3,10 +3,16 @@
 A CSV is UTF-8 (with or without BOM) or GB18030/GBK; the header decides, since every required
 column name is Chinese and a Chinese GB18030 header is practically never valid UTF-8 (while
 gb18030 decodes almost any byte string, so it is only tried when UTF-8 fails). A file whose
-body decodes cleanly and whose records all have the header's field count takes the fast path
-(polars, every column String, no inference); any other file takes the exact path (Python
-``csv``), where a record that does not decode or has the wrong number of fields is marked on its
-own and the rest loads. XLSX: the first sheet, first row the header (fastexcel).
+body decodes cleanly, holds no control bytes and whose records all have the header's field count
+takes the fast path (polars, every column String, no inference); any other file takes the exact
+path (Python ``csv``), where a record that does not decode, holds control bytes or has the wrong
+number of fields is marked on its own and the rest loads. XLSX: the first sheet, first row the
+header (fastexcel).
+
+A file is refused as binary only when it looks like one as a whole: a known binary signature
+(PNG, ZIP/XLSX, PDF, …), control bytes in its header line, or a share of control bytes in its
+first 64 KiB that no text delivery has. One garbled record (``0xFF 0xFE NUL …``) in a text file
+is that record's problem, not the file's (inputs.md, "Order of the row checks", 1).
 
 Outputs of :func:`land_file` keep every delivered row: required columns under their Chinese
 names, ``extra`` (JSON text of extra columns, or null), ``file``, ``row_number``, ``sha256``,
@@ -19,9 +25,10 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-from functools import lru_cache
+import re
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import fastexcel
@@ -33,6 +40,14 @@ CHUNK = 16 * 1024 * 1024
 BOM = codecs.BOM_UTF8
 _MAGIC = (b"\x89PNG", b"PK\x03\x04", b"%PDF", b"GIF8", b"\xff\xd8\xff", b"\xd0\xcf\x11\xe0")
 _SNIFF = 8192
+#: how much of a CSV's start is looked at to tell a binary file from text with a bad record
+_BINARY_SNIFF = 64 * 1024
+#: C0 control bytes and DEL, except tab, line feed and carriage return. No byte of a UTF-8 or
+#: GB18030 multi-byte character falls in this set, so it is found in the raw bytes.
+_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
+_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
+#: a text delivery has none; random or compressed bytes have about 12 %, executables more
+_BINARY_CONTROL_SHARE = 0.10
 _LINE_SEP = "\x1f"
 
 PROBLEM = "_problem"
@@ -97,30 +112,41 @@ def land_file(path: Path, *, spec: Source) -> LandedFile:
             landed.refused = f"{path.name} is empty (0 bytes)"
             return landed
         return _land_xlsx(path, spec, landed)
-    sha, utf8_ok, has_sep = _scan(path)
+    sha, utf8_ok, has_control = _scan(path)
     landed = LandedFile(file=path.name, source=spec.name, sha256=sha)
     if path.stat().st_size == 0:
         landed.refused = f"{path.name} is empty (0 bytes)"
         return landed
-    return _land_csv(path, spec, landed, utf8_ok=utf8_ok, has_sep=has_sep)
+    return _land_csv(path, spec, landed, utf8_ok=utf8_ok, has_control=has_control)
 
 
 # ----------------------------------------------------------------------------------------- CSV
 
 
 def _is_binary(head: bytes) -> bool:
-    return head.startswith(_MAGIC) or b"\x00" in head
+    """Whether a file starting with ``head`` is binary rather than text with bad records.
+
+    Looks at the whole header line and at the share of control bytes, never at one byte: a
+    record holding ``0xFF 0xFE NUL`` is quarantined on its own by the exact path.
+    """
+    if head.startswith(_MAGIC):
+        return True
+    header_line = head.split(b"\n", 1)[0]
+    if _CONTROL.search(header_line):
+        return True
+    return len(_CONTROL.findall(head)) > _BINARY_CONTROL_SHARE * len(head)
 
 
 def _scan(path: Path) -> tuple[str, bool, bool]:
-    """(sha256, whole file is valid UTF-8, the unit-separator byte occurs) in one streaming pass."""
+    """(sha256, whole file is valid UTF-8, a control byte occurs) in one streaming pass."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     digest = hashlib.sha256()
-    utf8_ok, has_sep = True, False
+    utf8_ok, has_control = True, False
     with path.open("rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
-            has_sep = has_sep or b"\x1f" in chunk
+            # control bytes (the fast path's line separator among them) need the exact path
+            has_control = has_control or _CONTROL.search(chunk) is not None
             if utf8_ok:
                 try:
                     decoder.decode(chunk)
@@ -131,7 +157,7 @@ def _scan(path: Path) -> tuple[str, bool, bool]:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError:
                 utf8_ok = False
-    return digest.hexdigest(), utf8_ok, has_sep
+    return digest.hexdigest(), utf8_ok, has_control
 
 
 def _header_names(fields: list[str]) -> list[str]:
@@ -157,9 +183,9 @@ def _count_records(lines: list[bytes]) -> int:
 
 
 def _land_csv(path: Path, spec: Source, landed: LandedFile, *, utf8_ok: bool,
-              has_sep: bool) -> LandedFile:
+              has_control: bool) -> LandedFile:
     with path.open("rb") as fh:
-        head = fh.read(_SNIFF)
+        head = fh.read(_BINARY_SNIFF)
     if _is_binary(head):
         landed.refused = f"{path.name} is not a text file (binary content)"
         return landed
@@ -189,7 +215,7 @@ def _land_csv(path: Path, spec: Source, landed: LandedFile, *, utf8_ok: bool,
         return landed
 
     frame = None
-    if not has_sep:
+    if not has_control:
         if encoding == "utf-8" and utf8_ok:
             frame = _fast(path, names)
         elif encoding == "gb18030":
@@ -296,7 +322,15 @@ def _slow(path: Path, names: list[str], encoding: str) -> pl.DataFrame:
             rows.append([None] * width)
             problems.append(f"record bytes do not decode as {encoding.upper()} (the file's encoding)")
             continue
-        block.append(text.rstrip("\r") + "\n")
+        text = text.rstrip("\r")
+        if _CONTROL_TEXT.search(text):
+            # NUL and other control bytes are binary garbage inside this record, not text
+            flush(block)
+            block = []
+            rows.append([None] * width)
+            problems.append("record holds control bytes (binary data), not text")
+            continue
+        block.append(text + "\n")
     flush(block)
     frame = pl.DataFrame(rows, schema={n: pl.String for n in names}, orient="row")
     return frame.with_columns(pl.Series(PROBLEM, problems, dtype=pl.String))

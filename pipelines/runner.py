@@ -91,18 +91,27 @@ class RunContext:
     rules_dir: Path | None = None
     matching_file: Path | None = None
     use_cache: bool = True
+    #: publish even though the warehouse's pseudonyms were made with a lost or different key
+    rekey: bool = False
 
     @classmethod
     def create(cls, *, flow: str, incoming: Path, warehouse: Path, rules_dir: Path | None = None,
-               matching_file: Path | None = None, use_cache: bool = True) -> RunContext:
+               matching_file: Path | None = None, use_cache: bool = True,
+               rekey: bool = False) -> RunContext:
+        from pipelines import warehouse as wh
+        from pipelines.fsio import private_dir
+
         run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         _remove_dead_scratch(warehouse.parent / ".work")
-        scratch = warehouse.parent / ".work" / run_id
-        scratch.mkdir(parents=True, exist_ok=True)
+        # the scratch holds cleaned rows with ID numbers and names: staff's account only
+        wh.make_directory(warehouse.parent)
+        private_dir(warehouse.parent / ".work")
+        scratch = private_dir(warehouse.parent / ".work" / run_id)
         (scratch / "pid").write_text(str(os.getpid()))
         return cls(run_id=run_id, flow=flow, incoming=incoming, warehouse=warehouse,
                    scratch=scratch, started_at=datetime.now(timezone.utc),
-                   rules_dir=rules_dir, matching_file=matching_file, use_cache=use_cache)
+                   rules_dir=rules_dir, matching_file=matching_file, use_cache=use_cache,
+                   rekey=rekey)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -369,9 +378,9 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
     from pipelines.decisions import annotate_flags, load_decision_params, load_flag_decisions
 
     _report("publish", "start", warehouse=str(ctx.warehouse))
-    key = wh.pseudonym_key(ctx.warehouse)
     inputs = input_entries(refs)
-    with wh.publishing(ctx.warehouse) as con:
+    refresh = wh.AnalystRefresh()
+    with wh.publishing(ctx.warehouse, rekey=ctx.rekey, analyst_refresh=refresh) as con:
         held = wh.loaded_folders(con)
         republished: list[str] = []
         for ref in refs:
@@ -427,8 +436,7 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
              ",".join(sorted({a.rulebook_version for a in assessed})) or None,
              code_version(), json.dumps(inputs, ensure_ascii=False),
              json.dumps(summary, ensure_ascii=False, default=str)])
-        wh.rebuild_analyst_views(con, key=key, folder_periods=republished,
-                                 assessed_periods=[a.period for a in assessed])
+        refresh.only(folder_periods=republished, assessed_periods=[a.period for a in assessed])
     _report("publish", "finish", warehouse=str(ctx.warehouse))
     return {"warehouse": str(ctx.warehouse), "finished_at": finished.isoformat()}
 
@@ -439,7 +447,9 @@ def record_failure(ctx: RunContext, *, period_label: str, districts: Sequence[st
     from pipelines import warehouse as wh
 
     try:
-        with wh.publishing(ctx.warehouse, lock_wait_seconds=60) as con:
+        # only the runs log changes: the analyst file's other tables are carried over
+        with wh.publishing(ctx.warehouse, lock_wait_seconds=60,
+                           analyst_refresh=wh.AnalystRefresh([], [])) as con:
             con.execute(
                 """INSERT INTO runs (run_id, flow, period, districts, status, started_at,
                        finished_at, rulebook_version, code_version, inputs, summary, message)
@@ -547,6 +557,10 @@ def _link_overrides(ctx: RunContext) -> Path | None:
 
 
 def _precheck(ctx: RunContext, periods_required: Sequence[str]) -> None:
+    from pipelines import warehouse as wh
+
+    # before any work: a warehouse whose pseudonym key is lost is refused, not silently re-keyed
+    wh.check_pseudonym_key(ctx.warehouse, rekey=ctx.rekey)
     if not ctx.incoming.is_dir():
         raise RunFailed(f"--incoming {ctx.incoming} is not a directory")
     for p in periods_required:

@@ -1,35 +1,62 @@
-"""Warehouse layer: the one module that owns the DuckDB file and publishes runs atomically.
+"""Warehouse layer: the one module that owns the DuckDB files and publishes runs atomically.
 
 DuckDB allows one writer or many readers per file, never both across processes. A run that held
 the file for a minute would lock every analyst out, and a run killed half-way must leave the
-warehouse as it was. So a run never writes the published file in place:
+warehouse as it was. So a run never writes a published file in place:
 
 1. take an exclusive lock file beside the warehouse (two runs never interleave);
-2. copy the published file to a private temporary file in the same directory;
-3. write the run's rows into the copy inside one transaction, checkpoint, close, fsync;
-4. ``os.replace`` the copy over the published file (atomic on POSIX) and fsync the directory.
+2. copy the published warehouse into a private staging folder (0700) beside it;
+3. write the run's rows into the copy inside one transaction;
+4. build the analyst database (:mod:`pipelines.analyst`) into a second staging file from the
+   copy: incrementally from a copy of the published analyst file when that file belongs to the
+   published warehouse, else from scratch;
+5. checkpoint, close, set the modes (warehouse 0600, analyst 0640), fsync both;
+6. ``os.replace`` the warehouse copy over the warehouse, then the analyst copy over the analyst
+   file, and fsync the directory.
 
-A reader that opened the old file keeps reading the old inode until it reconnects; a new reader
-sees the new month whole. A run killed at any point leaves only a stray temporary file, removed
-by the next run.
+A reader that opened an old file keeps reading the old inode until it reconnects; a new reader
+sees the new month whole. A run killed before step 6 leaves both files as they were (only
+staging files, removed by the next run). A kill between the two renames leaves the new
+warehouse beside the previous analyst file: analysts see the previous month, never a half, and
+the next publish notices the pair does not match (``pseudonym_state.analyst_published_at`` in the
+warehouse against ``analyst_meta.published_at`` in the analyst file) and rebuilds the analyst
+file whole. The analyst file is never ahead of the warehouse.
+
+The pseudonym key lives outside both files (``$HEDUI_PSEUDONYM_KEY`` or ``<warehouse>.key``);
+the warehouse keeps only a check value, so a run can refuse to publish pseudonyms made with a
+lost or different key (:class:`PseudonymKeyError`) unless it is told to re-key.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import hmac
 import os
 import secrets
 import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
+from pipelines import analyst
+from pipelines.fsio import PRIVATE_FILE, fsync_path, private_dir
+
 DEFAULT_WAREHOUSE = Path("warehouse") / "hedui.duckdb"
 PSEUDONYM_KEY_ENV = "HEDUI_PSEUDONYM_KEY"
+#: the full warehouse: staff's account only
+WAREHOUSE_MODE = PRIVATE_FILE
+#: the analyst database: staff and the analysts' group, never other accounts
+ANALYST_MODE = 0o640
+#: a warehouse folder hedui creates: the analysts' group may enter it to open the analyst file
+WAREHOUSE_DIR_MODE = 0o750
+#: name under which the analyst working copy is attached while it is built
+_ANALYST_CATALOG = "hedui_analyst_build"
 
 #: contract tables, created up front so analysts find them even before the first month lands
 CONTRACT_DDL = (
@@ -67,11 +94,18 @@ CONTRACT_DDL = (
         households_flagged BIGINT NOT NULL, households_new BIGINT)""",
 )
 
-ANALYST_TABLES = ("persons", "links", "assessments", "flags", "quarantine", "runs")
+#: the warehouse's own record of its pseudonyms: a check value of the key (never the key) and
+#: which publish built the analyst file beside it
+_STATE_DDL = """CREATE TABLE IF NOT EXISTS pseudonym_state (
+    key_check VARCHAR NOT NULL, analyst_published_at TIMESTAMPTZ NOT NULL)"""
 
 
 class WarehouseError(RuntimeError):
     """The warehouse file cannot be opened, locked or written."""
+
+
+class PseudonymKeyError(WarehouseError):
+    """The warehouse holds pseudonyms and the key they were made with is missing or different."""
 
 
 def resolve(path: Path | str | None) -> Path:
@@ -79,47 +113,179 @@ def resolve(path: Path | str | None) -> Path:
     return Path(path if path is not None else DEFAULT_WAREHOUSE).expanduser().resolve()
 
 
-def pseudonym_key(warehouse: Path) -> str:
-    """The secret key of the analyst views' keyed hashes.
+def analyst_path(warehouse: Path | str | None) -> Path:
+    """The analyst database published beside ``warehouse``: ``<stem>-analyst.duckdb``."""
+    target = resolve(warehouse)
+    return target.with_name(f"{target.stem}-analyst.duckdb")
 
-    From ``$HEDUI_PSEUDONYM_KEY`` when set (deployments), else a random key kept in a 0600 file
-    beside the warehouse, created on first use. The key is configuration: never in the repository,
-    never in the warehouse file itself, so an analyst cannot re-identify a person by hashing a
-    known ID number.
-    """
+
+def key_file(warehouse: Path) -> Path:
+    """``<warehouse>.key``: where the pseudonym key is kept when the environment does not set it."""
+    return warehouse.with_name(warehouse.name + ".key")
+
+
+def find_pseudonym_key(warehouse: Path) -> str | None:
+    """The pseudonym key from ``$HEDUI_PSEUDONYM_KEY``, else the key file; None when neither."""
     env = os.environ.get(PSEUDONYM_KEY_ENV)
     if env:
         return env
-    key_file = warehouse.with_name(warehouse.name + ".key")
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
-    return key_file.read_text().strip()
+    path = key_file(warehouse)
+    if not path.exists():
+        return None
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, PRIVATE_FILE)  # a key restored with a copy's default mode
+    return path.read_text().strip() or None
 
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def pseudonym_key(warehouse: Path) -> str:
+    """The secret key of the analyst pseudonyms, created on first use.
+
+    From ``$HEDUI_PSEUDONYM_KEY`` when set (deployments), else a random key kept in a 0600 file
+    beside the warehouse, created when missing. The key is configuration: never in the
+    repository, never in either database file, so an analyst cannot re-identify a person by
+    computing the pseudonym of a known 个人编号. Whether a missing key may be created is decided
+    by :func:`publishing` (a warehouse that already holds pseudonyms refuses).
+    """
+    key = find_pseudonym_key(warehouse)
+    if key is not None:
+        return key
+    return _write_key_file(warehouse, secrets.token_hex(32))
+
+
+def _write_key_file(warehouse: Path, key: str) -> str:
+    path = key_file(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return key
+
+
+def _key_check(key: str, *, legacy: bool = False) -> str:
+    """A value that tells whether two keys are the same without revealing either."""
+    if legacy:  # what releases before the analyst file stored in ``analyst._key_check``
+        return hashlib.sha256(("hedui-analyst-key-check|" + key).encode()).hexdigest()
+    return hmac.new(key.encode(), b"hedui-pseudonym-key-check", hashlib.sha256).hexdigest()
+
+
+def _table_in(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = ? AND table_name = ?", [schema, name]).fetchall()[0][0])
+
+
+def _stored_state(con: duckdb.DuckDBPyConnection) -> tuple[str | None, bool, datetime | None]:
+    """``(key_check, is_legacy, analyst_published_at)`` of a warehouse; Nones: no pseudonyms yet."""
+    if _table_in(con, "main", "pseudonym_state"):
+        row = con.execute("SELECT key_check, analyst_published_at FROM pseudonym_state").fetchone()
+        if row:
+            return row[0], False, row[1]
+    if _table_in(con, "analyst", "_key_check"):
+        row = con.execute("SELECT key_check FROM analyst._key_check").fetchone()
+        if row:
+            return row[0], True, None
+    return None, False, None
+
+
+def _key_problem(warehouse: Path, key: str | None, stored: str | None, legacy: bool) -> str | None:
+    """The Chinese message refusing the run, or None when the key may be used."""
+    if stored is None:
+        return None
+    where = (f"环境变量 {PSEUDONYM_KEY_ENV}" if os.environ.get(PSEUDONYM_KEY_ENV)
+             else f"密钥文件 {key_file(warehouse)}")
+    restore = (f"请把原来的密钥文件恢复到 {key_file(warehouse)}（权限 0600），或把原密钥设置到环境变量 "
+               f"{PSEUDONYM_KEY_ENV}，然后重新运行。")
+    rekey = ("如确需更换密钥，请在命令后加 --rekey 重新运行：所有 person_key 和 household_key 都会改变，"
+             "分析人员以前保存的跨月关联将不再对得上。本次运行没有改动仓库。")
+    if key is None:
+        return (f"仓库 {warehouse} 已发布过假名化的分析表，但找不到生成这些假名的密钥"
+                f"（未设置环境变量 {PSEUDONYM_KEY_ENV}，也没有密钥文件 {key_file(warehouse)}）。"
+                + restore + rekey)
+    if key_check_differs(key, stored, legacy):
+        return (f"仓库 {warehouse} 的假名是用另一个密钥生成的，与现在的密钥（来自{where}）不一致。"
+                + restore + rekey)
+    return None
+
+
+def key_check_differs(key: str, stored: str, legacy: bool) -> bool:
+    """Whether ``key`` is not the key whose check value ``stored`` is."""
+    return not hmac.compare_digest(_key_check(key, legacy=legacy), stored)
+
+
+def check_pseudonym_key(warehouse: Path | str | None, *, rekey: bool = False) -> None:
+    """Refuse early when the published warehouse holds pseudonyms and their key is unavailable.
+
+    Creates nothing and changes nothing; :func:`publishing` checks again under its lock.
+
+    Raises
+    ------
+    PseudonymKeyError
+        The key is missing or differs from the one the published pseudonyms were made with, and
+        ``rekey`` is not set.
+    """
+    target = resolve(warehouse)
+    if rekey or not target.exists():
+        return
     try:
-        os.fsync(fd)
+        con = duckdb.connect(str(target), read_only=True)
+    except duckdb.Error:
+        return  # publishing reports an unreadable warehouse
+    try:
+        stored, legacy, _ = _stored_state(con)
     finally:
-        os.close(fd)
+        con.close()
+    problem = _key_problem(target, find_pseudonym_key(target), stored, legacy)
+    if problem:
+        raise PseudonymKeyError(problem)
+
+
+@dataclass
+class AnalystRefresh:
+    """Which analyst rows a publish must rebuild; both None (the default) rebuilds them all.
+
+    A run that knows what it changed narrows it inside the ``publishing`` block with
+    :meth:`only`; the publish still rebuilds everything when the published analyst file does not
+    belong to the published warehouse, the key changed or the registry changed.
+    """
+
+    folder_periods: list[str] | None = None
+    assessed_periods: list[str] | None = None
+
+    def only(self, *, folder_periods: Sequence[str], assessed_periods: Sequence[str]) -> None:
+        """Rebuild only these delivery folders' and assessed months' rows (and the full tables)."""
+        self.folder_periods = list(folder_periods)
+        self.assessed_periods = list(assessed_periods)
+
+    @property
+    def narrowed(self) -> bool:
+        return self.folder_periods is not None and self.assessed_periods is not None
+
+
+def _staging(path: Path) -> Path:
+    return path.with_name(f".{path.name}.staging")
 
 
 def _remove_stale_temporaries(path: Path) -> None:
     """Remove working copies left by runs that were killed.
 
     Called with the publish lock held: no other run is writing, so every copy found is stale.
+    Copies of releases before the staging folder lie beside the warehouse.
     """
     for tmp in path.parent.glob(f".{path.name}.*.tmp*"):
         tmp.unlink(missing_ok=True)
+    staging = _staging(path)
+    if staging.is_dir():
+        for tmp in staging.iterdir():
+            tmp.unlink(missing_ok=True)
 
 
 @contextmanager
 def _exclusive_lock(path: Path, *, wait_seconds: float) -> Iterator[None]:
     lock_path = path.with_name(path.name + ".lock")
-    fh = open(lock_path, "a+")  # noqa: SIM115 - held for the whole publish
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    fh = os.fdopen(fd, "a+")  # held for the whole publish
     deadline = time.monotonic() + wait_seconds
     try:
         while True:
@@ -138,23 +304,51 @@ def _exclusive_lock(path: Path, *, wait_seconds: float) -> Iterator[None]:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the contract tables, the decisions store and the analyst schema when missing."""
+    """Create the contract tables and the decisions store when missing.
+
+    The ``analyst`` schema of releases before the analyst file is dropped: analysts read
+    ``<stem>-analyst.duckdb``, and a second copy in the full warehouse would only drift.
+    """
     from pipelines.decisions import ensure_decisions_table
 
     for ddl in CONTRACT_DDL:
         con.execute(ddl)
     ensure_decisions_table(con)
-    con.execute("CREATE SCHEMA IF NOT EXISTS analyst")
+    con.execute(_STATE_DDL)
+    con.execute("DROP SCHEMA IF EXISTS analyst CASCADE")
+
+
+def make_directory(directory: Path) -> None:
+    """Create the warehouse folder and missing parents, 0750 whatever the umask.
+
+    An existing folder is left as it is (it may be shared); one hedui creates lets the analysts'
+    group in (to open the analyst file, 0640) and keeps every other account out.
+    """
+    missing = []
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    for folder in missing:
+        os.chmod(folder, WAREHOUSE_DIR_MODE)
+
+
+def _analyst_in_step(target: Path, previous: datetime | None) -> bool:
+    """Whether the published analyst file was built by the publish of the published warehouse."""
+    published_at, registry = analyst.published_state(analyst_path(target))
+    return (previous is not None and published_at is not None and published_at == previous
+            and registry == analyst.registry_version())
 
 
 @contextmanager
-def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0
-               ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open a private copy of the warehouse for writing; publish it atomically on success.
+def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rekey: bool = False,
+               analyst_refresh: AnalystRefresh | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open a private copy of the warehouse for writing; publish it and its analyst file atomically.
 
     Everything written through the yielded connection becomes visible in one step when the
-    ``with`` block ends without an exception; on any exception (or a kill) the published file is
-    left exactly as it was.
+    ``with`` block ends without an exception, together with the analyst database rebuilt from
+    it; on any exception (or a kill) both published files are left exactly as they were.
 
     Parameters
     ----------
@@ -162,15 +356,24 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0
         The published warehouse file; created (empty, with the contract tables) when missing.
     lock_wait_seconds
         How long to wait for another run's publish to finish before giving up.
+    rekey
+        Publish even though the warehouse holds pseudonyms made with a key that is now missing
+        (a new key file is created) or different: every pseudonym changes.
+    analyst_refresh
+        Which analyst rows the block's writes changed (see :class:`AnalystRefresh`); None
+        rebuilds the whole analyst file.
 
     Raises
     ------
     WarehouseError
         The directory or file cannot be written, or another run holds the lock too long.
+    PseudonymKeyError
+        The warehouse holds pseudonyms, their key is missing or different and ``rekey`` is off.
     """
     target = resolve(path)
+    refresh = analyst_refresh if analyst_refresh is not None else AnalystRefresh()
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_directory(target.parent)
     except OSError as exc:
         raise WarehouseError(f"cannot create the warehouse directory {target.parent}: {exc}") from exc
     if not os.access(target.parent, os.W_OK):
@@ -179,7 +382,13 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0
         raise WarehouseError(f"the warehouse file {target} is not readable")
     with _exclusive_lock(target, wait_seconds=lock_wait_seconds):
         _remove_stale_temporaries(target)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        token = f"{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            staging = private_dir(_staging(target))
+        except OSError as exc:
+            raise WarehouseError(f"cannot create the staging folder beside {target}: {exc}") from exc
+        tmp = staging / f"{target.name}.{token}.tmp"
+        analyst_tmp = staging / f"{analyst_path(target).name}.{token}.tmp"
         try:
             if target.exists():
                 shutil.copyfile(target, tmp)
@@ -188,23 +397,59 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0
             tmp.unlink(missing_ok=True)
             raise WarehouseError(f"cannot open a working copy of {target}: {exc}") from exc
         try:
+            stored, legacy, previous = _stored_state(con)
+            key = find_pseudonym_key(target)
+            problem = _key_problem(target, key, stored, legacy)
+            if problem and not rekey:
+                raise PseudonymKeyError(problem)
+            # a new key is kept in memory and written only when the publish succeeds: a failed
+            # run leaves no key file that the published warehouse does not know
+            new_key = secrets.token_hex(32) if key is None else None
+            key = key if new_key is None else new_key
+            same_key = stored is not None and not key_check_differs(key, stored, legacy)
             ensure_schema(con)
             con.execute("BEGIN TRANSACTION")
             yield con
             con.execute("COMMIT")
+            incremental = (refresh.narrowed and same_key and not legacy
+                           and _analyst_in_step(target, previous))
+            if incremental:
+                shutil.copyfile(analyst_path(target), analyst_tmp)
+            published_at = datetime.now(UTC)
+            con.execute(f"ATTACH ? AS {_ANALYST_CATALOG}", [str(analyst_tmp)])
+            analyst.build(con, _ANALYST_CATALOG, key=key, published_at=published_at,
+                          folder_periods=refresh.folder_periods if incremental else None,
+                          assessed_periods=refresh.assessed_periods if incremental else None)
+            con.execute(f"CHECKPOINT {_ANALYST_CATALOG}")
+            con.execute(f"DETACH {_ANALYST_CATALOG}")
+            con.execute("DELETE FROM pseudonym_state")
+            con.execute("INSERT INTO pseudonym_state VALUES (?, ?)", [_key_check(key), published_at])
             con.execute("CHECKPOINT")
             con.close()
-            _fsync_path(tmp)
+            os.chmod(tmp, WAREHOUSE_MODE)
+            os.chmod(analyst_tmp, ANALYST_MODE)
+            fsync_path(tmp)
+            fsync_path(analyst_tmp)
+            if new_key is not None:
+                _write_key_file(target, new_key)
+            # the warehouse first: a kill between the renames leaves the analyst file behind
+            # (rebuilt whole by the next publish), never ahead of the warehouse
             os.replace(tmp, target)
-            _fsync_path(target.parent)
+            os.replace(analyst_tmp, analyst_path(target))
+            fsync_path(target.parent)
         except BaseException:
             try:
                 con.close()
             except duckdb.Error:
                 pass
-            tmp.unlink(missing_ok=True)
-            Path(str(tmp) + ".wal").unlink(missing_ok=True)
+            for leftover in (tmp, analyst_tmp):
+                leftover.unlink(missing_ok=True)
+                Path(str(leftover) + ".wal").unlink(missing_ok=True)
             raise
+        try:
+            staging.rmdir()
+        except OSError:
+            pass
 
 
 def connect_readonly(path: Path | str | None) -> duckdb.DuckDBPyConnection:
@@ -261,104 +506,3 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str, files: list
     for name, dtype, *_ in incoming:
         if name not in have:
             con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {dtype}')
-
-
-#: analyst tables refreshed per delivery folder, per assessed period, or always in full
-_FOLDER_TABLES = ("persons", "links", "quarantine")
-_ASSESSED_TABLES = ("assessments", "flags")
-
-
-def _analyst_selects(has_register: bool) -> dict[str, str]:
-    persons = """
-        SELECT r.period, p.person_key, h.household_key, r.district_code, r.urban_rural,
-               r.programme, r.sex, year(r.birth_on) AS birth_year, r.relation,
-               r.disability_grade, r.serious_illness
-        FROM stg_register r
-        LEFT JOIN _person_keys p USING (person_id)
-        LEFT JOIN _household_keys h USING (household_id)""" if has_register else """
-        SELECT NULL::VARCHAR AS period, NULL::VARCHAR AS person_key,
-               NULL::VARCHAR AS household_key, NULL::VARCHAR AS district_code,
-               NULL::VARCHAR AS urban_rural, NULL::VARCHAR AS programme, NULL::VARCHAR AS sex,
-               NULL::BIGINT AS birth_year, NULL::VARCHAR AS relation,
-               NULL::VARCHAR AS disability_grade, NULL::VARCHAR AS serious_illness WHERE false"""
-    return {
-        "persons": persons,
-        "links": """
-            SELECT l.source, l.period, l.record_no, p.person_key, h.household_key,
-                   c.person_key AS candidate_person_key, l.score, l.status, l.method,
-                   l.match_weight, l.comparison, l.reason
-            FROM links l
-            LEFT JOIN _person_keys p ON p.person_id = l.person_id
-            LEFT JOIN _household_keys h ON h.household_id = l.household_id
-            LEFT JOIN _person_keys c ON c.person_id = l.candidate_person_id""",
-        "assessments": """
-            SELECT a.* EXCLUDE (household_id), h.household_key
-            FROM assessments a LEFT JOIN _household_keys h USING (household_id)""",
-        "flags": """
-            SELECT f.period, h.household_key, f.district_code, f.flag, f.evidence,
-                   f.rulebook_version, f.decision, f.re_raised
-            FROM flags f LEFT JOIN _household_keys h USING (household_id)""",
-        "quarantine": "SELECT source, period, file, row_number, record_no, reason FROM quarantine",
-        "runs": """SELECT run_id, flow, period, districts, status, started_at, finished_at,
-                          rulebook_version, code_version, summary FROM main.runs""",
-    }
-
-
-def _is_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ? "
-        "AND table_type = 'VIEW'", [schema, name]).fetchall()[0][0])
-
-
-def rebuild_analyst_views(con: duckdb.DuckDBPyConnection, *, key: str,
-                          folder_periods: Sequence[str] | None = None,
-                          assessed_periods: Sequence[str] | None = None) -> None:
-    """Materialise the ``analyst`` schema: published tables with keyed hashes instead of identity.
-
-    The hashes are computed here with the key as a query parameter, so the key itself never lands
-    in the file (only a hash of it, to notice a changed key). No ID number, name, phone or address
-    column is copied. Each distinct 个人编号 and 户编号 is hashed once into a temporary key map.
-
-    With ``folder_periods``/``assessed_periods`` only those periods' rows are refreshed (the rest
-    were built by earlier runs from unchanged rows); without them, or when the key changed or a
-    table is missing, everything is rebuilt.
-    """
-    con.execute("CREATE SCHEMA IF NOT EXISTS analyst")
-    con.execute("CREATE TABLE IF NOT EXISTS analyst._key_check (key_check VARCHAR)")
-    check = hashlib.sha256(("hedui-analyst-key-check|" + key).encode()).hexdigest()
-    stored = con.execute("SELECT key_check FROM analyst._key_check").fetchall()
-    present = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analyst'").fetchall()}
-    full = (folder_periods is None or assessed_periods is None or stored != [(check,)]
-            or not set(_analyst_selects(True)) <= present)
-    has_register = table_exists(con, "stg_register")
-    register_ids = "UNION SELECT person_id FROM stg_register" if has_register else ""
-    register_hh = "UNION SELECT household_id FROM stg_register" if has_register else ""
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _person_keys AS
-        SELECT person_id, substr(sha256(concat($key, '|p|', person_id)), 1, 16) AS person_key
-        FROM (SELECT person_id FROM links UNION SELECT candidate_person_id FROM links {register_ids})
-        WHERE person_id IS NOT NULL""", {"key": key})
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _household_keys AS
-        SELECT household_id, substr(sha256(concat($key, '|h|', household_id)), 1, 16) AS household_key
-        FROM (SELECT household_id FROM links UNION SELECT household_id FROM assessments
-              UNION SELECT household_id FROM flags {register_hh})
-        WHERE household_id IS NOT NULL""", {"key": key})
-    for name, select in _analyst_selects(has_register).items():
-        periods = (folder_periods if name in _FOLDER_TABLES
-                   else assessed_periods if name in _ASSESSED_TABLES else None)
-        if name == "runs":
-            # runs holds no identity: a view, so its rows live only in the append-only log
-            if "runs" in present and not _is_view(con, "analyst", "runs"):
-                con.execute("DROP TABLE analyst.runs")
-            con.execute(f"CREATE OR REPLACE VIEW analyst.runs AS {select}")
-        elif full or periods is None:
-            con.execute(f"CREATE OR REPLACE TABLE analyst.{name} AS {select}")
-        elif periods:
-            con.execute(f"DELETE FROM analyst.{name} WHERE list_contains($p, period)",
-                        {"p": list(periods)})
-            con.execute(f"INSERT INTO analyst.{name} SELECT * FROM ({select}) "
-                        f"WHERE list_contains($p, period)", {"p": list(periods)})
-    con.execute("DELETE FROM analyst._key_check")
-    con.execute("INSERT INTO analyst._key_check VALUES (?)", [check])
-    con.execute("DROP TABLE _person_keys")
-    con.execute("DROP TABLE _household_keys")

@@ -66,12 +66,14 @@ def test_a_run_killed_mid_publish_leaves_the_warehouse_as_it_was(tmp_path):
     warehouse = tmp_path / "hedui.duckdb"
     run_local_monthly(SAMPLE / "incoming", "2026-09", warehouse)
     before = _digest(warehouse)
+    analyst_before = _digest(tmp_path / "hedui-analyst.duckdb")
     proc = _spawn("monthly", "--incoming", SAMPLE / "incoming", "--period", SAMPLE_PERIOD,
                   "--warehouse", warehouse, "--orchestrator", "local")
     deadline = time.monotonic() + 300
     killed_in_publish = False
     while time.monotonic() < deadline and proc.poll() is None:
-        if list(tmp_path.glob(".hedui.duckdb.*.tmp")):
+        # the working copies live in the private staging folder beside the warehouse
+        if list(tmp_path.glob(".hedui.duckdb.staging/hedui.duckdb.*.tmp")):
             time.sleep(0.05)
             proc.send_signal(signal.SIGKILL)
             killed_in_publish = True
@@ -80,9 +82,10 @@ def test_a_run_killed_mid_publish_leaves_the_warehouse_as_it_was(tmp_path):
     proc.wait(30)
     assert killed_in_publish, "the run finished before its publish could be interrupted"
     assert _digest(warehouse) == before
+    assert _digest(tmp_path / "hedui-analyst.duckdb") == analyst_before
     # the next run cleans up after the killed one and publishes normally
     run_local_monthly(SAMPLE / "incoming", SAMPLE_PERIOD, warehouse)
-    assert not list(tmp_path.glob(".hedui.duckdb.*.tmp*"))
+    assert not list(tmp_path.rglob("*.tmp*"))
     con = duckdb.connect(str(warehouse), read_only=True)
     assert con.execute("SELECT count(*) FROM assessments WHERE period = ?", [SAMPLE_PERIOD]).fetchone()[0] > 0
     con.close()

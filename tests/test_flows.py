@@ -36,12 +36,17 @@ def _table_dump(path, table):
 
 
 def _analyst_dump(path):
-    con = duckdb.connect(str(path), read_only=True)
+    from pipelines.warehouse import analyst_path
+
+    con = duckdb.connect(str(analyst_path(path)), read_only=True)
     try:
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analyst' "
             "AND table_type = 'BASE TABLE' ORDER BY 1").fetchall()]
-        return {t: con.sql(f"SELECT * FROM analyst.{t} ORDER BY ALL").fetchall() for t in tables}
+        assert tables, "the analyst file has no tables"
+        # like the warehouse: every table but the runs log
+        return {t: con.sql(f"SELECT * FROM analyst.{t} ORDER BY ALL").fetchall()
+                for t in tables if t != "runs"}
     finally:
         con.close()
 

@@ -1,11 +1,19 @@
 """The warehouse publishes atomically: all of a run or nothing, and readers are never blocked."""
 
 import hashlib
+import os
+import signal
+import stat
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import duckdb
 import pytest
 
+from pipelines import analyst
 from pipelines import warehouse as wh
 
 
@@ -102,9 +110,10 @@ def test_a_warehouse_path_that_is_a_directory_fails_cleanly(tmp_path):
             pass
 
 
-def test_analyst_tables_carry_keys_not_identities_and_the_key_stays_out_of_the_file(tmp_path):
+def test_analyst_tables_carry_keys_not_identities_and_the_key_stays_out_of_the_files(tmp_path, monkeypatch):
     path = tmp_path / "hedui.duckdb"
     key = "k3y-" + "x" * 40
+    monkeypatch.setenv(wh.PSEUDONYM_KEY_ENV, key)
     with wh.publishing(path) as con:
         con.execute("""CREATE TABLE stg_register AS SELECT '2026-10' AS period, 'P001' AS person_id,
             'H001' AS household_id, '110105194912310021' AS id18, '张伟' AS name_raw,
@@ -113,8 +122,7 @@ def test_analyst_tables_carry_keys_not_identities_and_the_key_stays_out_of_the_f
             '否' AS serious_illness, '某街1号' AS address, '13800000000' AS phone""")
         con.execute("""INSERT INTO links (source, period, record_no, person_id, household_id, score,
             status, method) VALUES ('tax_wages', '2026-10', 'R1', 'P001', 'H001', 1.0, 'matched', 'id_exact')""")
-        wh.rebuild_analyst_views(con, key=key)
-    con = wh.connect_readonly(path)
+    con = duckdb.connect(str(wh.analyst_path(path)), read_only=True)
     columns = {r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema='analyst'").fetchall()}
     persons = con.execute("SELECT person_key, household_key, birth_year FROM analyst.persons").fetchall()
@@ -124,7 +132,159 @@ def test_analyst_tables_carry_keys_not_identities_and_the_key_stays_out_of_the_f
                           "person_id", "household_id"}
     assert persons[0][0] == link_key and persons[0][0] != "P001" and len(link_key) == 16
     assert persons[0][2] == 1949
-    assert key.encode() not in path.read_bytes()
+    for published in (path, wh.analyst_path(path)):
+        assert key.encode() not in published.read_bytes()
+
+
+def test_the_warehouse_keeps_no_analyst_schema_and_the_analyst_file_no_identity_table(tmp_path):
+    path = tmp_path / "hedui.duckdb"
+    with wh.publishing(path) as con:
+        con.execute("CREATE TABLE stg_register AS SELECT 'P1' AS person_id, 'H1' AS household_id, "
+                    "'2026-10' AS period, NULL::VARCHAR AS district_code, NULL::VARCHAR AS urban_rural, "
+                    "NULL::VARCHAR AS programme, NULL::VARCHAR AS sex, NULL::DATE AS birth_on, "
+                    "NULL::VARCHAR AS relation, NULL::VARCHAR AS disability_grade, "
+                    "NULL::VARCHAR AS serious_illness")
+    con = duckdb.connect(str(path), read_only=True)
+    schemas = {r[0] for r in con.execute(
+        "SELECT table_schema FROM information_schema.tables").fetchall()}
+    con.close()
+    assert "analyst" not in schemas
+    con = duckdb.connect(str(wh.analyst_path(path)), read_only=True)
+    tables = {(r[0], r[1]) for r in con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+    con.close()
+    assert {t for s, t in tables if s == "analyst"} == set(analyst.TABLES)
+    assert {t for s, t in tables if s != "analyst"} == {analyst.META_TABLE}
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_files_holding_identities_are_private_whatever_the_umask(tmp_path, umask, monkeypatch):
+    from pipelines import folder_cache, runner
+
+    monkeypatch.delenv(wh.PSEUDONYM_KEY_ENV, raising=False)
+    path = tmp_path / "new" / "hedui.duckdb"
+    old = os.umask(umask)
+    try:
+        _seed(path)
+        source = tmp_path / "scratch-source"
+        source.mkdir()
+        (source / "stg_register.parquet").write_bytes(b"rows with ID numbers")
+        folder_cache.store(path, "2026-10", "k1", source, {"ref": {}})
+        ctx = runner.RunContext.create(flow="monthly", incoming=tmp_path, warehouse=path)
+        try:
+            scratch_modes = (_mode(ctx.scratch.parent), _mode(ctx.scratch))
+        finally:
+            ctx.cleanup()
+    finally:
+        os.umask(old)
+    assert _mode(path) == 0o600
+    assert _mode(wh.key_file(path)) == 0o600
+    assert _mode(wh.analyst_path(path)) == 0o640
+    assert _mode(path.parent) == 0o750  # the analysts' group may enter, nobody else
+    assert scratch_modes == (0o700, 0o700)
+    cache = path.parent / ".cache"
+    assert _mode(cache) == 0o700 and _mode(cache / "folders") == 0o700
+    entry = cache / "folders" / "2026-10" / "k1"
+    assert _mode(entry) == 0o700 and _mode(entry / "stg_register.parquet") == 0o600
+
+
+def test_an_existing_world_readable_warehouse_and_cache_are_tightened(tmp_path):
+    from pipelines import folder_cache
+
+    path = tmp_path / "hedui.duckdb"
+    _seed(path)
+    os.chmod(path, 0o644)
+    (tmp_path / ".cache" / "folders").mkdir(parents=True)
+    os.chmod(tmp_path / ".cache", 0o755)
+    os.chmod(tmp_path / ".cache" / "folders", 0o755)
+    source = tmp_path / "src"
+    source.mkdir()
+    folder_cache.store(path, "2026-10", "k1", source, {"ref": {}})
+    _seed(path)
+    assert _mode(path) == 0o600
+    assert _mode(tmp_path / ".cache") == 0o700 and _mode(tmp_path / ".cache" / "folders") == 0o700
+
+
+def _mode(p):
+    return stat.S_IMODE(p.stat().st_mode)
+
+
+def _analyst_reasons(path):
+    con = duckdb.connect(str(wh.analyst_path(path)), read_only=True)
+    try:
+        return sorted(r[0] for r in con.execute("SELECT reason FROM analyst.quarantine").fetchall())
+    finally:
+        con.close()
+
+
+def test_a_kill_between_the_two_renames_leaves_the_old_analyst_file_and_the_next_run_rebuilds_it(
+        tmp_path, monkeypatch):
+    path = tmp_path / "hedui.duckdb"
+    _seed(path)
+    analyst_before = _digest(wh.analyst_path(path))
+    real_replace = os.replace
+
+    def replace_then_die(src, dst):
+        if Path(dst) == wh.analyst_path(path):
+            raise KeyboardInterrupt  # stands for the kill: nothing after it runs
+        real_replace(src, dst)
+
+    monkeypatch.setattr(wh.os, "replace", replace_then_die)
+    with pytest.raises(KeyboardInterrupt), wh.publishing(path) as con:
+        con.execute("INSERT INTO quarantine VALUES ('pension', '2026-10', 'p.csv', 1, 'X', 'new')")
+    monkeypatch.setattr(wh.os, "replace", real_replace)
+    # the warehouse is published, the analyst file is the previous one, whole: never ahead
+    assert _digest(wh.analyst_path(path)) == analyst_before
+    assert _analyst_reasons(path) == ["old"]
+    # the next publish sees the pair does not match and rebuilds the analyst file whole, even
+    # when its run says only one folder changed
+    with wh.publishing(path, analyst_refresh=wh.AnalystRefresh([], [])):
+        pass
+    assert _analyst_reasons(path) == ["new", "old"]
+
+
+_KILL_SCRIPT = """
+import sys
+from pipelines import warehouse as wh
+path = sys.argv[1]
+i = int(sys.argv[2])
+while True:
+    i += 1
+    with wh.publishing(path, analyst_refresh=wh.AnalystRefresh([], [])) as con:
+        con.execute("INSERT INTO quarantine SELECT 'bank', '2026-10', 'b.csv', r, 'R' || r, ? "
+                    "FROM range(20000) t(r)", [f"publish {i}"])
+    print(i, flush=True)
+"""
+
+
+def _counters(path):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        table = "analyst.quarantine" if path.name.endswith("-analyst.duckdb") else "quarantine"
+        return {r[0] for r in con.execute(f"SELECT DISTINCT reason FROM {table}").fetchall()}
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("delay", [0.15, 0.6, 1.1, 1.7])
+def test_a_run_killed_at_any_moment_leaves_a_readable_pair_and_the_next_run_repairs_it(tmp_path, delay):
+    path = tmp_path / "hedui.duckdb"
+    _seed(path)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(path), "0"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    warehouse_rows = _counters(path)
+    analyst_rows = _counters(wh.analyst_path(path))
+    # the analyst file is the warehouse's own publish or the one before it, never ahead
+    assert analyst_rows <= warehouse_rows
+    assert len(warehouse_rows - analyst_rows) <= 1
+    with wh.publishing(path, analyst_refresh=wh.AnalystRefresh([], [])):
+        pass
+    assert _counters(wh.analyst_path(path)) == _counters(path)
+    assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
 
 
 def test_the_pseudonym_key_comes_from_the_environment_or_a_private_file(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.fsio import atomic_write_path
 from pipelines.periods import parse_period
 from pipelines.report import data as wh
 from pipelines.report.data import ReportError
@@ -111,6 +112,7 @@ def write_reports(
             quarantine=quarantine,
             review_count=review.height,
             lookback=wh.lookback(period),
+            analyst_db=f"{Path(warehouse).stem}-analyst.duckdb",
         )
     finally:
         con.close()
@@ -135,7 +137,9 @@ def write_reports(
             full_identity=full_identity,
         ))
     html = out / f"hedui-{period}.html"
-    html.write_text(render_html(summary), encoding="utf-8")
+    page = render_html(summary)
+    with atomic_write_path(html) as tmp:  # a killed report never leaves a half page behind
+        tmp.write_text(page, encoding="utf-8")
     paths.append(html)
     log.info("report for %s: %d workbook(s) and the HTML report in %s", period, len(paths) - 1, out)
     return paths
@@ -190,4 +194,7 @@ def _workbook(path: Path, *, period: str, scope: str, flags: pl.DataFrame, flag_
     ]
     if quarantine is not None:
         sheets.append(Sheet(SHEET_QUARANTINE, quarantine_sheet(quarantine), editable=("处理说明",)))
-    return write_workbook(path, sheets=sheets, about=about)
+    # written under a temporary name and renamed: a clerk never opens a truncated workbook
+    with atomic_write_path(path) as tmp:
+        write_workbook(tmp, sheets=sheets, about=about)
+    return path

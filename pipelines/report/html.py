@@ -44,6 +44,8 @@ class ReportData:
     review_count: int
     #: the delivery months the review count covers, oldest first
     lookback: list[str]
+    #: the pseudonymised analyst database analysts should query for detail (file name)
+    analyst_db: str | None = None
 
 
 def _svg(chart: alt.TopLevelMixin) -> str:
@@ -225,6 +227,15 @@ def render_html(data: ReportData) -> str:
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         f"<title>核对月报 {escape(period)}</title><style>{css}</style></head><body>"
         f"<h1>居民家庭经济状况核对月报 · {escape(period)}</h1>{summary}{''.join(sections)}"
-        "<footer>标记是核查线索，不是处理决定；请按工作簿逐户核实。本报告只含汇总数字，不含姓名和证件号。</footer>"
+        "<footer>标记是核查线索，不是处理决定；请按工作簿逐户核实。本报告只含汇总数字，不含姓名和证件号。"
+        f"{_analyst_note(data.analyst_db)}</footer>"
         "</body></html>\n"
     )
+
+
+def _analyst_note(analyst_db: str | None) -> str:
+    if not analyst_db:
+        return ""
+    # named, not linked: the page stays self-contained (no href), and the file sits beside the warehouse
+    return (f"<br>分析明细请查询假名化的分析库 <code>{escape(analyst_db)}</code>"
+            "（与仓库同一目录，只含假名键，不含姓名、证件号、电话和地址），不要打开完整仓库。")
