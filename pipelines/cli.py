@@ -562,7 +562,7 @@ def serve(
     export PREFECT_API_URL=http://HOST:4200/api before hedui serve. Without PREFECT_API_URL,
     serve refuses to start (an ephemeral server would vanish with this process). A failed run
     leaves a 'failed' row in the warehouse's runs table. SIGTERM (or Ctrl-C) stops serving and
-    pauses both schedules; serve again to resume them.
+    pauses both schedules.
     """
     from pipelines import warehouse as wh
     from pipelines.schedule import serve as serve_deployments
