@@ -397,13 +397,14 @@ def monthly(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Monthly cross-check: load the window's folders, link, assess and flag PERIOD."""
-    from pipelines import warehouse as wh
     from pipelines.summary import print_summary
 
     period = check_period(period)
-    target = wh.resolve(warehouse)
     check_incoming(incoming, [period])
     districts = check_districts(district, incoming=incoming, period=period) if district else None
+    from pipelines import warehouse as wh  # imports duckdb: after the checks that need none
+
+    target = wh.resolve(warehouse)
     check_warehouse_writable(target)
     summary = _run("monthly", incoming=incoming, label=period, districts=districts,
                    target=target, orchestrator=orchestrator, use_cache=not no_cache)
@@ -422,13 +423,14 @@ def quarterly(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Quarterly city-wide screening: every month of QUARTER, every district, plus quarter_summary."""
-    from pipelines import warehouse as wh
     from pipelines.periods import quarter_months
     from pipelines.summary import print_summary
 
     quarter = check_quarter(quarter)
-    target = wh.resolve(warehouse)
     check_incoming(incoming, quarter_months(quarter))
+    from pipelines import warehouse as wh
+
+    target = wh.resolve(warehouse)
     check_warehouse_writable(target)
     summary = _run("quarterly", incoming=incoming, label=quarter, districts=None,
                    target=target, orchestrator=orchestrator, use_cache=not no_cache)
@@ -461,7 +463,6 @@ def report(
 ) -> None:
     """District review workbooks (Excel) and the period's HTML report."""
     from pipelines import warehouse as wh
-    from pipelines.report import ReportError, write_reports
 
     period = check_period(period)
     target = wh.resolve(warehouse)
@@ -469,6 +470,9 @@ def report(
     problem = _writable_dir(out)
     if problem:
         _fail(f"无法写入报告：{problem}。请用 --out 指定可写的文件夹")
+    # imported after the checks: the report stack (altair, xlsxwriter) takes seconds to load
+    from pipelines.report import ReportError, write_reports
+
     try:
         paths = write_reports(target, period=period, districts=district or None,
                               out=out, full_identity=full_identity)
