@@ -402,7 +402,8 @@ def monthly(
     period = check_period(period)
     check_incoming(incoming, [period])
     districts = check_districts(district, incoming=incoming, period=period) if district else None
-    from pipelines import warehouse as wh  # imports duckdb: after the checks that need none
+    # imports duckdb: after the checks that need none
+    from pipelines import warehouse as wh
 
     target = wh.resolve(warehouse)
     check_warehouse_writable(target)
