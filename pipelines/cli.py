@@ -70,11 +70,14 @@ class Orchestrator(str, Enum):
     local = "local"
 
 
-def _quiet_prefect() -> None:
-    """Offline, quiet Prefect defaults; explicit environment settings win."""
+def _quiet_prefect(level: str = "WARNING") -> None:
+    """Offline, quiet Prefect defaults; explicit environment settings win.
+
+    Must run before anything imports prefect: its settings are read on import.
+    """
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if not os.environ.get("PREFECT_API_URL"):
         # the ephemeral server is a child process that writes to our stderr; stopped as the
@@ -569,6 +572,8 @@ def serve(
     leaves a 'failed' row in the warehouse's runs table. SIGTERM (or Ctrl-C) stops serving and
     pauses both schedules.
     """
+    # a service: its log says when runs start and end and that SIGTERM paused the schedules
+    _quiet_prefect(level="INFO")
     from pipelines import warehouse as wh
     from pipelines.schedule import serve as serve_deployments
     from pipelines.schedule import validate_cron
@@ -582,7 +587,6 @@ def serve(
         _fail(f"--incoming {incoming} 不存在或不是文件夹")
     target = wh.resolve(warehouse)
     check_warehouse_writable(target)
-    _quiet_prefect()
     from prefect.settings import PREFECT_API_URL
 
     api = PREFECT_API_URL.value()
