@@ -18,7 +18,7 @@ from pipelines import runner
 from pipelines.summary import summary_markdown
 
 
-def _retry_only_while_delivering(task_, task_run, state) -> bool:
+def _retry_only_while_delivering(task_, task_run, state) -> bool:  # noqa: ANN001 - Prefect hook
     """Retry landing only when a file was still being written; never on a data error."""
     try:
         state.result()

@@ -60,7 +60,7 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_summary(summary: dict, console) -> None:
+def print_summary(summary: dict, console) -> None:  # noqa: ANN001 - rich Console
     """Render the summary on the terminal with rich tables."""
     from rich.table import Table
 
