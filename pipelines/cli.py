@@ -1,14 +1,23 @@
 """Command layer: ``hedui``, the command verification staff and the scheduler run.
 
 Exit codes: 0 success (bad rows and files are quarantined, not failures); 1 a failure the
-contract names (missing folder or register, district without a standard, warehouse not
-writable, an invalid decisions file); 2 wrong usage.
+contract names (missing folder or register, district without a standard, warehouse missing, not
+writable or held by another process, an invalid decisions file, an output folder that cannot be
+written); 2 wrong usage (a malformed period or quarter, an unknown district code, a bad option).
+
+Everything that can be checked without running is checked before Prefect starts, so a named
+failure takes well under a second and prints one Chinese line, never a traceback.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import sys
+import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -16,22 +25,44 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from pipelines import __version__
 
 app = typer.Typer(
     name="hedui",
     help="hedui (核对): the monthly household means-testing cross-check. Loads department "
          "extracts, links them to the civil-affairs register, assesses households against the "
-         "dated rulebook in rules/ and publishes flags to a DuckDB warehouse.",
+         "dated rulebook in rules/ and publishes flags to a DuckDB warehouse. Exit codes: 0 done; "
+         "1 a named failure (missing folder or register, district without a standard, warehouse "
+         "missing, not writable or held by another process); 2 wrong usage.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain click help: rich markup would eat "[default: …]" and print flags as "--x <bool>"
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 120},
 )
 decisions_app = typer.Typer(help="Record clerks' decisions from a district workbook.",
-                            no_args_is_help=True)
+                            no_args_is_help=True, rich_markup_mode=None,
+                            context_settings={"max_content_width": 120})
 app.add_typer(decisions_app, name="decisions")
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+def _make_console(*, stderr: bool) -> Console:
+    """A console that never hard-wraps when not on a terminal (cron, pipes, Prefect logs).
+
+    On a terminal rich fits the window; elsewhere rich would assume 80 columns and split a
+    one-line message in two, so lines are left whole (tables are as wide as their content).
+    """
+    stream = sys.stderr if stderr else sys.stdout
+    on_terminal = hasattr(stream, "isatty") and stream.isatty()
+    return Console(stderr=stderr, highlight=False, soft_wrap=True,
+                   width=None if on_terminal else 400)
+
+
+console = _make_console(stderr=False)
+err = _make_console(stderr=True)
 
 
 class Orchestrator(str, Enum):
@@ -39,12 +70,20 @@ class Orchestrator(str, Enum):
     local = "local"
 
 
-def _quiet_prefect() -> None:
-    """Offline, quiet Prefect defaults; explicit environment settings win."""
+def _quiet_prefect(level: str = "WARNING") -> None:
+    """Offline, quiet Prefect defaults; explicit environment settings win.
+
+    Must run before anything imports prefect: its settings are read on import.
+    """
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    if not os.environ.get("PREFECT_API_URL"):
+        # the ephemeral server is a child process that writes to our stderr; stopped as the
+        # command exits, it logs tracebacks about events it could not flush (of a server that
+        # is going away): nothing the operator can act on
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 
 
 class _StageProgress:
@@ -62,7 +101,7 @@ class _StageProgress:
         took = time.perf_counter() - self.started.pop(key, time.perf_counter())
         detail = ", ".join(f"{k} {v}" for k, v in info.items() if k not in {"period", "warehouse"})
         label = f"{stage:<8} {info.get('period', '')}".rstrip()
-        self.out.print(f"[green]✓[/green] {label:<18} {took:6.1f} s  {detail}")
+        self.out.print(f"[green]✓[/green] {label:<18} {took:6.1f} s  {escape(detail)}")
 
 
 @contextmanager
@@ -77,28 +116,225 @@ def _progress():
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]hedui: {message}[/bold red]")
+    err.print(f"[bold red]hedui：{escape(message)}[/bold red]")
     raise typer.Exit(code)
 
 
+# ---------------------------------------------------------------------------------------------
+# checks that need no run: done before Prefect starts, so they fail in well under a second
+
+_PERIOD_SHAPE = re.compile(r"^(\d{4})-(\d{2})$")
+_DISTRICT_SHAPE = re.compile(r"^\d{6}$")
+
+
+def check_period(text: str) -> str:
+    """``text`` stripped when it is a month ``YYYY-MM``; else exit 2 saying what is wrong."""
+    value = text.strip()
+    m = _PERIOD_SHAPE.match(value)
+    if not m:
+        _fail(f"--period {text!r} 不是 YYYY-MM 格式的月份（例如 2026-10）", code=2)
+    if not 1 <= int(m.group(2)) <= 12:
+        _fail(f"--period {value}：月份 {m.group(2)} 超出范围，应为 01–12", code=2)
+    return value
+
+
+def check_quarter(text: str) -> str:
+    """``text`` as ``YYYYQn`` (upper case); else exit 2 saying what is wrong."""
+    from pipelines.periods import quarter_months
+
+    value = text.strip().upper()
+    try:
+        quarter_months(value)
+    except ValueError:
+        m = re.match(r"^\d{4}Q(\d+)$", value)
+        if m:
+            _fail(f"--quarter {value}：季度 {m.group(1)} 超出范围，应为 1–4", code=2)
+        _fail(f"--quarter {text!r} 不是 YYYYQn 格式的季度（例如 2026Q3）", code=2)
+    return value
+
+
+def _register_file(folder: Path) -> Path | None:
+    from pipelines.sources import source_of
+
+    found = sorted(p for p in folder.iterdir() if p.is_file() and source_of(p) == "register")
+    return found[0] if found else None
+
+
+def check_incoming(incoming: Path, months: Sequence[str]) -> None:
+    """The --incoming folder and the folders (and register) of the months being checked exist.
+
+    Exit 1 naming what is missing: the contract's failures, found before anything is loaded.
+    """
+    if not incoming.is_dir():
+        what = "不是文件夹" if incoming.exists() else "不存在"
+        _fail(f"--incoming {incoming} {what}：请给出存放各月文件夹（YYYY-MM/）的目录")
+    for m in months:
+        folder = incoming / m
+        if not folder.is_dir():
+            _fail(f"缺少所查月份的文件夹 {folder}：{m} 的数据尚未交付，本次不运行，仓库未改动")
+        if _register_file(folder) is None:
+            _fail(f"{folder} 中没有 register.csv（户籍/低保登记册）：无法核对 {m}，仓库未改动")
+
+
+def _writable_dir(folder: Path) -> str | None:
+    """None when a file can be created in ``folder`` (or its nearest existing ancestor)."""
+    probe_dir = folder
+    while not probe_dir.exists() and probe_dir != probe_dir.parent:
+        probe_dir = probe_dir.parent
+    if not probe_dir.is_dir():
+        return f"{probe_dir} 不是文件夹"
+    try:
+        with tempfile.NamedTemporaryFile(dir=probe_dir, prefix=".hedui-probe-"):
+            pass
+    except OSError as exc:
+        return f"{probe_dir} 不可写（{exc.strerror or exc}）"
+    return None
+
+
+def check_warehouse_writable(target: Path) -> None:
+    """The warehouse can be written: its folder is writable and no process holds the file.
+
+    Exit 1 naming the folder, or the process that holds the file read-write and what to do.
+    """
+    from pipelines import warehouse as wh
+
+    problem = _writable_dir(target.parent)
+    if problem:
+        _fail(f"无法写入仓库：{problem}。请用 --warehouse 指定可写的位置，或请管理员开放写权限")
+    if target.exists() and not os.access(target, os.R_OK | os.W_OK):
+        _fail(f"无法写入仓库：没有读写 {target} 的权限")
+    try:
+        wh.check_not_locked(target)
+    except wh.WarehouseError as exc:
+        _fail(str(exc))
+
+
+def check_warehouse_readable(target: Path) -> None:
+    """The warehouse exists and no process holds it read-write; else exit 1 saying so."""
+    from pipelines import warehouse as wh
+
+    if not target.is_file():
+        _fail(f"仓库文件 {target} 不存在：请先运行 hedui monthly，或用 --warehouse 指定仓库文件")
+    try:
+        wh.check_not_locked(target)
+    except wh.WarehouseError as exc:
+        _fail(str(exc))
+
+
+def _register_districts(register: Path) -> set[str]:
+    from pipelines.land import land_file
+    from pipelines.sources import spec
+
+    landed = land_file(register, spec=spec("register"))
+    if landed.frame is None or "区县代码" not in landed.frame.columns:
+        return set()
+    return {d.strip() for d in landed.frame["区县代码"].drop_nulls().to_list() if d.strip()}
+
+
+def check_districts(districts: Sequence[str], *, incoming: Path, period: str) -> list[str]:
+    """Refuse district codes before anything is loaded.
+
+    A code that is not six digits, or that is neither on P's register nor in the rulebook's
+    standards, is a typo: exit 2. A code on P's register without a 低保标准 in force at the end
+    of P is the contract's failure "a district in scope without a standard": exit 1, naming it.
+    A code with a standard but no household on the register is accepted (nothing to flag).
+    """
+    from pipelines.periods import month_end
+    from pipelines.rulebook import RulebookError, load_rulebook
+
+    codes = sorted({d.strip() for d in districts})
+    bad = [d for d in codes if not _DISTRICT_SHAPE.match(d)]
+    if bad:
+        _fail(f"--district {', '.join(bad)} 不是 6 位数字的区县代码", code=2)
+    try:
+        with_standard = load_rulebook(None).at(month_end(period)).districts
+    except RulebookError as exc:
+        _fail(f"规则库无法读取：{exc}")
+    lacking = [d for d in codes if d not in with_standard]
+    if not lacking:
+        return codes
+    register = _register_file(incoming / period)
+    on_register = _register_districts(register) if register is not None else set()
+    unknown = [d for d in lacking if d not in on_register]
+    if unknown:
+        _fail(f"未知的区县代码 {', '.join(unknown)}：{period} 的登记册上没有该区县，规则库中也没有它的"
+              f"低保标准。请检查 --district（登记册上的区县：{', '.join(sorted(on_register)) or '无'}）",
+              code=2)
+    _fail(f"区县 {', '.join(lacking)} 在 {period} 月末没有生效的低保标准（dibao_standard）："
+          "请在 rules/parameters/ 中补充后再运行，仓库未改动")
+    raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------------------------------------
+# running
+
+
+class _HideNamedFailures(logging.Filter):
+    """Drop Prefect's log records about a failure hedui reports itself in one line.
+
+    When a flow fails, Prefect's engine logs the exception with its traceback (flow run and
+    task run loggers) before the exception reaches the command; for a failure hedui can name,
+    the operator should see hedui's sentence only.
+    """
+
+    def __init__(self, kinds: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self.kinds = kinds
+        self.names = tuple(k.__name__ for k in kinds)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self.kinds):
+            return False
+        if record.levelno >= logging.ERROR:
+            text = record.getMessage()
+            if any(name in text for name in self.names):
+                return False
+        return True
+
+
+def _prefect_handlers() -> set[logging.Handler]:
+    names = ["", *(n for n in logging.Logger.manager.loggerDict if n.startswith("prefect"))]
+    return {h for n in names for h in getattr(logging.getLogger(n), "handlers", [])}
+
+
+@contextmanager
+def _prefect_failures_hidden(kinds: tuple[type[BaseException], ...]) -> Iterator[None]:
+    quiet = _HideNamedFailures(kinds)
+    handlers = _prefect_handlers()
+    for h in handlers:
+        h.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.removeFilter(quiet)
+
+
 def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | None,
-         warehouse: Path | None, orchestrator: Orchestrator, use_cache: bool = True,
+         target: Path, orchestrator: Orchestrator, use_cache: bool = True,
          rekey: bool = False) -> dict:
     from pipelines import runner
     from pipelines import warehouse as wh
     from pipelines.rulebook import RulebookError
 
-    target = wh.resolve(warehouse)
-    console.print(f"hedui {flow_name} {label} → warehouse [bold]{target}[/bold]")
+    console.print(f"hedui {flow_name} {label} → warehouse [bold]{escape(str(target))}[/bold]")
+    named = (runner.RunFailed, RulebookError)
     try:
+        # a lost or different pseudonym key is refused before Prefect starts or anything loads
+        wh.check_pseudonym_key(target, rekey=rekey)
         with _progress():
             if orchestrator is Orchestrator.prefect:
                 _quiet_prefect()
-                from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+                from prefect.settings import (
+                    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+                    temporary_settings,
+                )
 
                 from pipelines import flows
 
-                with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+                # the flow records its own failed row in `runs` (same run_id and start time)
+                with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), \
+                        _prefect_failures_hidden((*named, wh.WarehouseError)):
                     if flow_name == "monthly":
                         return flows.monthly_flow(incoming=str(incoming), period=label,
                                                   districts=districts, warehouse=str(target),
@@ -112,37 +348,43 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
                 if flow_name == "monthly":
                     return runner.execute_monthly(ctx, label, districts=districts)
                 return runner.execute_quarterly(ctx, label)
+            except named as exc:
+                runner.record_failure(ctx, period_label=label, districts=districts,
+                                      message=str(exc))
+                raise
             finally:
                 ctx.cleanup()
-    except (runner.RunFailed, RulebookError) as exc:
-        _record_failure(flow_name, incoming, target, label, districts, str(exc))
-        _fail(str(exc))
+    except named as exc:
+        _fail(f"运行失败，仓库未改动：{exc}")
     except wh.PseudonymKeyError as exc:
         _fail(str(exc))
     except wh.WarehouseError as exc:
-        _fail(f"the warehouse cannot be written: {exc}")
-    except ValueError as exc:
-        _fail(str(exc), code=2)
+        _fail(f"无法写入仓库：{exc}")
+    except PermissionError as exc:
+        _fail(f"没有权限：{exc.filename or exc}（{exc.strerror}）")
     raise AssertionError("unreachable")
 
 
-def _record_failure(flow_name: str, incoming: Path, target: Path, label: str,
-                    districts: list[str] | None, message: str) -> None:
-    from pipelines import runner
-
-    ctx = runner.RunContext.create(flow=flow_name, incoming=incoming, warehouse=target)
-    try:
-        runner.record_failure(ctx, period_label=label, districts=districts, message=message)
-    finally:
-        ctx.cleanup()
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"hedui {__version__}")
+        raise typer.Exit()
 
 
-IncomingOpt = Annotated[Path, typer.Option("--incoming", help="Folder of month folders (YYYY-MM/).",
-                                           file_okay=False)]
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print hedui's version and exit.", callback=_version,
+        is_eager=True)] = False,
+) -> None:
+    """hedui (核对): the monthly household means-testing cross-check."""
+
+
+IncomingOpt = Annotated[Path, typer.Option(
+    "--incoming", metavar="DIR", help="Folder of month folders (YYYY-MM/).", file_okay=False)]
 WarehouseOpt = Annotated[Path | None, typer.Option(
-    "--warehouse", help="DuckDB warehouse file [default: warehouse/hedui.duckdb].", dir_okay=False)]
-DistrictOpt = Annotated[list[str] | None, typer.Option(
-    "--district", help="区县代码 to assess (repeatable); all districts when omitted.")]
+    "--warehouse", metavar="FILE", dir_okay=False,
+    help="DuckDB warehouse file (default: warehouse/hedui.duckdb under the current folder).")]
 NoCacheOpt = Annotated[bool, typer.Option(
     "--no-cache", help="Re-land and re-match every folder even when its files, the code, the "
                        "matching parameters and the staff decisions are unchanged since the last run.")]
@@ -157,33 +399,39 @@ OrchestratorOpt = Annotated[Orchestrator, typer.Option(
 @app.command()
 def monthly(
     incoming: IncomingOpt,
-    period: Annotated[str, typer.Option("--period", help="Month being checked, YYYY-MM.")],
-    district: DistrictOpt = None,
+    period: Annotated[str, typer.Option("--period", metavar="YYYY-MM",
+                                        help="Month being checked, YYYY-MM.")],
+    district: Annotated[list[str] | None, typer.Option(
+        "--district", metavar="CODE",
+        help="区县代码 to assess and flag (repeatable); all districts when omitted.")] = None,
     warehouse: WarehouseOpt = None,
     orchestrator: OrchestratorOpt = Orchestrator.prefect,
     no_cache: NoCacheOpt = False,
     rekey: RekeyOpt = False,
 ) -> None:
     """Monthly cross-check: load the window's folders, link, assess and flag PERIOD."""
-    from pipelines.periods import parse_period
     from pipelines.summary import print_summary
 
-    try:
-        parse_period(period)
-    except ValueError as exc:
-        _fail(str(exc), code=2)
-    summary = _run("monthly", incoming=incoming, label=period, districts=district or None,
-                   warehouse=warehouse, orchestrator=orchestrator, use_cache=not no_cache,
-                   rekey=rekey)
+    period = check_period(period)
+    check_incoming(incoming, [period])
+    districts = check_districts(district, incoming=incoming, period=period) if district else None
+    # imports duckdb: after the checks that need none
+    from pipelines import warehouse as wh
+
+    target = wh.resolve(warehouse)
+    check_warehouse_writable(target)
+    summary = _run("monthly", incoming=incoming, label=period, districts=districts,
+                   target=target, orchestrator=orchestrator, use_cache=not no_cache, rekey=rekey)
     print_summary(summary, console)
     console.print(f"next: [bold]hedui report --period {period}"
-                  + (f" --warehouse {warehouse}" if warehouse else "") + "[/bold]")
+                  + (escape(f" --warehouse {warehouse}") if warehouse else "") + "[/bold]")
 
 
 @app.command()
 def quarterly(
     incoming: IncomingOpt,
-    quarter: Annotated[str, typer.Option("--quarter", help="Quarter, YYYYQn (e.g. 2026Q3).")],
+    quarter: Annotated[str, typer.Option("--quarter", metavar="YYYYQn",
+                                         help="Quarter, YYYYQn (e.g. 2026Q3).")],
     warehouse: WarehouseOpt = None,
     orchestrator: OrchestratorOpt = Orchestrator.prefect,
     no_cache: NoCacheOpt = False,
@@ -193,17 +441,18 @@ def quarterly(
     from pipelines.periods import quarter_months
     from pipelines.summary import print_summary
 
-    try:
-        quarter_months(quarter)
-    except ValueError as exc:
-        _fail(str(exc), code=2)
-    summary = _run("quarterly", incoming=incoming, label=quarter.upper(), districts=None,
-                   warehouse=warehouse, orchestrator=orchestrator, use_cache=not no_cache,
-                   rekey=rekey)
+    quarter = check_quarter(quarter)
+    check_incoming(incoming, quarter_months(quarter))
+    from pipelines import warehouse as wh
+
+    target = wh.resolve(warehouse)
+    check_warehouse_writable(target)
+    summary = _run("quarterly", incoming=incoming, label=quarter, districts=None,
+                   target=target, orchestrator=orchestrator, use_cache=not no_cache, rekey=rekey)
     print_summary(summary, console)
     from rich.table import Table
 
-    table = Table(title=f"quarter_summary {quarter.upper()}")
+    table = Table(title=f"quarter_summary {quarter}")
     for col in ("district", "flag", "flagged", "new"):
         table.add_column(col, justify="right" if col in {"flagged", "new"} else "left")
     for row in summary.get("quarter_summary", []):
@@ -215,26 +464,45 @@ def quarterly(
 
 @app.command()
 def report(
-    period: Annotated[str, typer.Option("--period", help="Month to report, YYYY-MM.")],
-    district: DistrictOpt = None,
+    period: Annotated[str, typer.Option("--period", metavar="YYYY-MM",
+                                        help="Month to report, YYYY-MM.")],
+    district: Annotated[list[str] | None, typer.Option(
+        "--district", metavar="CODE",
+        help="区县代码 to write a workbook for (repeatable); every district assessed for the "
+             "period, plus the city workbook, when omitted.")] = None,
     warehouse: WarehouseOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.", file_okay=False)] = Path("reports"),
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.",
+                                      file_okay=False)] = Path("reports"),
     full_identity: Annotated[bool, typer.Option(
         "--full-identity", help="Show full names and ID numbers in the workbooks (masked by default).")] = False,
 ) -> None:
     """District review workbooks (Excel) and the period's HTML report."""
     from pipelines import warehouse as wh
-    from pipelines.report import write_reports
+
+    period = check_period(period)
+    target = wh.resolve(warehouse)
+    check_warehouse_readable(target)
+    problem = _writable_dir(out)
+    if problem:
+        _fail(f"无法写入报告：{problem}。请用 --out 指定可写的文件夹")
+    # imported after the checks: the report stack (altair, xlsxwriter) takes seconds to load
+    from pipelines.report import ReportError, write_reports
 
     try:
-        paths = write_reports(wh.resolve(warehouse), period=period, districts=district or None,
+        paths = write_reports(target, period=period, districts=district or None,
                               out=out, full_identity=full_identity)
+    except ReportError as exc:
+        _fail(f"无法生成报告：{exc}")
     except wh.WarehouseError as exc:
         _fail(str(exc))
-    except ValueError as exc:
-        _fail(str(exc), code=2)
+    except OSError as exc:
+        _fail(f"无法写入报告文件：{exc.filename or out}（{exc.strerror or exc}）")
+    except Exception as exc:
+        if type(exc).__name__ != "FileCreateError":
+            raise
+        _fail(f"无法写入报告文件：{exc}。请用 --out 指定可写的文件夹")
     for p in paths:
-        console.print(str(p))
+        console.print(escape(str(p)))
 
 
 @decisions_app.command("import")
@@ -248,25 +516,29 @@ def decisions_import(
     from pipelines.decisions import DecisionImportError, import_decisions
 
     target = wh.resolve(warehouse)
-    if not target.exists():
-        _fail(f"no warehouse at {target}: run `hedui monthly` first")
+    check_warehouse_readable(target)
+    check_warehouse_writable(target)
     try:
         with wh.publishing(target) as con:
             result = import_decisions(file, con)
     except DecisionImportError as exc:
-        _fail(f"{file.name} was not imported; nothing was recorded:\n{exc}")
+        # the error names the file, says nothing was recorded and lists every bad row: once
+        err.print(escape(str(exc)), style="bold red")
+        raise typer.Exit(1) from None
     except wh.WarehouseError as exc:
-        _fail(f"the warehouse cannot be written: {exc}")
-    console.print(f"{file.name}: {result.rows_read} decision row(s) read; {result.recorded} recorded "
-                  f"({result.flag_decisions} flag, {result.link_decisions} link); "
-                  f"{result.already_recorded} were already recorded. Warehouse: {target}")
+        _fail(f"无法写入仓库：{exc}")
+    console.print(f"{escape(file.name)}: {result.rows_read} decision row(s) read; {result.recorded} "
+                  f"recorded ({result.flag_decisions} flag, {result.link_decisions} link); "
+                  f"{result.already_recorded} were already recorded. Warehouse: {escape(str(target))}")
 
 
 @app.command()
 def sample(
-    out: Annotated[Path, typer.Option("--out", help="Output folder (incoming/ and truth/ are written in it).")],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR",
+                                      help="Output folder (incoming/ and truth/ are written in it).")],
     households: Annotated[int, typer.Option("--households", min=1, help="Number of households.")] = 500,
-    months: Annotated[str, typer.Option("--months", help="Months, FIRST..LAST (YYYY-MM..YYYY-MM).")] = "2026-05..2026-10",
+    months: Annotated[str, typer.Option("--months", metavar="FIRST..LAST",
+                                        help="Months, FIRST..LAST (YYYY-MM..YYYY-MM).")] = "2026-05..2026-10",
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes.")] = 2026,
 ) -> None:
     """Generate a synthetic city with planted truth (for demos, tests and benchmarks)."""
@@ -278,25 +550,68 @@ def sample(
         _fail(str(exc), code=2)
     started = time.perf_counter()
     manifest = generate_city(out, households=households, months=month_list, seed=seed)
-    console.print(f"wrote a city of {households} households × {len(month_list)} months to {out} "
-                  f"in {time.perf_counter() - started:.1f} s")
+    console.print(f"wrote a city of {households} households × {len(month_list)} months to "
+                  f"{escape(str(out))} in {time.perf_counter() - started:.1f} s")
     for k, v in manifest.items():
         if isinstance(v, int | float | str):
-            console.print(f"  {k}: {v}")
+            console.print(escape(f"  {k}: {v}"))
 
 
 @app.command()
 def serve(
     incoming: IncomingOpt,
     warehouse: WarehouseOpt = None,
+    monthly_cron: Annotated[str, typer.Option(
+        "--monthly-cron", metavar="CRON",
+        help="Advanced: cron (Asia/Shanghai) of the monthly deployment, for trying a schedule, "
+             "e.g. '* * * * *'.")] = "0 2 5 * *",
+    quarterly_cron: Annotated[str, typer.Option(
+        "--quarterly-cron", metavar="CRON",
+        help="Advanced: cron (Asia/Shanghai) of the quarterly deployment.")] = "0 3 10 1,4,7,10 *",
 ) -> None:
-    """Register the monthly (5th, 02:00) and quarterly (10th of Jan/Apr/Jul/Oct, 03:00)
-    deployments, Asia/Shanghai, and serve them until stopped."""
+    """Register the scheduled deployments and serve them until SIGTERM or Ctrl-C.
+
+    hedui-scheduled-monthly/hedui-monthly runs on the 5th at 02:00 for the previous month;
+    hedui-scheduled-quarterly/hedui-quarterly on the 10th of January, April, July and October at
+    03:00 for the quarter just ended (Asia/Shanghai). Both take an optional period (YYYY-MM) or
+    quarter (YYYYQn) parameter to re-run a chosen month or quarter from the Prefect UI.
+
+    Scheduled runs need a Prefect server that stays up: start one (prefect server start) and
+    export PREFECT_API_URL=http://HOST:4200/api before hedui serve. Without PREFECT_API_URL,
+    serve refuses to start (an ephemeral server would vanish with this process). A failed run
+    leaves a 'failed' row in the warehouse's runs table. SIGTERM (or Ctrl-C) stops serving and
+    pauses both schedules.
+    """
+    # a service: its log says when runs start and end and that SIGTERM paused the schedules
+    _quiet_prefect(level="INFO")
     from pipelines import warehouse as wh
     from pipelines.schedule import serve as serve_deployments
+    from pipelines.schedule import validate_cron
 
-    _quiet_prefect()
-    serve_deployments(incoming=str(incoming.resolve()), warehouse=str(wh.resolve(warehouse)))
+    try:
+        monthly_cron = validate_cron(monthly_cron)
+        quarterly_cron = validate_cron(quarterly_cron)
+    except ValueError as exc:
+        _fail(str(exc), code=2)
+    if not incoming.is_dir():
+        _fail(f"--incoming {incoming} 不存在或不是文件夹")
+    target = wh.resolve(warehouse)
+    check_warehouse_writable(target)
+    from prefect.settings import PREFECT_API_URL
+
+    api = PREFECT_API_URL.value()
+    if not api:
+        _fail("未设置 PREFECT_API_URL：定时运行需要一个常驻的 Prefect 服务器。请先运行 "
+              "prefect server start，再 export PREFECT_API_URL=http://127.0.0.1:4200/api", code=2)
+    console.print(f"hedui serve: deployments on {escape(str(api))}: hedui-scheduled-monthly/"
+                  f"hedui-monthly ({monthly_cron}), hedui-scheduled-quarterly/hedui-quarterly "
+                  f"({quarterly_cron}), Asia/Shanghai; warehouse {escape(str(target))}. "
+                  "SIGTERM or Ctrl-C stops serving and pauses both schedules.")
+    serve_deployments(incoming=str(incoming.resolve()), warehouse=str(target),
+                      monthly_cron=monthly_cron, quarterly_cron=quarterly_cron,
+                      on_started=lambda: console.print("hedui serve: serving; waiting for "
+                                                       "scheduled runs"))
+    console.print("hedui serve: stopped; both schedules are paused")
 
 
 if __name__ == "__main__":  # pragma: no cover

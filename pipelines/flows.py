@@ -51,6 +51,31 @@ def _artifact(kind: str, label: str, summary: dict) -> None:
                              description=f"hedui {kind} cross-check summary for {label}")
 
 
+def failure_message(exc: BaseException) -> str | None:
+    """The ``runs.message`` of a failed run, or None when the failure must not be recorded.
+
+    A named failure (missing folder or register, district without a standard, a rulebook error)
+    keeps its message; an unexpected error is recorded by its type only, because its text may
+    quote delivered data. A warehouse that cannot be written cannot take a row either.
+    """
+    from pipelines import warehouse as wh
+    from pipelines.rulebook import RulebookError
+
+    if isinstance(exc, wh.WarehouseError):
+        return None
+    if isinstance(exc, runner.RunFailed | RulebookError | runner.FileStillBeingWritten):
+        return str(exc)
+    return f"unexpected error ({type(exc).__name__}); see the Prefect flow run log"
+
+
+def _record_failure(ctx: runner.RunContext, label: str, districts: list[str] | None,
+                    exc: BaseException) -> None:
+    """Append the ``failed`` row of this run (its own run_id and start time) to ``runs``."""
+    message = failure_message(exc)
+    if message is not None:
+        runner.record_failure(ctx, period_label=label, districts=districts, message=message)
+
+
 @flow(name="hedui-monthly", log_prints=False)
 def monthly_flow(incoming: str, period: str, districts: list[str] | None = None,
                  warehouse: str | None = None, settle_seconds: float = 0.0,
@@ -64,6 +89,9 @@ def monthly_flow(incoming: str, period: str, districts: list[str] | None = None,
     try:
         summary = runner.execute_monthly(ctx, period, districts=districts, stages=PREFECT_STAGES,
                                          settle_seconds=settle_seconds)
+    except Exception as exc:
+        _record_failure(ctx, period, districts, exc)
+        raise
     finally:
         ctx.cleanup()
     _artifact("monthly", period + ("-" + "-".join(districts) if districts else ""), summary)
@@ -82,6 +110,9 @@ def quarterly_flow(incoming: str, quarter: str, warehouse: str | None = None,
     try:
         summary = runner.execute_quarterly(ctx, quarter, stages=PREFECT_STAGES,
                                            settle_seconds=settle_seconds)
+    except Exception as exc:
+        _record_failure(ctx, quarter, None, exc)
+        raise
     finally:
         ctx.cleanup()
     _artifact("quarterly", quarter, summary)
@@ -89,18 +120,28 @@ def quarterly_flow(incoming: str, quarter: str, warehouse: str | None = None,
 
 
 @flow(name="hedui-scheduled-monthly")
-def scheduled_monthly_flow(incoming: str, warehouse: str | None = None) -> dict:
-    """Scheduled entry: checks the month before the one the scheduler fires in (Asia/Shanghai)."""
+def scheduled_monthly_flow(incoming: str, warehouse: str | None = None,
+                           period: str | None = None) -> dict:
+    """Scheduled entry: checks ``period`` (YYYY-MM) when given, else the month before the one the
+    scheduler fires in (Asia/Shanghai). An operator re-runs a chosen month by giving ``period``."""
+    from pipelines.periods import parse_period
     from pipelines.schedule import previous_period
 
-    return monthly_flow(incoming=incoming, period=previous_period(), warehouse=warehouse,
+    period = (period or "").strip() or previous_period()
+    parse_period(period)
+    return monthly_flow(incoming=incoming, period=period, warehouse=warehouse,
                         settle_seconds=SETTLE_SECONDS)
 
 
 @flow(name="hedui-scheduled-quarterly")
-def scheduled_quarterly_flow(incoming: str, warehouse: str | None = None) -> dict:
-    """Scheduled entry: screens the quarter that ended before the scheduler fires."""
+def scheduled_quarterly_flow(incoming: str, warehouse: str | None = None,
+                             quarter: str | None = None) -> dict:
+    """Scheduled entry: screens ``quarter`` (YYYYQn) when given, else the quarter that ended
+    before the scheduler fires (Asia/Shanghai)."""
+    from pipelines.periods import quarter_months
     from pipelines.schedule import previous_quarter
 
-    return quarterly_flow(incoming=incoming, quarter=previous_quarter(), warehouse=warehouse,
+    quarter = (quarter or "").strip().upper() or previous_quarter()
+    quarter_months(quarter)
+    return quarterly_flow(incoming=incoming, quarter=quarter, warehouse=warehouse,
                           settle_seconds=SETTLE_SECONDS)

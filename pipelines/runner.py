@@ -443,9 +443,15 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
 
 def record_failure(ctx: RunContext, *, period_label: str, districts: Sequence[str] | None,
                    message: str, refs: Sequence[FolderRef] = ()) -> None:
-    """Append a ``failed`` row to ``runs`` (contract tables untouched); best effort."""
+    """Append a ``failed`` row to ``runs`` (contract tables untouched); best effort.
+
+    Only into a warehouse that exists: a failed run must not leave behind a warehouse file that
+    was not there before it (the row would be the file's only content).
+    """
     from pipelines import warehouse as wh
 
+    if not ctx.warehouse.exists():
+        return
     try:
         # only the runs log changes: the analyst file's other tables are carried over
         with wh.publishing(ctx.warehouse, lock_wait_seconds=60,

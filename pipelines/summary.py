@@ -13,6 +13,23 @@ def _flag_table(summary: dict) -> list[tuple[str, str, str, int]]:
             for f in summary.get("flags", [])]
 
 
+def household_counts(summary: dict) -> dict[tuple[str, str], int]:
+    """Households flagged per ``(flag, district)``, each household counted once.
+
+    A monthly summary has one row per household, flag and district, so its counts add up. A
+    quarterly summary's rows are per month: adding them would count household-months, so its
+    ``quarter_summary`` (households flagged in any month of the quarter) is used instead.
+    """
+    by: dict[tuple[str, str], int] = defaultdict(int)
+    if summary.get("quarter_summary") is not None:
+        for row in summary["quarter_summary"]:
+            by[(row["flag"], row["district_code"])] += int(row["households_flagged"])
+        return dict(by)
+    for _p, d, f, n in _flag_table(summary):
+        by[(f, d)] += n
+    return dict(by)
+
+
 def summary_markdown(summary: dict) -> str:
     """The run summary as Markdown for a Prefect artifact (keyed per flow and period)."""
     links = summary.get("links", {})
@@ -59,17 +76,17 @@ def print_summary(summary: dict, console) -> None:  # noqa: ANN001 - rich Consol
     overview.add_row("linked: matched", str(links.get("matched", 0)))
     overview.add_row("linked: review", str(links.get("review", 0)))
     overview.add_row("linked: unmatched", str(links.get("unmatched", 0)))
-    overview.add_row("households assessed", str(summary.get("households_assessed", 0)))
+    overview.add_row("households assessed" if summary.get("quarter_summary") is None
+                     else "household-months assessed", str(summary.get("households_assessed", 0)))
     overview.add_row("rulebook version", str(summary.get("rulebook_version", "")))
     console.print(overview)
 
-    by: dict[tuple[str, str], int] = defaultdict(int)
-    districts: set[str] = set()
-    for _p, d, f, n in _flag_table(summary):
-        by[(f, d)] += n
-        districts.add(d)
+    by = household_counts(summary)
+    districts = {d for _f, d in by}
     if by:
-        table = Table(title="flags by kind and district (households)")
+        table = Table(title="flags by kind and district (households"
+                      + (", flagged in any month of the quarter)"
+                         if summary.get("quarter_summary") is not None else ")"))
         table.add_column("flag")
         for d in sorted(districts):
             table.add_column(d, justify="right")
@@ -83,6 +100,9 @@ def print_summary(summary: dict, console) -> None:  # noqa: ANN001 - rich Consol
         for r, n in list(summary["quarantine_reasons"].items())[:10]:
             q.add_row(r, str(n))
         console.print(q)
-    for note in summary.get("notes", [])[:30]:
-        console.print(f"[yellow]note[/yellow] {note}")
+    from rich.markup import escape
+
+    # every note: a dropped note is a problem nobody hears of (they are counts, not rows)
+    for note in summary.get("notes", []):
+        console.print(f"[yellow]note[/yellow] {escape(str(note))}")
     console.print(f"warehouse: [bold]{summary.get('warehouse', '')}[/bold]")

@@ -33,6 +33,7 @@ import fcntl
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import shutil
 import time
@@ -303,6 +304,42 @@ def _exclusive_lock(path: Path, *, wait_seconds: float) -> Iterator[None]:
         fh.close()
 
 
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_conflict_message(path: Path, exc: BaseException) -> str | None:
+    """The operator's message for DuckDB's lock error on ``path``, or None for another error.
+
+    DuckDB names the program and PID of the process that holds the file read-write (an
+    analyst's notebook or shell that opened it without ``read_only=True``).
+    """
+    text = str(exc)
+    if "lock" not in text.lower():
+        return None
+    m = _LOCK_HOLDER.search(text)
+    who = f"进程 {m.group('pid')}（{m.group('program')}）" if m else "另一个进程"
+    return (f"仓库文件 {path} 正被{who}以读写方式打开，hedui 无法读取或发布。"
+            "请关闭该进程中的数据库连接（分析时请用 duckdb.connect(..., read_only=True) 打开），"
+            "然后重新运行。")
+
+
+def check_not_locked(path: Path) -> None:
+    """Raise WarehouseError when another process holds ``path`` open read-write.
+
+    Raises
+    ------
+    WarehouseError
+        Saying which process holds the file and what to do (from DuckDB's lock message).
+    """
+    if not path.exists():
+        return
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+    except duckdb.Error as exc:
+        message = lock_conflict_message(path, exc)
+        raise WarehouseError(message or f"无法打开仓库文件 {path}：{exc}") from None
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the contract tables and the decisions store when missing.
 
@@ -381,6 +418,9 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
     if target.exists() and not os.access(target, os.R_OK):
         raise WarehouseError(f"the warehouse file {target} is not readable")
     with _exclusive_lock(target, wait_seconds=lock_wait_seconds):
+        # a copy of a file another process is writing may be torn, and publishing over it
+        # would discard that process's writes: refuse, naming the holder
+        check_not_locked(target)
         _remove_stale_temporaries(target)
         token = f"{os.getpid()}-{secrets.token_hex(4)}"
         try:
@@ -457,7 +497,11 @@ def connect_readonly(path: Path | str | None) -> duckdb.DuckDBPyConnection:
     target = resolve(path)
     if not target.exists():
         raise WarehouseError(f"no warehouse at {target}: run `hedui monthly` first")
-    return duckdb.connect(str(target), read_only=True)
+    try:
+        return duckdb.connect(str(target), read_only=True)
+    except duckdb.Error as exc:
+        message = lock_conflict_message(target, exc)
+        raise WarehouseError(message or f"无法打开仓库文件 {target}：{exc}") from None
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str, schema: str = "main") -> bool:

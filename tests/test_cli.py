@@ -51,7 +51,7 @@ def test_monthly_command_prints_a_summary_and_no_identity(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "code", "text"), [
-    (["--period", "2026-13"], 2, "YYYY-MM"),
+    (["--period", "2026-13"], 2, "月份 13 超出范围"),
     (["--period", "2031-01"], 1, "2031-01"),
 ])
 def test_monthly_command_exit_codes(tmp_path, args, code, text):

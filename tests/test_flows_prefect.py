@@ -84,3 +84,33 @@ def test_the_default_command_runs_through_prefect_without_a_server(tmp_path):
     out = done.stdout + done.stderr
     assert not [i for i in reg["身份证号"].drop_nulls().to_list() if len(i) >= 15 and i in out]
     assert not [n for n in reg["姓名"].drop_nulls().to_list() if len(n) >= 2 and n in out]
+
+
+def test_the_deployments_take_a_period_or_quarter_and_a_cron_for_trying_a_schedule(tmp_path):
+    from pipelines.schedule import MONTHLY_CRON, build_deployments, validate_cron
+
+    monthly, quarterly = build_deployments(incoming=str(tmp_path), warehouse=None,
+                                           monthly_cron="* * * * *")
+    assert monthly.parameters == {"incoming": str(tmp_path), "warehouse": None, "period": None}
+    assert quarterly.parameters["quarter"] is None
+    assert [s.schedule.cron for s in monthly.schedules] == ["* * * * *"]
+    assert [s.schedule.timezone for s in quarterly.schedules] == ["Asia/Shanghai"]
+    assert validate_cron(MONTHLY_CRON) == MONTHLY_CRON
+    for bad in ("every minute", "* * * *", "61 * * * *"):
+        with pytest.raises(ValueError, match="cron"):
+            validate_cron(bad)
+
+
+def test_what_a_failed_flow_run_records_in_runs():
+    from pipelines import runner
+    from pipelines import warehouse as wh
+    from pipelines.flows import failure_message
+    from pipelines.rulebook import RulebookError
+
+    assert failure_message(runner.RunFailed("register.csv is missing from 2026-10")) == \
+        "register.csv is missing from 2026-10"
+    assert "990199" in failure_message(RulebookError("no 低保标准 for district(s) 990199"))
+    # an unexpected error's text may quote delivered data: only its type is recorded
+    leaked = failure_message(KeyError("110105194912310021"))
+    assert "KeyError" in leaked and "110105" not in leaked
+    assert failure_message(wh.WarehouseError("not writable")) is None
