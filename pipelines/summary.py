@@ -38,6 +38,8 @@ def summary_markdown(summary: dict) -> str:
     if summary.get("quarantine_reasons"):
         lines += ["", "## Quarantine reasons", "", "| reason | rows |", "|---|---:|"]
         lines += [f"| {r} | {n} |" for r, n in summary["quarantine_reasons"].items()]
+    if summary.get("fairness_warnings"):
+        lines += ["", "## Fairness warnings", ""] + [f"- {w}" for w in summary["fairness_warnings"]]
     if summary.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in summary["notes"]]
     return "\n".join(lines) + "\n"
@@ -83,6 +85,8 @@ def print_summary(summary: dict, console) -> None:  # noqa: ANN001 - rich Consol
         for r, n in list(summary["quarantine_reasons"].items())[:10]:
             q.add_row(r, str(n))
         console.print(q)
+    for warning in summary.get("fairness_warnings", []):
+        console.print(f"[bold yellow]warning[/bold yellow] {warning}")
     for note in summary.get("notes", [])[:30]:
         console.print(f"[yellow]note[/yellow] {note}")
     console.print(f"warehouse: [bold]{summary.get('warehouse', '')}[/bold]")

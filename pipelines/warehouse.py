@@ -65,9 +65,17 @@ CONTRACT_DDL = (
     """CREATE TABLE IF NOT EXISTS quarter_summary (
         quarter VARCHAR NOT NULL, district_code VARCHAR NOT NULL, flag VARCHAR NOT NULL,
         households_flagged BIGINT NOT NULL, households_new BIGINT)""",
+    # who the matching fails: one row per (period, grouping, group_name, source); codes and
+    # counts only, no identity (pipelines/fairness.py defines the groups)
+    """CREATE TABLE IF NOT EXISTS fairness (
+        period VARCHAR NOT NULL, grouping VARCHAR NOT NULL, group_name VARCHAR NOT NULL,
+        source VARCHAR NOT NULL, records BIGINT NOT NULL, matched BIGINT NOT NULL,
+        review BIGINT NOT NULL, unmatched BIGINT NOT NULL, review_share DOUBLE,
+        unmatched_share DOUBLE, prev_records BIGINT, prev_review_share DOUBLE,
+        prev_unmatched_share DOUBLE, review_share_change DOUBLE, unmatched_share_change DOUBLE)""",
 )
 
-ANALYST_TABLES = ("persons", "links", "assessments", "flags", "quarantine", "runs")
+ANALYST_TABLES = ("persons", "links", "assessments", "flags", "quarantine", "runs", "fairness")
 
 
 class WarehouseError(RuntimeError):
@@ -301,6 +309,8 @@ def _analyst_selects(has_register: bool) -> dict[str, str]:
         "quarantine": "SELECT source, period, file, row_number, record_no, reason FROM quarantine",
         "runs": """SELECT run_id, flow, period, districts, status, started_at, finished_at,
                           rulebook_version, code_version, summary FROM main.runs""",
+        # no identity in it: copied whole
+        "fairness": "SELECT * FROM main.fairness",
     }
 
 
