@@ -93,7 +93,10 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
         with _progress():
             if orchestrator is Orchestrator.prefect:
                 _quiet_prefect()
-                from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+                from prefect.settings import (
+                    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+                    temporary_settings,
+                )
 
                 from pipelines import flows
 

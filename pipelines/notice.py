@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -589,6 +589,9 @@ def district_notices(con: duckdb.DuckDBPyConnection, *, period: str, districts: 
                      ) -> pl.DataFrame:
     """One notice per flagged household of the districts: ``district_code, household_id, text``.
 
+    A household whose notice cannot be written (e.g. a flag without template) gets the reason
+    instead, so that the district's workbook is still written.
+
     The rulebook, the templates and the evidence records are read once for all households.
     """
     evidence = con.sql("""SELECT evidence FROM flags
@@ -606,11 +609,21 @@ def district_notices(con: duckdb.DuckDBPyConnection, *, period: str, districts: 
     except RulebookError:
         book = None
     rows = [{"district_code": d, "household_id": h,
-             "text": household_notice(con, period=period, household_id=h, rulebook=book,
-                                      records=records)}
+             "text": _notice_or_reason(con, period=period, household_id=h, rulebook=book,
+                                       records=records)}
             for d, h in households]
     return pl.DataFrame(rows, schema={"district_code": pl.String, "household_id": pl.String,
                                       "text": pl.String})
+
+
+def _notice_or_reason(con: duckdb.DuckDBPyConnection, *, period: str, household_id: str,
+                      rulebook: Rulebook | None, records: dict[tuple, dict]) -> str:
+    # one household's unusable evidence must not cost the district its whole workbook
+    try:
+        return household_notice(con, period=period, household_id=household_id, rulebook=rulebook,
+                                records=records)
+    except NoticeError as exc:
+        return f"本户告知书无法自动生成：{exc}。请根据「核查标记」表人工出具告知书。"
 
 
 def notice_command(warehouse: Path, *, period: str, household_id: str) -> str:

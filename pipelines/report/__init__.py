@@ -22,6 +22,7 @@ from pipelines.report.layout import (
     FLAG_DECISION_COLUMNS,
     REVIEW_DECISION_COLUMNS,
     SHEET_FLAGS,
+    SHEET_NOTICES,
     SHEET_QUARANTINE,
     SHEET_REVIEW,
 )
@@ -85,6 +86,10 @@ def write_reports(
     ValueError
         ``period`` is not ``YYYY-MM``.
     """
+    # both read the layout (and fairness the publish layer): import when used, not at load
+    from pipelines.notice import district_notices
+    from pipelines.report.fairness import fairness_rows
+
     parse_period(period)
     city = not districts
     con = wh.open_warehouse(Path(warehouse))
@@ -100,6 +105,7 @@ def write_reports(
         review = wh.review_records(con, period=period)
         quarantine = wh.quarantined_rows(con, period=period)
         versions = wh.rulebook_versions(con, period=period, districts=scope)
+        notices = district_notices(con, period=period, districts=scope)
         summary = ReportData(
             period=period,
             districts=scope,
@@ -111,6 +117,7 @@ def write_reports(
             quarantine=quarantine,
             review_count=review.height,
             lookback=wh.lookback(period),
+            fairness=fairness_rows(con, period=period),
         )
     finally:
         con.close()
@@ -127,6 +134,7 @@ def write_reports(
             flag_rows=flag_rows.filter(pl.col("区县代码") == district),
             review_rows=review_rows.filter(review["district_code"] == district),
             quarantine=None, summary=summary, full_identity=full_identity,
+            notices=notices.filter(pl.col("district_code") == district),
         ))
     if city:
         paths.append(_workbook(
@@ -171,7 +179,7 @@ def _about(*, period: str, scope: str, summary: ReportData, full_identity: bool,
 
 def _workbook(path: Path, *, period: str, scope: str, flags: pl.DataFrame, flag_rows: pl.DataFrame,
               review_rows: pl.DataFrame, quarantine: pl.DataFrame | None, summary: ReportData,
-              full_identity: bool) -> Path:
+              full_identity: bool, notices: pl.DataFrame | None = None) -> Path:
     """One workbook: a district's (quarantine None) or the city's (with the 隔离记录 sheet)."""
     months = wh.lookback(period)
     if quarantine is None:
@@ -190,4 +198,8 @@ def _workbook(path: Path, *, period: str, scope: str, flags: pl.DataFrame, flag_
     ]
     if quarantine is not None:
         sheets.append(Sheet(SHEET_QUARANTINE, quarantine_sheet(quarantine), editable=("处理说明",)))
+    if notices is not None:
+        # one notice per flagged household, to print and hand over (always masked)
+        sheets.append(Sheet(SHEET_NOTICES, notices.select(
+            pl.col("household_id").alias("户编号"), pl.col("text").alias("告知书"))))
     return write_workbook(path, sheets=sheets, about=about)
