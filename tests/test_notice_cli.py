@@ -8,14 +8,14 @@ import sys
 
 import duckdb
 import pytest
-
 from conftest import ROOT, SAMPLE_PERIOD
+
 from pipelines.notice import NoticeError, household_notice
 
 
 def _hedui(*args):
     return subprocess.run([sys.executable, "-m", "pipelines.cli", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def _households(warehouse) -> tuple[str, str]:

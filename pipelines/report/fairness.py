@@ -13,7 +13,13 @@ from html import escape
 import duckdb
 import polars as pl
 
-from pipelines.fairness import ALL, GROUP_LABELS, GROUPING_LABELS, NO_DISTRICT, load_settings
+from pipelines.fairness import (
+    ALL,
+    GROUP_LABELS,
+    GROUPING_LABELS,
+    NO_DISTRICT,
+    load_settings,
+)
 
 _SHOWN = ("source", "name_kind", "id_state", "district")
 
