@@ -44,7 +44,7 @@ from pipelines.assess import FLAGS
 from pipelines.periods import month_end, parse_period, window
 from pipelines.report.layout import FLAG_LABELS
 from pipelines.report.text import THRESHOLD_LABELS, format_yuan, mask_id, mask_name
-from pipelines.rulebook import Rulebook, RulebookError, load_rulebook
+from pipelines.rulebook import Rulebook, RulebookError, Rules, load_rulebook
 from pipelines.sources import EXTRACT_SOURCES, SNAPSHOT_SOURCES
 
 #: the templates and vocabulary of the notice
@@ -189,26 +189,6 @@ def _tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
         "UNION SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'").fetchall())
 
 
-def _members(con: duckdb.DuckDBPyConnection, period: str, household_id: str,
-             tables: frozenset[str]) -> pl.DataFrame:
-    """P's register rows of the household, masked: relation, name and ID."""
-    if "stg_register" not in tables:
-        return pl.DataFrame(schema={"person_id": pl.String, "relation": pl.String,
-                                    "name_masked": pl.String, "id_masked": pl.String,
-                                    "street": pl.String})
-    rows = con.sql("""
-        SELECT person_id, relation, name_raw, coalesce(id_norm, id_raw) AS id_text, street, row_number
-        FROM stg_register WHERE period = $p AND household_id = $h ORDER BY row_number""",
-                   params={"p": period, "h": household_id}).pl()
-    return rows.select(
-        "person_id",
-        pl.col("relation").fill_null("成员"),
-        mask_name(pl.col("name_raw")).fill_null("（未登记姓名）").alias("name_masked"),
-        mask_id(pl.col("id_text")).fill_null("（未登记证件号）").alias("id_masked"),
-        "street",
-    )
-
-
 def _record_rows(con: duckdb.DuckDBPyConnection, keys: Sequence[dict],
                  tables: frozenset[str]) -> dict[tuple, dict]:
     """The clean row and link of each evidence record, by ``(source, period, record_no)``."""
@@ -232,15 +212,78 @@ def _record_rows(con: duckdb.DuckDBPyConnection, keys: Sequence[dict],
     return out
 
 
-def _pending_review(con: duckdb.DuckDBPyConnection, household_id: str,
-                    folders: Sequence[str]) -> list[dict]:
-    """The household's records waiting in review (not counted), by source and folder month."""
-    rows = con.sql("""
-        SELECT source, period, count(*) AS n FROM links
-        WHERE status = 'review' AND candidate_household_id = $h AND list_contains($f, period)
-        GROUP BY source, period ORDER BY period, source""",
-                   params={"h": household_id, "f": list(folders)}).fetchall()
-    return [{"source": s, "period": p, "n": int(n)} for s, p, n in rows]
+@dataclass(frozen=True)
+class _Prefetched:
+    """What the notices of a set of households need, read in a few queries for all of them."""
+
+    has_results: bool
+    assessments: dict[str, dict]
+    flags: dict[str, list[tuple[str, dict, str]]]
+    members: dict[str, list[dict]]
+    pending: dict[str, list[dict]]
+    records: dict[tuple, dict]
+    rulebook: Rulebook | None
+    resolved: Rules | None
+
+
+def _prefetch(con: duckdb.DuckDBPyConnection, *, period: str, household_id: str | None = None,
+              districts: Sequence[str] = (), rulebook: Rulebook | None = None) -> _Prefetched:
+    """Read the period's rows for one household, or for every household of ``districts``."""
+    tables = _tables(con)
+    for table in ("flags", "assessments", "links"):
+        if table not in tables:
+            raise NoticeError(f"数据库中没有 {table} 表，请先运行 hedui monthly")
+    params: dict[str, Any] = {"p": period}
+    if household_id is not None:
+        chosen, params["h"] = "household_id = $h", household_id
+    else:
+        chosen, params["d"] = "list_contains($d, district_code)", list(districts)
+    scope = f"SELECT household_id FROM assessments WHERE period = $p AND {chosen}"
+    has_results = bool(con.execute("SELECT count(*) FROM assessments WHERE period = ?",
+                                   [period]).fetchall()[0][0])
+    assessments = {r["household_id"]: r for r in con.sql(
+        f"""SELECT household_id, district_code, urban_rural, programme, missing_sources
+            FROM assessments WHERE period = $p AND {chosen}""", params=params).pl().iter_rows(named=True)}
+    order = {f: i for i, f in enumerate(FLAGS)}
+    flags: dict[str, list[tuple[str, dict, str]]] = {}
+    for h, f, e, v in con.sql(f"""SELECT household_id, flag, evidence, rulebook_version FROM flags
+                                 WHERE period = $p AND household_id IN ({scope})""",
+                              params=params).fetchall():
+        flags.setdefault(h, []).append((f, json.loads(e) if isinstance(e, str) else (e or {}), v))
+    for rows in flags.values():
+        rows.sort(key=lambda r: order.get(r[0], len(order)))
+    members: dict[str, list[dict]] = {}
+    if "stg_register" in tables:
+        frame = con.sql(f"""
+            SELECT household_id, person_id, relation, name_raw,
+                   coalesce(id_norm, id_raw) AS id_text, street, row_number
+            FROM stg_register WHERE period = $p AND household_id IN ({scope})
+            ORDER BY household_id, row_number""", params=params).pl().select(
+            "household_id", "person_id",
+            pl.col("relation").fill_null("成员"),
+            mask_name(pl.col("name_raw")).fill_null("（未登记姓名）").alias("name_masked"),
+            mask_id(pl.col("id_text")).fill_null("（未登记证件号）").alias("id_masked"),
+            "street")
+        for row in frame.iter_rows(named=True):
+            members.setdefault(row["household_id"], []).append(row)
+    try:
+        book = rulebook or load_rulebook()
+        resolved: Rules | None = book.at(month_end(period))
+    except RulebookError:
+        book, resolved = None, None
+    months = 6 if resolved is None else max(int(resolved.value("income_window_months")), 6)
+    pending: dict[str, list[dict]] = {}
+    for h, source, folder, n in con.sql(f"""
+            SELECT candidate_household_id, source, period, count(*) FROM links
+            WHERE status = 'review' AND list_contains($f, period)
+              AND candidate_household_id IN ({scope})
+            GROUP BY ALL ORDER BY candidate_household_id, period, source""",
+                                        params={**params, "f": window(period, months)}).fetchall():
+        pending.setdefault(h, []).append({"source": source, "period": folder, "n": int(n)})
+    keys = [k for rows in flags.values() for _, ev, _ in rows for k in (ev.get("records") or [])]
+    return _Prefetched(has_results=has_results, assessments=assessments, flags=flags,
+                       members=members, pending=pending, records=_record_rows(con, keys, tables),
+                       rulebook=book, resolved=resolved)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,7 +472,7 @@ def _flag_context(flag: str, evidence: dict, version: str, *, period: str, asses
 
 def notice_context(con: duckdb.DuckDBPyConnection, *, period: str, household_id: str,
                    rulebook: Rulebook | None = None, folder: Path | None = None,
-                   records: dict[tuple, dict] | None = None) -> dict:
+                   prefetched: _Prefetched | None = None) -> dict:
     """Everything the notice templates need for one household and period.
 
     Parameters
@@ -445,9 +488,9 @@ def notice_context(con: duckdb.DuckDBPyConnection, *, period: str, household_id:
         end of P differs from the flag's, the notice names the version instead of dates.
     folder : Path, optional
         The notices folder (default ``rules/notices``).
-    records : dict, optional
-        Evidence records already read (``(source, period, record_no)`` -> clean row and link),
-        as :func:`district_notices` reads them once for many households.
+    prefetched : optional
+        The rows of many households read at once (:func:`district_notices`); default: read this
+        household's.
 
     Raises
     ------
@@ -457,48 +500,30 @@ def notice_context(con: duckdb.DuckDBPyConnection, *, period: str, household_id:
     parse_period(period)
     household_id = household_id.strip()
     vocab = load_vocabulary(folder)
-    tables = _tables(con)
-    for table in ("flags", "assessments", "links"):
-        if table not in tables:
-            raise NoticeError(f"数据库中没有 {table} 表，请先运行 hedui monthly")
-    if not con.execute("SELECT count(*) FROM assessments WHERE period = ?", [period]).fetchall()[0][0]:
+    data = prefetched or _prefetch(con, period=period, household_id=household_id, rulebook=rulebook)
+    if not data.has_results:
         raise NoticeError(f"{period} 没有核对结果：请先运行 hedui monthly --period {period}")
-    arow = con.sql("""SELECT district_code, urban_rural, programme, missing_sources
-                      FROM assessments WHERE period = $p AND household_id = $h""",
-                   params={"p": period, "h": household_id}).pl()
-    if arow.height == 0:
+    assessment = data.assessments.get(household_id)
+    if assessment is None:
         raise NoticeError(f"户编号 {household_id} 在 {period} 的核对结果中不存在，请核对户编号")
-    assessment = arow.row(0, named=True)
-    flags = con.sql("""SELECT flag, evidence, rulebook_version FROM flags
-                       WHERE period = $p AND household_id = $h""",
-                    params={"p": period, "h": household_id}).pl()
-    if flags.height == 0:
+    evidences = data.flags.get(household_id)
+    if not evidences:
         raise NoticeError(f"户编号 {household_id} 在 {period} 没有核查标记，无需出具告知书")
-    order = {f: i for i, f in enumerate(FLAGS)}
-    flags = flags.sort(pl.col("flag").replace_strict(order, default=len(order)))
 
-    try:
-        book = rulebook or load_rulebook()
-        resolved = book.at(month_end(period))
-    except RulebookError:
-        book, resolved = None, None
-    versions = set(flags["rulebook_version"].to_list())
-    rules = _RuleInfo(book, resolved is not None and versions == {resolved.version})
+    resolved = data.resolved
+    versions = {v for _, _, v in evidences}
+    rules = _RuleInfo(data.rulebook, resolved is not None and versions == {resolved.version})
     window_months = 6
     deduction: Decimal | None = None
     if resolved is not None and rules.same_version:
         window_months = int(resolved.value("income_window_months"))
         deduction = resolved.value("employment_cost_deduction_rate")
 
-    member_rows = _members(con, period, household_id, tables)
-    members = {r["person_id"]: r for r in member_rows.iter_rows(named=True)}
-    evidences = [(f, json.loads(e) if isinstance(e, str) else (e or {}), v)
-                 for f, e, v in flags.iter_rows()]
-    keys = [k for _, ev, _ in evidences for k in (ev.get("records") or [])]
-    rows = records if records is not None else _record_rows(con, keys, tables)
+    members = {r["person_id"]: r for r in data.members.get(household_id, [])}
     flag_contexts = [
-        _flag_context(f, ev, v, period=period, assessment=assessment, rows=rows, members=members,
-                      vocab=vocab, rules=rules, window_months=window_months, deduction=deduction)
+        _flag_context(f, ev, v, period=period, assessment=assessment, rows=data.records,
+                      members=members, vocab=vocab, rules=rules, window_months=window_months,
+                      deduction=deduction)
         for f, ev, v in evidences]
 
     missing = [m for m in (assessment.get("missing_sources") or "").split(",") if m]
@@ -508,11 +533,10 @@ def notice_context(con: duckdb.DuckDBPyConnection, *, period: str, household_id:
     if any(fc["flags_q"].get("assets_lower_bound") for fc in flag_contexts) \
             and "bank_partial" not in missing:
         missing_texts.append(vocab.missing.get("bank_partial", "部分银行的数据未能使用"))
-    folders = window(period, max(window_months, 6))
     pending = [{"department": vocab.departments.get(p["source"], p["source"]),
                 "data": vocab.source_data.get(p["source"], "数据"),
                 "month_text": month_text(p["period"]), "n": p["n"]}
-               for p in _pending_review(con, household_id, folders)]
+               for p in data.pending.get(household_id, [])]
     street = next((r["street"] for r in members.values() if r.get("street")), None)
     head = next((r for r in members.values() if r["relation"] == "户主"),
                 next(iter(members.values()), None))
@@ -561,7 +585,7 @@ def render_notice(context: dict, *, folder: Path | None = None) -> str:
 
 def household_notice(con: duckdb.DuckDBPyConnection, *, period: str, household_id: str,
                      rulebook: Rulebook | None = None, folder: Path | None = None,
-                     records: dict[tuple, dict] | None = None) -> str:
+                     prefetched: _Prefetched | None = None) -> str:
     """The notice for one flagged household of ``period`` (plain Chinese text).
 
     Parameters
@@ -572,7 +596,7 @@ def household_notice(con: duckdb.DuckDBPyConnection, *, period: str, household_i
         ``YYYY-MM``.
     household_id : str
         The register's 户编号.
-    rulebook, folder, records
+    rulebook, folder, prefetched
         As for :func:`notice_context`.
 
     Raises
@@ -581,7 +605,7 @@ def household_notice(con: duckdb.DuckDBPyConnection, *, period: str, household_i
         See :func:`notice_context` and :func:`render_notice`.
     """
     return render_notice(notice_context(con, period=period, household_id=household_id,
-                                        rulebook=rulebook, folder=folder, records=records),
+                                        rulebook=rulebook, folder=folder, prefetched=prefetched),
                          folder=folder)
 
 
@@ -592,38 +616,21 @@ def district_notices(con: duckdb.DuckDBPyConnection, *, period: str, districts: 
     A household whose notice cannot be written (e.g. a flag without template) gets the reason
     instead, so that the district's workbook is still written.
 
-    The rulebook, the templates and the evidence records are read once for all households.
+    Everything is read once for all households (a few queries), then each notice is rendered.
     """
-    evidence = con.sql("""SELECT evidence FROM flags
-                          WHERE period = $p AND list_contains($d, district_code)""",
-                       params={"p": period, "d": list(districts)}).fetchall()
-    keys = [k for (e,) in evidence for k in (json.loads(e) if isinstance(e, str) else e or {})
-            .get("records", [])]
-    records = _record_rows(con, keys, _tables(con))
-    households = con.sql("""SELECT DISTINCT district_code, household_id FROM flags
-                            WHERE period = $p AND list_contains($d, district_code)
-                            ORDER BY district_code, household_id""",
-                         params={"p": period, "d": list(districts)}).fetchall()
-    try:
-        book: Rulebook | None = load_rulebook()
-    except RulebookError:
-        book = None
-    rows = [{"district_code": d, "household_id": h,
-             "text": _notice_or_reason(con, period=period, household_id=h, rulebook=book,
-                                       records=records)}
-            for d, h in households]
+    parse_period(period)
+    data = _prefetch(con, period=period, districts=districts)
+    rows = []
+    for h in sorted(data.flags, key=lambda h: (data.assessments[h].get("district_code") or "", h)):
+        try:
+            text = household_notice(con, period=period, household_id=h, prefetched=data)
+        except NoticeError as exc:
+            # one household's unusable evidence must not cost the district its whole workbook
+            text = f"本户告知书无法自动生成：{exc}。请根据「核查标记」表人工出具告知书。"
+        rows.append({"district_code": data.assessments[h].get("district_code"), "household_id": h,
+                     "text": text})
     return pl.DataFrame(rows, schema={"district_code": pl.String, "household_id": pl.String,
                                       "text": pl.String})
-
-
-def _notice_or_reason(con: duckdb.DuckDBPyConnection, *, period: str, household_id: str,
-                      rulebook: Rulebook | None, records: dict[tuple, dict]) -> str:
-    # one household's unusable evidence must not cost the district its whole workbook
-    try:
-        return household_notice(con, period=period, household_id=household_id, rulebook=rulebook,
-                                records=records)
-    except NoticeError as exc:
-        return f"本户告知书无法自动生成：{exc}。请根据「核查标记」表人工出具告知书。"
 
 
 def notice_command(warehouse: Path, *, period: str, household_id: str) -> str:
