@@ -17,8 +17,9 @@ warehouse alone:
   review (not counted), and sources that were not delivered (``assessments.missing_sources``,
   ``assets_lower_bound``).
 
-The words are templates in ``rules/notices/`` (Jinja2, one per flag plus the frame
-``notice.md.j2`` and the vocabulary ``notice.yaml``), never strings in this module. The notice
+The words are templates in ``rules/notices/`` (Jinja2, one per flag, the shared pieces in
+``_parts.md.j2``, the frame ``notice.md.j2`` and the vocabulary ``notice.yaml``); this module
+reads and formats values (amounts, months, dates, units) and leaves the sentences to them. The notice
 never carries another person's ID number or name: records are described by the member they were
 linked to, review records only by department and month, and the household's own names and IDs
 are masked with the report package's masking functions.
@@ -355,69 +356,47 @@ def _yuan_fen(fen: Any) -> str | None:
 
 def _record_entry(key: dict, row: dict | None, *, vocab: NoticeVocabulary,
                   members: dict[str, dict]) -> dict:
+    """One evidence record as the templates show it: values formatted, words left to them.
+
+    ``month`` is the month the record is about (所得期间/发放年月, the settlement or death date's
+    month) or, for a snapshot source, the delivery folder's month (``snapshot`` true). Text
+    fields are the clean row's values (None when absent); ``found`` is false when the clean row
+    is no longer in the warehouse.
+    """
     source = str(key["source"])
     folder = str(key["period"])
     method = key.get("link_method") or (row or {}).get("linked_method")
     member = members.get((row or {}).get("linked_person_id") or "")
-    entry: dict[str, Any] = {
+    r = row or {}
+
+    def day(name: str) -> str | None:
+        return date_text(r[name]) if r.get(name) else None
+
+    def number(name: str) -> str | None:
+        return f"{r[name]:g}" if r.get(name) is not None else None
+
+    month = {"tax_wages": r.get("income_month"), "pension": r.get("income_month"),
+             "medical": str(r["settled_on"])[:7] if r.get("settled_on") else None,
+             "deaths": str(r["died_on"])[:7] if r.get("died_on") else None}.get(source, folder)
+    return {
         "source": source,
+        "found": row is not None,
         "department": vocab.departments.get(source, source),
+        "data": vocab.source_data.get(source, source),
         "record_no": str(key["record_no"]),
-        "member": f"{member['relation']} {member['name_masked']}" if member else "您家成员",
+        "member": f"{member['relation']} {member['name_masked']}" if member else None,
         "link_note": vocab.link_methods.get(str(method), "") if method not in _CERTAIN_METHODS else "",
-        "amount_text": None, "amount_label": "金额", "detail": "", "what": vocab.source_data.get(source, "记录"),
-        "month_text": month_text(folder),
+        "snapshot": source in SNAPSHOT_SOURCES,
+        "month_text": month_text(month if row is not None else folder),
+        "amount": _yuan_fen(r.get("amount_fen")), "balance": _yuan_fen(r.get("balance_fen")),
+        "self_paid": _yuan_fen(r.get("self_paid_fen")), "total": _yuan_fen(r.get("total_fen")),
+        "settled_on": day("settled_on"), "died_on": day("died_on"), "queried_on": day("queried_on"),
+        "area": number("area_m2"), "capital": number("capital_wan"),
+        **{k: r.get(k) for k in ("withholder", "benefit_type", "institution", "account_type",
+                                 "usage", "location", "unit_no", "co_ownership", "vehicle_type",
+                                 "plate_no", "vehicle_status", "company_name", "role",
+                                 "registration_status")},
     }
-    if row is None:
-        entry["detail"] = "该记录的明细已不在数据库中，请到窗口查询"
-        return entry
-    if source in ("tax_wages", "pension"):
-        entry["month_text"] = month_text(row.get("income_month"))
-        entry["amount_text"] = _yuan_fen(row.get("amount_fen"))
-        if source == "tax_wages":
-            entry["what"] = "工资薪金收入"
-            entry["detail"] = f"扣缴单位：{row['withholder']}" if row.get("withholder") else ""
-        else:
-            entry["what"] = f"{row.get('benefit_type') or '待遇'}发放"
-    elif source == "medical":
-        entry["month_text"] = month_text(str(row["settled_on"])[:7] if row.get("settled_on") else None)
-        entry["what"] = "医疗费用个人自付"
-        entry["amount_text"] = _yuan_fen(row.get("self_paid_fen"))
-        total = _yuan_fen(row.get("total_fen"))
-        entry["detail"] = (f"医疗总费用 {total} 元，" if total else "") + f"结算日期 {date_text(row.get('settled_on'))}"
-    elif source == "deaths":
-        entry["month_text"] = month_text(str(row["died_on"])[:7] if row.get("died_on") else None)
-        entry["what"] = "死亡登记"
-        entry["detail"] = f"死亡日期 {date_text(row.get('died_on'))}"
-    elif source == "bank":
-        entry["month_text"] = f"{month_text(folder)}（当月余额）"
-        entry["what"] = f"在{row.get('institution') or '银行'}的{row.get('account_type') or '账户'}"
-        entry["amount_text"] = _yuan_fen(row.get("balance_fen"))
-        entry["amount_label"] = "余额"
-        entry["detail"] = f"查询日期 {date_text(row.get('queried_on'))}" if row.get("queried_on") else ""
-    elif source == "real_estate":
-        entry["month_text"] = f"{month_text(folder)}（当月登记情况）"
-        entry["what"] = f"名下{row.get('usage') or ''}用途不动产"
-        area = row.get("area_m2")
-        bits = [f"坐落 {row['location']}" if row.get("location") else "",
-                f"建筑面积 {area:g} 平方米" if area is not None else "",
-                f"不动产单元号 {row['unit_no']}" if row.get("unit_no") else "",
-                f"共有方式 {row['co_ownership']}" if row.get("co_ownership") else ""]
-        entry["detail"] = "，".join(b for b in bits if b)
-    elif source == "vehicles":
-        entry["month_text"] = f"{month_text(folder)}（当月登记情况）"
-        entry["what"] = f"名下{row.get('vehicle_type') or '机动车'}"
-        bits = [f"号牌 {row['plate_no']}" if row.get("plate_no") else "",
-                f"状态 {row['vehicle_status']}" if row.get("vehicle_status") else ""]
-        entry["detail"] = "，".join(b for b in bits if b)
-    elif source == "business":
-        entry["month_text"] = f"{month_text(folder)}（当月登记情况）"
-        entry["what"] = f"在{row.get('company_name') or '企业'}担任{row.get('role') or '相关职务'}"
-        cap = row.get("capital_wan")
-        bits = [f"注册资本 {cap:g} 万元" if cap is not None else "",
-                f"登记状态 {row['registration_status']}" if row.get("registration_status") else ""]
-        entry["detail"] = "，".join(b for b in bits if b)
-    return entry
 
 
 def _quantity_text(name: str, value: Any) -> str:
@@ -556,7 +535,6 @@ def notice_context(con: duckdb.DuckDBPyConnection, *, period: str, household_id:
         "contest_days": vocab.contest_days,
         "contest_place": vocab.contest_place,
         "issuer": vocab.issuer,
-        "snapshot_sources": list(SNAPSHOT_SOURCES),
     }
 
 
