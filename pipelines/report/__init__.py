@@ -203,7 +203,7 @@ def _workbook(path: Path, *, period: str, scope: str, flags: pl.DataFrame, flag_
         about.append((SHEET_NOTICES, (
             f"「{SHEET_NOTICES}」表为本区县每个被标记家庭生成一份核对告知书（{notices.height} 份），"
             "写明依据的部门记录、月份、金额和规则，以及家庭如何提出异议；可打印后送达家庭。"
-            "告知书中的姓名和证件号始终部分遮蔽。")))
+            "告知书供送达家庭：姓名只显示首字、证件号只显示前后4位，不受 --full-identity 影响。")))
         sheets.append(Sheet(SHEET_NOTICES, notices.select(
             pl.col("household_id").alias("户编号"), pl.col("text").alias("告知书"))))
     return write_workbook(path, sheets=sheets, about=about)
