@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from pipelines.fairness import fairness_table
 from pipelines.report.fairness import fairness_section
@@ -35,3 +36,29 @@ def test_section_has_a_chart_the_counts_and_the_change_from_last_month():
 def test_section_without_data_says_so():
     assert "本期无数据" in fairness_section(None, period="2026-10")
     assert "本期无数据" in fairness_section(pl.DataFrame(), period="2026-10")
+
+
+@pytest.mark.slow
+def test_sample_report_has_the_fairness_section_and_a_notice_per_flagged_household(sample_warehouse, tmp_path):
+    import duckdb
+    import openpyxl
+
+    from pipelines.report import write_reports
+
+    paths = write_reports(sample_warehouse, period="2026-10", districts=["990103"], out=tmp_path)
+    html = paths[-1].read_text(encoding="utf-8")
+    section = html[html.index("匹配对谁更难"):]
+    assert "<svg" in section and "含分隔符的少数民族姓名" in section and "较上月" in section
+    con = duckdb.connect(str(sample_warehouse), read_only=True)
+    try:
+        flagged = {r[0] for r in con.execute("SELECT DISTINCT household_id FROM flags WHERE period = "
+                                             "'2026-10' AND district_code = '990103'").fetchall()}
+        city = con.execute("SELECT records FROM fairness WHERE period = '2026-10' AND grouping = 'city'"
+                           ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert f"{city} 条记录" in section
+    rows = list(openpyxl.load_workbook(paths[0])["告知书"].iter_rows(values_only=True))
+    assert rows[0] == ("户编号", "告知书")
+    assert {r[0] for r in rows[1:]} == flagged
+    assert all(r[1].startswith("家庭经济状况核对告知书") for r in rows[1:])
