@@ -65,7 +65,7 @@ def fairness_chart(rows: pl.DataFrame) -> str | None:
         color=alt.Color("指标:N", title="比例",
                         scale=alt.Scale(domain=["待复核", "未匹配"], range=["#F58518", "#B0B0B0"])),
         tooltip=["分组", "组", "指标", alt.Tooltip("比例:Q", format=".1%"), "记录数"],
-    ).properties(width=460).facet(
+    ).properties(width=460, height=alt.Step(11)).facet(
         row=alt.Row("分组:N", title=None, sort=[GROUPING_LABELS[g] for g in _SHOWN]),
     ).resolve_scale(y="independent").properties(title="待复核和未匹配比例（按组）")
     return _svg(chart)
