@@ -131,6 +131,8 @@ TABLES: dict[str, AnalystTable] = {t.name: t for t in (
            FROM flags f LEFT JOIN _household_keys h USING (household_id)""",
         refresh="assessed"),
     AnalystTable("quarter_summary", "SELECT * FROM quarter_summary", refresh="full"),
+    # counts per group only (pipelines/fairness.py): no identity, copied whole
+    AnalystTable("fairness", "SELECT * FROM fairness", refresh="full"),
     AnalystTable(
         # inputs (file names and checksums) and message stay with staff
         "runs",

@@ -505,6 +505,25 @@ def report(
         console.print(escape(str(p)))
 
 
+@app.command()
+def notice(
+    period: Annotated[str, typer.Option("--period", help="Month checked, YYYY-MM.")],
+    household: Annotated[str, typer.Option("--household", help="The household's 户编号.")],
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Print the plain-Chinese notice (核对告知书) for one flagged household of PERIOD."""
+    from pipelines import warehouse as wh
+    from pipelines.notice import NoticeError, notice_command
+
+    try:
+        text = notice_command(wh.resolve(warehouse), period=period, household_id=household)
+    except NoticeError as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(str(exc), code=2)
+    typer.echo(text, nl=False)
+
+
 @decisions_app.command("import")
 def decisions_import(
     file: Annotated[Path, typer.Argument(help="A district workbook, or a CSV of its decision columns.",

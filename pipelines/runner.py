@@ -376,6 +376,7 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
     """Write everything the run produced into the warehouse in one atomic publish."""
     from pipelines import warehouse as wh
     from pipelines.decisions import annotate_flags, load_decision_params, load_flag_decisions
+    from pipelines.fairness import fairness_warnings, publish_fairness
 
     _report("publish", "start", warehouse=str(ctx.warehouse))
     inputs = input_entries(refs)
@@ -426,6 +427,8 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
                 con.register("_hedui_quarter_summary", quarter_summary)
                 con.execute("INSERT INTO quarter_summary BY NAME SELECT * FROM _hedui_quarter_summary")
                 con.unregister("_hedui_quarter_summary")
+        fairness = publish_fairness(con, [a.period for a in assessed])
+        summary["fairness_warnings"] = fairness_warnings(fairness)
         finished = datetime.now(timezone.utc)
         con.execute(
             """INSERT INTO runs (run_id, flow, period, districts, status, started_at, finished_at,
@@ -438,7 +441,8 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
              json.dumps(summary, ensure_ascii=False, default=str)])
         refresh.only(folder_periods=republished, assessed_periods=[a.period for a in assessed])
     _report("publish", "finish", warehouse=str(ctx.warehouse))
-    return {"warehouse": str(ctx.warehouse), "finished_at": finished.isoformat()}
+    return {"warehouse": str(ctx.warehouse), "finished_at": finished.isoformat(),
+            "fairness_warnings": summary["fairness_warnings"]}
 
 
 def record_failure(ctx: RunContext, *, period_label: str, districts: Sequence[str] | None,

@@ -55,6 +55,8 @@ def summary_markdown(summary: dict) -> str:
     if summary.get("quarantine_reasons"):
         lines += ["", "## Quarantine reasons", "", "| reason | rows |", "|---|---:|"]
         lines += [f"| {r} | {n} |" for r, n in summary["quarantine_reasons"].items()]
+    if summary.get("fairness_warnings"):
+        lines += ["", "## Fairness warnings", ""] + [f"- {w}" for w in summary["fairness_warnings"]]
     if summary.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in summary["notes"]]
     return "\n".join(lines) + "\n"
@@ -102,6 +104,8 @@ def print_summary(summary: dict, console) -> None:  # noqa: ANN001 - rich Consol
         console.print(q)
     from rich.markup import escape
 
+    for warning in summary.get("fairness_warnings", []):
+        console.print(f"[bold yellow]warning[/bold yellow] {escape(str(warning))}")
     # every note: a dropped note is a problem nobody hears of (they are counts, not rows)
     for note in summary.get("notes", []):
         console.print(f"[yellow]note[/yellow] {escape(str(note))}")

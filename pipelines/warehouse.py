@@ -93,6 +93,14 @@ CONTRACT_DDL = (
     """CREATE TABLE IF NOT EXISTS quarter_summary (
         quarter VARCHAR NOT NULL, district_code VARCHAR NOT NULL, flag VARCHAR NOT NULL,
         households_flagged BIGINT NOT NULL, households_new BIGINT)""",
+    # who the matching fails: one row per (period, grouping, group_name, source); codes and
+    # counts only, no identity (pipelines/fairness.py defines the groups)
+    """CREATE TABLE IF NOT EXISTS fairness (
+        period VARCHAR NOT NULL, grouping VARCHAR NOT NULL, group_name VARCHAR NOT NULL,
+        source VARCHAR NOT NULL, records BIGINT NOT NULL, matched BIGINT NOT NULL,
+        review BIGINT NOT NULL, unmatched BIGINT NOT NULL, review_share DOUBLE,
+        unmatched_share DOUBLE, prev_records BIGINT, prev_review_share DOUBLE,
+        prev_unmatched_share DOUBLE, review_share_change DOUBLE, unmatched_share_change DOUBLE)""",
 )
 
 #: the warehouse's own record of its pseudonyms: a check value of the key (never the key) and

@@ -16,6 +16,7 @@ from pipelines.report.layout import (
     REVIEW_COLUMNS,
     SHEET_ABOUT,
     SHEET_FLAGS,
+    SHEET_NOTICES,
     SHEET_QUARANTINE,
     SHEET_REVIEW,
 )
@@ -37,9 +38,10 @@ def _rows(path: Path, sheet: str) -> list[dict]:
     return [dict(zip(values[0], row, strict=True)) for row in values[1:]]
 
 
-def _all_text(path: Path) -> str:
+def _all_text(path: Path, *, skip: tuple[str, ...] = ()) -> str:
     wb = openpyxl.load_workbook(path)
-    return "\n".join(str(v) for ws in wb for row in ws.iter_rows(values_only=True) for v in row if v is not None)
+    return "\n".join(str(v) for ws in wb if ws.title not in skip
+                     for row in ws.iter_rows(values_only=True) for v in row if v is not None)
 
 
 def test_city_run_writes_a_workbook_per_district_the_city_workbook_and_the_html(city: list[Path]) -> None:
@@ -52,7 +54,7 @@ def test_city_run_writes_a_workbook_per_district_the_city_workbook_and_the_html(
 
 def test_sheets_headers_frozen_panes_and_filters_follow_the_layout(city: list[Path]) -> None:
     district = openpyxl.load_workbook(city[0])
-    assert district.sheetnames == [SHEET_ABOUT, SHEET_FLAGS, SHEET_REVIEW]
+    assert district.sheetnames == [SHEET_ABOUT, SHEET_FLAGS, SHEET_REVIEW, SHEET_NOTICES]
     all_wb = openpyxl.load_workbook(city[2])
     assert all_wb.sheetnames == [SHEET_ABOUT, SHEET_FLAGS, SHEET_REVIEW, SHEET_QUARANTINE]
     for sheet, columns in ((SHEET_FLAGS, FLAG_COLUMNS), (SHEET_REVIEW, REVIEW_COLUMNS),
@@ -102,7 +104,10 @@ def test_full_identity_shows_names_and_ids(warehouse: Path, tmp_path: Path) -> N
     assert (row["户主姓名"], row["户主证件号"]) == ("张伟", "990101198001011234")
     review = _rows(paths[0], SHEET_REVIEW)[0]
     assert (review["记录姓名"], review["候选姓名"], review["候选证件号"]) == ("张伟", "张伟", "990101198001011234")
-    assert "部分遮蔽" not in _all_text(paths[0]) and "完整姓名" in _all_text(paths[0])
+    # the notices are handed to the household: masked whatever the clerk's workbook shows
+    assert "部分遮蔽" not in _all_text(paths[0], skip=(SHEET_NOTICES,)) and "完整姓名" in _all_text(paths[0])
+    notices = _rows(paths[0], SHEET_NOTICES)
+    assert notices and all("990101198001011234" not in r["告知书"] for r in notices)
 
 
 def test_decision_columns_carry_drop_downs_of_the_decision_words(city: list[Path]) -> None:

@@ -23,6 +23,7 @@ from pipelines.report.layout import (
     FLAG_DECISION_COLUMNS,
     REVIEW_DECISION_COLUMNS,
     SHEET_FLAGS,
+    SHEET_NOTICES,
     SHEET_QUARANTINE,
     SHEET_REVIEW,
 )
@@ -86,6 +87,10 @@ def write_reports(
     ValueError
         ``period`` is not ``YYYY-MM``.
     """
+    # both read the layout (and fairness the publish layer): import when used, not at load
+    from pipelines.notice import district_notices
+    from pipelines.report.fairness import fairness_rows
+
     parse_period(period)
     city = not districts
     con = wh.open_warehouse(Path(warehouse))
@@ -101,6 +106,7 @@ def write_reports(
         review = wh.review_records(con, period=period)
         quarantine = wh.quarantined_rows(con, period=period)
         versions = wh.rulebook_versions(con, period=period, districts=scope)
+        notices = district_notices(con, period=period, districts=scope)
         summary = ReportData(
             period=period,
             districts=scope,
@@ -113,6 +119,7 @@ def write_reports(
             review_count=review.height,
             lookback=wh.lookback(period),
             analyst_db=f"{Path(warehouse).stem}-analyst.duckdb",
+            fairness=fairness_rows(con, period=period),
         )
     finally:
         con.close()
@@ -129,6 +136,7 @@ def write_reports(
             flag_rows=flag_rows.filter(pl.col("区县代码") == district),
             review_rows=review_rows.filter(review["district_code"] == district),
             quarantine=None, summary=summary, full_identity=full_identity,
+            notices=notices.filter(pl.col("district_code") == district),
         ))
     if city:
         paths.append(_workbook(
@@ -175,7 +183,7 @@ def _about(*, period: str, scope: str, summary: ReportData, full_identity: bool,
 
 def _workbook(path: Path, *, period: str, scope: str, flags: pl.DataFrame, flag_rows: pl.DataFrame,
               review_rows: pl.DataFrame, quarantine: pl.DataFrame | None, summary: ReportData,
-              full_identity: bool) -> Path:
+              full_identity: bool, notices: pl.DataFrame | None = None) -> Path:
     """One workbook: a district's (quarantine None) or the city's (with the 隔离记录 sheet)."""
     months = wh.lookback(period)
     if quarantine is None:
@@ -194,6 +202,14 @@ def _workbook(path: Path, *, period: str, scope: str, flags: pl.DataFrame, flag_
     ]
     if quarantine is not None:
         sheets.append(Sheet(SHEET_QUARANTINE, quarantine_sheet(quarantine), editable=("处理说明",)))
+    if notices is not None:
+        # one notice per flagged household, to print and hand over (always masked)
+        about.append((SHEET_NOTICES, (
+            f"「{SHEET_NOTICES}」表为本区县每个被标记家庭生成一份核对告知书（{notices.height} 份），"
+            "写明依据的部门记录、月份、金额和规则，以及家庭如何提出异议；可打印后送达家庭。"
+            "告知书供送达家庭：姓名只显示首字、证件号只显示前后4位，不受 --full-identity 影响。")))
+        sheets.append(Sheet(SHEET_NOTICES, notices.select(
+            pl.col("household_id").alias("户编号"), pl.col("text").alias("告知书"))))
     # written under a temporary name and renamed: a clerk never opens a truncated workbook
     with atomic_write_path(path) as tmp:
         write_workbook(tmp, sheets=sheets, about=about)

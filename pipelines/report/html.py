@@ -46,6 +46,8 @@ class ReportData:
     lookback: list[str]
     #: the pseudonymised analyst database analysts should query for detail (file name)
     analyst_db: str | None = None
+    #: the period's ``fairness`` rows (pipelines/report/fairness.py); None: no section data
+    fairness: pl.DataFrame | None = None
 
 
 def _svg(chart: alt.TopLevelMixin) -> str:
@@ -197,6 +199,8 @@ def render_html(data: ReportData) -> str:
     data : ReportData
         The aggregates to show.
     """
+    from pipelines.report.fairness import fairness_section
+
     period = data.period
     total_q = data.quarantine.filter(pl.col("period") == period).height
     reasons = quarantine_reasons(data.quarantine.filter(pl.col("period") == period)).select(
@@ -215,12 +219,14 @@ def render_html(data: ReportData) -> str:
         _section("匹配率（整批交付，不分区县）", match_rate_chart(data.match_rates, period=period)),
         _section("隔离原因（整批交付，不分区县）", quarantine_chart(data.quarantine, period=period),
                  _table(reasons) if reasons.height else ""),
+        fairness_section(data.fairness, period=period),
     ]
     css = (
         f"body{{font-family:{_FONT};margin:2em auto;max-width:960px;color:#222}}"
         "h1{font-size:1.6em}h2{font-size:1.2em;border-bottom:1px solid #ccc;padding-bottom:.2em}"
         "table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.25em .6em;"
         "text-align:left}th{background:#eef2f8}.chart svg{max-width:100%;height:auto}.empty{color:#888}"
+        ".warn{color:#a15c00}"
         "footer{color:#888;font-size:.85em;margin-top:2em}"
     )
     return (

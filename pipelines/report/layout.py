@@ -10,6 +10,8 @@ SHEET_FLAGS = "核查标记"
 SHEET_REVIEW = "待复核匹配"
 SHEET_QUARANTINE = "隔离记录"
 SHEET_ABOUT = "说明"
+#: district workbooks only: one 核对告知书 per flagged household (pipelines/notice.py)
+SHEET_NOTICES = "告知书"
 
 #: flagged households: one row per (household, flag)
 FLAG_COLUMNS = (
