@@ -250,7 +250,8 @@ path = sys.argv[1]
 i = int(sys.argv[2])
 while True:
     i += 1
-    with wh.publishing(path, analyst_refresh=wh.AnalystRefresh([], [])) as con:
+    # each publish says which folder it changed, as a run does, so the analyst file follows it
+    with wh.publishing(path, analyst_refresh=wh.AnalystRefresh(["2026-10"], [])) as con:
         con.execute("INSERT INTO quarantine SELECT 'bank', '2026-10', 'b.csv', r, 'R' || r, ? "
                     "FROM range(20000) t(r)", [f"publish {i}"])
     print(i, flush=True)
