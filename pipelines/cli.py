@@ -82,12 +82,16 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | None,
-         warehouse: Path | None, orchestrator: Orchestrator, use_cache: bool = True) -> dict:
+         warehouse: Path | None, orchestrator: Orchestrator, use_cache: bool = True,
+         rules: Path | None = None) -> dict:
     from pipelines import runner
     from pipelines import warehouse as wh
     from pipelines.rulebook import RulebookError
 
+    from pipelines.rulebook import parameters_folder
+
     target = wh.resolve(warehouse)
+    rules_dir = parameters_folder(rules) if rules is not None else None
     console.print(f"hedui {flow_name} {label} → warehouse [bold]{target}[/bold]")
     try:
         with _progress():
@@ -101,11 +105,13 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
                     if flow_name == "monthly":
                         return flows.monthly_flow(incoming=str(incoming), period=label,
                                                   districts=districts, warehouse=str(target),
-                                                  use_cache=use_cache)
+                                                  use_cache=use_cache,
+                                                  rules_dir=str(rules_dir) if rules_dir else None)
                     return flows.quarterly_flow(incoming=str(incoming), quarter=label,
-                                                warehouse=str(target), use_cache=use_cache)
+                                                warehouse=str(target), use_cache=use_cache,
+                                                rules_dir=str(rules_dir) if rules_dir else None)
             ctx = runner.RunContext.create(flow=flow_name, incoming=incoming, warehouse=target,
-                                           use_cache=use_cache)
+                                           use_cache=use_cache, rules_dir=rules_dir)
             try:
                 if flow_name == "monthly":
                     return runner.execute_monthly(ctx, label, districts=districts)
@@ -142,6 +148,9 @@ DistrictOpt = Annotated[list[str] | None, typer.Option(
 NoCacheOpt = Annotated[bool, typer.Option(
     "--no-cache", help="Re-land and re-match every folder even when its files, the code, the "
                        "matching parameters and the staff decisions are unchanged since the last run.")]
+RulesOpt = Annotated[Path | None, typer.Option(
+    "--rules", help="Rulebook folder (a rules/ folder with parameters/, or a parameters folder) "
+                    "[default: the project's rules/].", file_okay=False)]
 OrchestratorOpt = Annotated[Orchestrator, typer.Option(
     "--orchestrator", help="prefect: run as Prefect flows (ephemeral local server unless "
                            "PREFECT_API_URL is set); local: same stages, no Prefect.")]
@@ -155,6 +164,7 @@ def monthly(
     warehouse: WarehouseOpt = None,
     orchestrator: OrchestratorOpt = Orchestrator.prefect,
     no_cache: NoCacheOpt = False,
+    rules: RulesOpt = None,
 ) -> None:
     """Monthly cross-check: load the window's folders, link, assess and flag PERIOD."""
     from pipelines.periods import parse_period
@@ -165,7 +175,8 @@ def monthly(
     except ValueError as exc:
         _fail(str(exc), code=2)
     summary = _run("monthly", incoming=incoming, label=period, districts=district or None,
-                   warehouse=warehouse, orchestrator=orchestrator, use_cache=not no_cache)
+                   warehouse=warehouse, orchestrator=orchestrator, use_cache=not no_cache,
+                   rules=rules)
     print_summary(summary, console)
     console.print(f"next: [bold]hedui report --period {period}"
                   + (f" --warehouse {warehouse}" if warehouse else "") + "[/bold]")
@@ -178,6 +189,7 @@ def quarterly(
     warehouse: WarehouseOpt = None,
     orchestrator: OrchestratorOpt = Orchestrator.prefect,
     no_cache: NoCacheOpt = False,
+    rules: RulesOpt = None,
 ) -> None:
     """Quarterly city-wide screening: every month of QUARTER, every district, plus quarter_summary."""
     from pipelines.periods import quarter_months
@@ -188,7 +200,8 @@ def quarterly(
     except ValueError as exc:
         _fail(str(exc), code=2)
     summary = _run("quarterly", incoming=incoming, label=quarter.upper(), districts=None,
-                   warehouse=warehouse, orchestrator=orchestrator, use_cache=not no_cache)
+                   warehouse=warehouse, orchestrator=orchestrator, use_cache=not no_cache,
+                   rules=rules)
     print_summary(summary, console)
     from rich.table import Table
 
@@ -224,6 +237,26 @@ def report(
         _fail(str(exc), code=2)
     for p in paths:
         console.print(str(p))
+
+
+@app.command()
+def whatif(
+    period: Annotated[str, typer.Option("--period", help="Month to preview, YYYY-MM.")],
+    rules: Annotated[Path, typer.Option(
+        "--rules", help="The proposed rulebook: a whole rules folder, or only the parameter files "
+                        "it changes (overlaid on the adopted rules/).", file_okay=False)],
+    district: DistrictOpt = None,
+    warehouse: WarehouseOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.", file_okay=False)] = Path("reports"),
+    json_file: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the comparison as JSON to this file.", dir_okay=False)] = None,
+) -> None:
+    """Reform preview: assess PERIOD under a proposed rulebook from the stored, linked records and
+    compare with the published results (writes a workbook and an HTML page; never the warehouse)."""
+    from pipelines.whatif.command import run_command
+
+    run_command(period=period, rules=rules, districts=district or None, warehouse=warehouse,
+                out=out, json_file=json_file, console=console, err=err)
 
 
 @decisions_app.command("import")

@@ -44,8 +44,8 @@ PARAMETER = "gradual_exit_months"
 #: the evidence key of INCOME_OVER_STANDARD
 EVIDENCE_KEY = "gradual_exit"
 #: the columns :func:`annotate` reads from earlier assessments
-HISTORY_COLUMNS = ("period", "household_id", "district_code", "programme", "income_per_capita",
-                   "standard")
+HISTORY_COLUMNS = ("period", "household_id", "district_code", "programme", "living_members",
+                   "income_per_capita", "standard")
 
 _I = pl.Int128
 
@@ -75,6 +75,7 @@ def empty_history() -> pl.DataFrame:
     """A history frame with no rows (the schema :func:`annotate` expects)."""
     return pl.DataFrame(schema={"period": pl.String, "household_id": pl.String,
                                 "district_code": pl.String, "programme": pl.String,
+                                "living_members": pl.Int64,
                                 "income_per_capita": pl.Decimal(18, 2),
                                 "standard": pl.Decimal(18, 2)})
 

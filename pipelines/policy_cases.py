@@ -99,6 +99,7 @@ def _history_frame(history: dict[Any, dict[str, Any]], district: str, programme:
         "period": str(month), "household_id": HOUSEHOLD,
         "district_code": str(row.get("district", district)),
         "programme": row.get("programme", programme),
+        "living_members": int(row.get("living_members", 1)),
         "income_per_capita": (None if row.get("income_per_capita") is None
                               else Decimal(str(row["income_per_capita"])).quantize(Decimal("0.01"))),
         "standard": Decimal(str(row["standard"])).quantize(Decimal("0.01")),

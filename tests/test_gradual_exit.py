@@ -27,7 +27,7 @@ WAGES_OVER = {
 def _history(rows: list[tuple[str, str, str, str]]) -> pl.DataFrame:
     return pl.DataFrame(
         [{"period": p, "household_id": h, "district_code": "990101", "programme": "低保",
-          "income_per_capita": Decimal(i), "standard": Decimal(s)} for p, h, i, s in rows],
+          "living_members": 1, "income_per_capita": Decimal(i), "standard": Decimal(s)} for p, h, i, s in rows],
         schema=gradual_exit.empty_history().schema)
 
 
@@ -73,7 +73,7 @@ def test_a_month_the_district_was_assessed_without_the_household_ends_the_run():
 def test_unknown_income_in_a_stored_month_ends_the_run():
     hist = _history([("2026-08", HOUSEHOLD, "1100.00", "1010.00")]).vstack(
         pl.DataFrame([{"period": "2026-09", "household_id": HOUSEHOLD, "district_code": "990101",
-                       "programme": "低保", "income_per_capita": None,
+                       "programme": "低保", "living_members": 1, "income_per_capita": None,
                        "standard": Decimal("1010.00")}], schema=gradual_exit.empty_history().schema))
     assert _state(WAGES_OVER, 6, hist)["month"] == 1
 
@@ -104,10 +104,10 @@ def test_earlier_assessments_read_the_warehouse_and_this_runs_own_months(tmp_pat
     wh = tmp_path / "hedui.duckdb"
     con = duckdb.connect(str(wh))
     con.execute("""CREATE TABLE assessments (period VARCHAR, household_id VARCHAR,
-        district_code VARCHAR, programme VARCHAR, income_per_capita DECIMAL(18,2),
-        standard DECIMAL(18,2))""")
-    con.execute("""INSERT INTO assessments VALUES ('2026-07','H1','990101','低保',1100,1010),
-        ('2026-08','H1','990101','低保',900,1010), ('2026-10','H1','990101','低保',1100,1010)""")
+        district_code VARCHAR, programme VARCHAR, living_members INTEGER,
+        income_per_capita DECIMAL(18,2), standard DECIMAL(18,2))""")
+    con.execute("""INSERT INTO assessments VALUES ('2026-07','H1','990101','低保',1,1100,1010),
+        ('2026-08','H1','990101','低保',1,900,1010), ('2026-10','H1','990101','低保',1,1100,1010)""")
     con.close()
     before = wh.read_bytes()
     scratch = tmp_path / "scratch"
