@@ -25,6 +25,7 @@ from pipelines.whatif.compare import Comparison, compare, outcomes
 from pipelines.whatif.inputs import (
     WhatifInputError,
     open_readonly,
+    published_districts,
     read_inputs,
     read_published,
 )
@@ -54,7 +55,7 @@ class WhatifResult:
 def _published_districts(warehouse: Path, period: str) -> list[str]:
     con = open_readonly(warehouse)
     try:
-        return read_published(con, period, None).districts
+        return published_districts(con, period)
     finally:
         con.close()
 
@@ -87,11 +88,17 @@ def run_whatif(*, warehouse: Path, period: str, rules: Path,
     parse_period(period)
     clock = time.perf_counter()
     timings: dict[str, float] = {}
-    scope = sorted(set(districts)) if districts else _published_districts(warehouse, period)
-    proposal = load_proposal(rules, period=period, districts=scope, adopted_folder=adopted_rules)
+    # the proposal is checked before the warehouse is even opened
+    proposal = load_proposal(rules, period=period, districts=sorted(set(districts or [])),
+                             adopted_folder=adopted_rules)
     timings["validate"] = time.perf_counter() - clock
     after_rules = proposal.rulebook.at(month_end(period))
     before_rules = proposal.adopted.at(month_end(period))
+    scope = sorted(set(districts)) if districts else _published_districts(warehouse, period)
+    try:
+        after_rules.require_districts(scope)
+    except RulebookError as exc:
+        raise ProposalError(f"提案规则无效，未做任何核算：{proposal.folder}：{exc}") from None
     months = months_to_load(period, int(after_rules.value("income_window_months")))
     con = open_readonly(warehouse)
     try:

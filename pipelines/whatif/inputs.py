@@ -60,6 +60,19 @@ def _quote_list(values: Sequence[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
+def published_districts(con: duckdb.DuckDBPyConnection, period: str) -> list[str]:
+    """The districts with published assessments of P; WhatifInputError when there are none."""
+    parse_period(period)
+    if not _table_exists(con, "assessments"):
+        raise WhatifInputError("仓库中没有核定结果（assessments 表不存在）：请先运行 hedui monthly")
+    held = [r[0] for r in con.sql(
+        f"SELECT DISTINCT district_code FROM assessments WHERE period = '{period}' "
+        "AND district_code IS NOT NULL ORDER BY 1").fetchall()]
+    if not held:
+        raise WhatifInputError(f"仓库中没有 {period} 的核定结果：请先运行 hedui monthly --period {period}")
+    return held
+
+
 def read_published(con: duckdb.DuckDBPyConnection, period: str,
                    districts: Sequence[str] | None) -> Published:
     """P's published assessments and flags (all published districts when none are named).
@@ -69,14 +82,7 @@ def read_published(con: duckdb.DuckDBPyConnection, period: str,
     WhatifInputError
         When P has no published assessment, or a district named has none.
     """
-    parse_period(period)
-    if not _table_exists(con, "assessments"):
-        raise WhatifInputError("仓库中没有核定结果（assessments 表不存在）：请先运行 hedui monthly")
-    held = [r[0] for r in con.sql(
-        f"SELECT DISTINCT district_code FROM assessments WHERE period = '{period}' "
-        "AND district_code IS NOT NULL ORDER BY 1").fetchall()]
-    if not held:
-        raise WhatifInputError(f"仓库中没有 {period} 的核定结果：请先运行 hedui monthly --period {period}")
+    held = published_districts(con, period)
     if districts:
         lacking = sorted(set(districts) - set(held))
         if lacking:
