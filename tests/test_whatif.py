@@ -226,7 +226,8 @@ def test_the_command_refuses_an_invalid_proposal_and_leaves_everything_untouched
                            "--out", str(out), "--json", str(tmp_path / "c.json")],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1
-    assert "提案规则无效" in proc.stderr and "values.0001-01-01" in proc.stderr
+    said = "".join(proc.stderr.split())  # the console wraps long lines
+    assert "提案规则无效" in said and "income_window_months.yaml:values.0001-01-01" in said
     assert "Traceback" not in proc.stderr
     assert not out.exists() and not (tmp_path / "c.json").exists()
     assert _digest(sample_warehouse) == before
