@@ -39,9 +39,11 @@ def transitions_chart(summary: pl.DataFrame) -> str | None:
                       for key, label in TRANSITIONS.items()]).filter(pl.col("户数") > 0)
     if rows.is_empty():
         return None
+    top = int(rows.group_by("变化").agg(pl.col("户数").sum())["户数"].max())
+    ticks = list(range(0, top + 1, max(1, -(-top // 8))))  # whole households only
     chart = alt.Chart(rows).mark_bar().encode(
         y=alt.Y("变化:N", title=None, sort=list(TRANSITIONS.values())),
-        x=alt.X("sum(户数):Q", title="户数", axis=alt.Axis(format="d", tickMinStep=1)),
+        x=alt.X("sum(户数):Q", title="户数", axis=alt.Axis(format="d", values=ticks)),
         color=alt.Color("区县:N", title="区县代码"),
         tooltip=["区县", "变化", "户数"],
     ).properties(width=520, title="受影响户数（按区县）")
@@ -93,8 +95,19 @@ def render_whatif_html(*, period: str, districts: list[str], version_before: str
         f"进入渐退 <b>{exiting}</b> 户；每月保障金合计变化 <b>{escape(_money(diff))}</b> 元。</p>"
     )
     notes_html = "".join(f"<li>{escape(n)}</li>" for n in notes)
+    moved = [f"{k}_households" for k in TRANSITIONS]
+    detail = summary.filter(pl.any_horizontal([pl.col(c) > 0 for c in moved])
+                            | (pl.col("benefit_diff_fen") != 0)).select(
+        pl.col("district_code").alias("区县代码"), pl.col("programme").alias("保障类别"),
+        *[pl.concat_str([pl.col(f"{k}_households"), pl.lit(" / "), pl.col(f"{k}_persons")])
+          .alias(f"{label}（户/人）") for k, label in TRANSITIONS.items()],
+        pl.col("benefit_diff_fen").map_elements(_money, return_dtype=pl.String).alias("差额（元/月）"),
+    )
+    detail_html = (_table(detail) if detail.height
+                   else "<p class=empty>没有任何区县和保障类别受影响。</p>")
     sections = [
         f"<section><h2>各区县汇总</h2>{_table(table)}</section>",
+        f"<section><h2>按区县和保障类别（只列受影响的）</h2>{detail_html}</section>",
         _section("受影响户数", transitions_chart(summary)),
         _section("保障金差额", cost_chart(summary)),
         f"<section><h2>参数变化</h2>{_table(params) if params.height else '<p class=empty>提案与现行规则在本期没有差别。</p>'}</section>",
