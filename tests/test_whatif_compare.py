@@ -184,3 +184,22 @@ def test_a_proposal_whose_own_policy_cases_fail_is_refused(tmp_path):
 def test_a_missing_proposal_folder_is_refused(tmp_path):
     with pytest.raises(ProposalError, match="不存在"):
         load_proposal(tmp_path / "nowhere", period="2026-10", districts=DISTRICTS)
+
+
+def test_the_parameter_named_is_the_one_behind_the_change():
+    from pipelines.policy_cases import with_parameters
+
+    day = date(2026, 10, 31)
+    before_rules = load_rulebook().at(day)
+    after_rules = with_parameters(load_rulebook(), {"medical_min_amount": 5000,
+                                                    "gradual_exit_months": 6}).at(day)
+    a = _assessments([("H1", "低保", 1, "700.00", "1010.00"),
+                      ("H2", "低保", 1, "700.00", "1010.00")])
+    after_f = _flags([("H1", "HIGH_MEDICAL_EXPENSE", {"thresholds": {
+        "medical_min_amount": {"value": 5000.0, "parameters": ["medical_min_amount"]}}})])
+    no_flags = _flags([])
+    c = compare(outcomes(a, no_flags, empty_history()), outcomes(a, after_f, empty_history()),
+                before_flags=no_flags, after_flags=after_f, before_rules=before_rules,
+                after_rules=after_rules)
+    assert c.changed_parameters == ["gradual_exit_months", "medical_min_amount"]
+    assert c.changed.select("household_id", "parameters").rows() == [("H1", "medical_min_amount")]

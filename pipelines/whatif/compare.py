@@ -247,10 +247,9 @@ def _reasons(changed: pl.DataFrame, before_flags: pl.DataFrame, after_flags: pl.
     ev_before = before_flags.join(ids, on="household_id", how="semi")
     ev_after = after_flags.join(ids, on="household_id", how="semi")
     evidence: dict[tuple[str, str], list[str]] = {}
-    for side, frame in (("before", ev_before), ("after", ev_after)):
+    for frame in (ev_before, ev_after):
         for hid, flag, text in frame.select("household_id", "flag", "evidence").iter_rows():
             evidence.setdefault((hid, flag), []).append(text)
-            evidence.setdefault((hid, f"{side}:{flag}"), []).append(text)
     rows = []
     for r in changed.iter_rows(named=True):
         hid = r["household_id"]
