@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.rulebook import DEFAULT_PARAMETERS  # noqa: E402
-from pipelines.whatif import run_whatif  # noqa: E402
-from pipelines.whatif.outputs import write_json, write_outputs  # noqa: E402
+from pipelines.rulebook import DEFAULT_PARAMETERS
+from pipelines.whatif import run_whatif
+from pipelines.whatif.outputs import write_json, write_outputs
 
 
 def _digest(path: Path) -> str:

@@ -14,7 +14,13 @@ import pytest
 
 from pipelines.gradual_exit import empty_history
 from pipelines.rulebook import DEFAULT_PARAMETERS, load_rulebook
-from pipelines.whatif.compare import ELIGIBLE, GRADUAL_EXIT, NOT_ELIGIBLE, compare, outcomes
+from pipelines.whatif.compare import (
+    ELIGIBLE,
+    GRADUAL_EXIT,
+    NOT_ELIGIBLE,
+    compare,
+    outcomes,
+)
 from pipelines.whatif.proposal import ProposalError, load_proposal
 
 RULES = DEFAULT_PARAMETERS.parent
