@@ -161,7 +161,7 @@ def annotate(hh: pl.DataFrame, *, period: str, rules: Rules, history: pl.DataFra
              & (pl.col("income_per_capita") > pl.col("standard"))).alias("over"),
         )
         assessed = set(hist.select("period", "district_code").unique().iter_rows())
-        earliest = hist["period"].min() if hist.height else None
+        earliest = str(hist["period"].min()) if hist.height else None
         mine = hist.join(driven.select("household_id"), on="household_id", how="semi")
         by_household: dict[str, dict[str, bool | None]] = {}
         for month, hid, over in mine.select("period", "household_id", "over").iter_rows():

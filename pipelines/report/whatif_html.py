@@ -39,7 +39,7 @@ def transitions_chart(summary: pl.DataFrame) -> str | None:
                       for key, label in TRANSITIONS.items()]).filter(pl.col("户数") > 0)
     if rows.is_empty():
         return None
-    top = int(rows.group_by("变化").agg(pl.col("户数").sum())["户数"].max())
+    top = int(rows.group_by("变化").agg(pl.col("户数").sum())["户数"].max() or 0)  # type: ignore[arg-type]
     ticks = list(range(0, top + 1, max(1, -(-top // 8))))  # whole households only
     chart = alt.Chart(rows).mark_bar().encode(
         y=alt.Y("变化:N", title=None, sort=list(TRANSITIONS.values())),

@@ -21,10 +21,16 @@ import duckdb
 import polars as pl
 
 from pipelines import warehouse as wh
-from pipelines.assess import ASSESSMENT_COLUMNS
+
+# _FACT_COLUMNS is the assessment's own statement of the columns each source must carry
+from pipelines.assess import _FACT_COLUMNS, ASSESSMENT_COLUMNS
 from pipelines.gradual_exit import HISTORY_COLUMNS, empty_history
 from pipelines.periods import parse_period
 from pipelines.sources import EXTRACT_SOURCES
+
+#: the register columns the assessment reads (pipelines.assess._register_in_scope)
+_REGISTER_COLUMNS = ("household_id", "person_id", "district_code", "urban_rural", "programme",
+                     "disability_grade", "serious_illness")
 
 
 class WhatifInputError(RuntimeError):
@@ -147,7 +153,9 @@ def read_inputs(con: duckdb.DuckDBPyConnection, period: str, months: Sequence[st
         parse_period(m)
     if not _table_exists(con, "stg_register"):
         raise WhatifInputError("仓库中没有清洗后的花名册（stg_register）：请先运行 hedui monthly")
-    register = con.sql(f"SELECT * FROM stg_register WHERE period = '{period}'").pl()
+    have = {r[0] for r in con.sql("DESCRIBE stg_register").fetchall()}
+    reg_cols = ", ".join(c for c in _REGISTER_COLUMNS if c in have)
+    register = con.sql(f"SELECT {reg_cols} FROM stg_register WHERE period = '{period}'").pl()
     if register.height == 0:
         raise WhatifInputError(f"仓库中没有 {period} 的花名册：请先运行 hedui monthly --period {period}")
     deliveries, register_ok = _deliveries(con, months)
@@ -158,12 +166,17 @@ def read_inputs(con: duckdb.DuckDBPyConnection, period: str, months: Sequence[st
         for source in EXTRACT_SOURCES:
             if not _table_exists(con, f"stg_{source}"):
                 continue
+            have = {r[0] for r in con.sql(f"DESCRIBE stg_{source}").fetchall()}
+            # only what the assessment reads: never names or ID numbers
+            wanted = ["source", "period", "record_no", *_FACT_COLUMNS[source]]
+            cols = ", ".join(f"s.{c}" for c in wanted if c in have)
             frame = con.sql(f"""
-                SELECT s.*, l.person_id, l.method AS link_method
+                SELECT {cols}, l.person_id, l.method AS link_method
                 FROM stg_{source} s
                 JOIN links l ON l.source = s.source AND l.period = s.period
                             AND l.record_no = s.record_no
-                WHERE l.status = 'matched' AND s.period IN ({in_months})""").pl()
+                WHERE l.status = 'matched' AND l.source = '{source}'
+                  AND s.period IN ({in_months}) AND l.period IN ({in_months})""").pl()
             if frame.height:
                 facts[source] = frame
     history = empty_history()
@@ -180,6 +193,8 @@ def open_readonly(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not Path(warehouse).exists():
         raise WhatifInputError(f"找不到仓库文件 {warehouse}：请先运行 hedui monthly")
     try:
-        return duckdb.connect(str(warehouse), read_only=True)
+        con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:
         raise WhatifInputError(f"无法只读打开仓库 {warehouse}：{exc}") from None
+    con.execute("SET enable_progress_bar = false")  # the command prints its own summary
+    return con
