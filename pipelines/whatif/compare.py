@@ -41,6 +41,10 @@ NOT_ENROLLED = ("低保边缘", "支出型困难", "监测对象")
 INCOME_PARAMETERS = ("income_window_months", "employment_cost_deduction_rate")
 STANDARD_PARAMETERS = (DIBAO_STANDARD, TEKUN_STANDARD, TEKUN_RATIO)
 
+#: what a changed household's parameter column says when the adopted and proposed rulebooks
+#: agree (the published results were made with a third rulebook)
+UNKNOWN_PARAMETER = "（已发布结果所用规则与现行规则不同，无法指明参数）"
+
 #: the transitions counted per district and programme (column -> Chinese label)
 TRANSITIONS = {
     "newly_eligible": "新增符合条件",
@@ -264,7 +268,9 @@ def _reasons(changed: pl.DataFrame, before_flags: pl.DataFrame, after_flags: pl.
         if r["in_gradual_exit_before"] != r["in_gradual_exit_after"]:
             relevant.add(PARAMETER)
         found = (relevant & applicable) or applicable
-        rows.append({"household_id": hid, "parameters": ", ".join(sorted(found))})
+        # nothing differs between the two rulebooks: the published results came from another one
+        rows.append({"household_id": hid,
+                     "parameters": ", ".join(sorted(found)) or UNKNOWN_PARAMETER})
     return pl.DataFrame(rows, schema={"household_id": pl.String, "parameters": pl.String})
 
 

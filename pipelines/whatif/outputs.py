@@ -78,7 +78,9 @@ def about_rows(result: WhatifResult, generated_at: str) -> list[tuple[str, str]]
         ("期间", result.period),
         ("区县", "、".join(result.districts)),
         ("生成时间", generated_at),
-        ("提案", f"{p.folder}（参数文件：{'、'.join(p.files) or '无'}；未提供的参数沿用现行规则）"),
+        ("提案", f"{p.folder}（整套规则，{len(p.files)} 个参数文件）" if set(p.files) >= {
+            f"{n}.yaml" for n in p.adopted.parameters} else
+         f"{p.folder}（参数文件：{'、'.join(p.files) or '无'}；未提供的参数沿用现行规则）"),
         ("规则版本", f"调整前 {result.version_before}（已发布结果）；调整后 {result.version_after}（提案）"),
         ("内容", ("「分区县汇总」按区县和保障类别统计新增符合条件、不再符合条件、进入渐退、标记变化的户数和"
                 "人数，以及每月保障金的变化；「受影响家庭」逐户列出状态、标记和保障金的变化及起作用的参数；"
