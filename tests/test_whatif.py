@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from conftest import ROOT, SAMPLE, SAMPLE_PERIOD
@@ -260,3 +262,77 @@ def test_the_command_names_a_month_that_was_never_published(sample_warehouse, tm
                           "--rules", str(DEFAULT_PARAMETERS.parent), "--warehouse",
                           str(sample_warehouse)], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def _monthly(incoming: Path, period: str, warehouse: Path, rules_dir: Path) -> None:
+    from pipelines import runner
+
+    ctx = runner.RunContext.create(flow="monthly", incoming=incoming, warehouse=warehouse,
+                                   rules_dir=rules_dir)
+    try:
+        runner.execute_monthly(ctx, period, districts=None)
+    finally:
+        ctx.cleanup()
+
+
+def test_gradual_exit_counts_months_across_monthly_runs_and_whatif_costs_ending_it(
+        sample_warehouse, tmp_path):
+    """A city that adopted 渐退 (N = 3) runs 2026-08, 09 and 10; the month count and the kept
+    benefit are checked against the truth of those months, then a proposal ending 渐退 (rules/)
+    is costed."""
+    home = tmp_path / "city"
+    shutil.copytree(sample_warehouse.parent, home)  # the folder cache makes the reruns cheap
+    warehouse = home / sample_warehouse.name
+    rules = tmp_path / "adopted"
+    shutil.copytree(DEFAULT_PARAMETERS, rules)
+    (rules / "gradual_exit_months.yaml").write_text(
+        "description: 低保渐退 adopted\nunit: months\nreference: test city\n"
+        "values:\n  0001-01-01: 3\n", encoding="utf-8")
+    for period in ("2026-08", "2026-09", "2026-10"):
+        _monthly(SAMPLE / "incoming", period, warehouse, rules)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        states = {h: json.loads(e)["gradual_exit"] for h, e in con.sql(
+            "SELECT household_id, evidence::VARCHAR FROM flags WHERE period = '2026-10' AND "
+            "flag = 'INCOME_OVER_STANDARD' AND json_exists(evidence, '$.gradual_exit')").fetchall()}
+    finally:
+        con.close()
+    truth = pl.read_csv(SAMPLE / "truth" / "households.csv", infer_schema=False)
+    month_truth = {m: {r["household_id"]: r for r in truth.filter(pl.col("period") == m)
+                       .iter_rows(named=True)} for m in ("2026-08", "2026-09")}
+
+    def over(r: dict | None) -> bool:
+        return (r is not None and r["programme"] == "低保" and r["income_per_capita"] != ""
+                and Decimal(r["income_per_capita"]) > Decimal(r["standard"]))
+
+    assert states and {s["months"] for s in states.values()} == {3}
+    # 2026-07 was never assessed in this warehouse: a run reaches back to 2026-08 at most
+    for hid, state in states.items():
+        want = 1
+        if over(month_truth["2026-09"].get(hid)):
+            want = 3 if over(month_truth["2026-08"].get(hid)) else 2
+        assert state["month"] == want, hid
+        assert state["in_gradual_exit"] is True
+    assert len({s["month"] for s in states.values()}) >= 2
+
+    # the city's adopted rulebook is its own folder; the proposal (rules/) ends 渐退
+    result = run_whatif(warehouse=warehouse, period=SAMPLE_PERIOD, rules=DEFAULT_PARAMETERS.parent,
+                        adopted_rules=rules)
+    assert result.comparison.changed_parameters == ["gradual_exit_months"]
+    ending = result.comparison.households.filter(pl.col("status_before") == "gradual_exit")
+    assert ending.height and ending["no_longer_eligible"].all()
+    changed = result.comparison.changed.filter(pl.col("status_before") == "gradual_exit")
+    assert set(changed["parameters"]) == {"gradual_exit_months"}
+    kept_checked = 0
+    for r in changed.iter_rows(named=True):
+        state = states[r["household_id"]]
+        before_first = {"2026-09": "2026-08", "2026-10": "2026-09"}.get(state["first_month_over"])
+        assert r["benefit_fen_after"] == 0
+        if before_first is None:  # the month before the first over S was never assessed
+            assert r["benefit_fen_before"] is None
+            continue
+        t = month_truth[before_first][r["household_id"]]  # kept: that month's 低保 benefit
+        kept = (Decimal(t["standard"]) - Decimal(t["income_per_capita"])) * int(t["living_members"])
+        assert Decimal(r["benefit_fen_before"]) / 100 == max(kept, Decimal(0)), r["household_id"]
+        kept_checked += 1
+    assert kept_checked >= 1
