@@ -42,6 +42,7 @@ from math import ceil, floor
 
 import polars as pl
 
+from pipelines import gradual_exit
 from pipelines.periods import month_end, month_start, parse_period, window
 from pipelines.rulebook import (
     DIBAO_STANDARD,
@@ -129,6 +130,7 @@ def assess_period(
     deliveries: pl.DataFrame,
     rulebook: Rulebook,
     districts: Sequence[str] | None = None,
+    history: pl.DataFrame | None = None,
 ) -> Assessment:
     """Assess every household of P's register (in the districts named) and raise its flags.
 
@@ -148,6 +150,9 @@ def assess_period(
         Resolved at the end of P.
     districts : Sequence[str], optional
         The districts in scope; all districts of the register when None.
+    history : pl.DataFrame, optional
+        Earlier assessments (``pipelines.gradual_exit.HISTORY_COLUMNS``), read only when
+        ``gradual_exit_months`` is in force (低保渐退, :mod:`pipelines.gradual_exit`).
 
     Returns
     -------
@@ -181,6 +186,9 @@ def assess_period(
     ).explode("death_records").unnest("death_records"))
     hh = hh.join(_standards_frame(rules), on=["district_code", "urban_rural"], how="left")
     hh = _conditions(hh, ctx)
+    hh = gradual_exit.annotate(hh, period=period, rules=rules, history=history,
+                               wage_months=ctx.months_delivered["tax_wages"],
+                               pension_months=ctx.months_delivered["pension"])
 
     assessments = _assessments_frame(hh, ctx)
     flags = _flags_frame(hh, pl.concat(contrib, how="vertical"), ctx)
@@ -723,6 +731,9 @@ def _flags_frame(hh: pl.DataFrame, contrib: pl.DataFrame, ctx: _Context) -> pl.D
                           separator=",", ignore_nulls=True).alias("records"),
             pl.sum_horizontal([pl.when(cond).then(pl.col(f"conf_{cat}")).otherwise(0)
                                for cat, cond in wanted]).alias("n_confirmed"),
+            # 低保渐退 state (pipelines/gradual_exit.py); null, so absent, when not in force
+            (pl.lit(f',"{gradual_exit.EVIDENCE_KEY}":') + pl.col("gradual_exit_json")
+             if flag == "INCOME_OVER_STANDARD" else pl.lit(None, dtype=pl.String)).alias("extra"),
         ))
     flags = pl.concat(parts)
     evidence = pl.concat_str([
@@ -731,7 +742,7 @@ def _flags_frame(hh: pl.DataFrame, contrib: pl.DataFrame, ctx: _Context) -> pl.D
         pl.col("q"), pl.lit(',"thresholds":'), pl.col("t"),
         pl.lit(',"records":['), pl.col("records").fill_null(""),
         pl.lit('],"staff_confirmed_links":'), pl.col("n_confirmed").fill_null(0).cast(pl.String),
-        pl.lit("}"),
+        pl.col("extra").fill_null(""), pl.lit("}"),
     ])
     return flags.select(
         pl.lit(ctx.period).alias("period"), "household_id", "district_code", "flag",

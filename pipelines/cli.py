@@ -231,7 +231,8 @@ def _register_districts(register: Path) -> set[str]:
     return {d.strip() for d in landed.frame["区县代码"].drop_nulls().to_list() if d.strip()}
 
 
-def check_districts(districts: Sequence[str], *, incoming: Path, period: str) -> list[str]:
+def check_districts(districts: Sequence[str], *, incoming: Path, period: str,
+                    rules: Path | None = None) -> list[str]:
     """Refuse district codes before anything is loaded.
 
     A code that is not six digits, or that is neither on P's register nor in the rulebook's
@@ -240,14 +241,15 @@ def check_districts(districts: Sequence[str], *, incoming: Path, period: str) ->
     A code with a standard but no household on the register is accepted (nothing to flag).
     """
     from pipelines.periods import month_end
-    from pipelines.rulebook import RulebookError, load_rulebook
+    from pipelines.rulebook import RulebookError, load_rulebook, parameters_folder
 
     codes = sorted({d.strip() for d in districts})
     bad = [d for d in codes if not _DISTRICT_SHAPE.match(d)]
     if bad:
         _fail(f"--district {', '.join(bad)} 不是 6 位数字的区县代码", code=2)
     try:
-        with_standard = load_rulebook(None).at(month_end(period)).districts
+        with_standard = load_rulebook(parameters_folder(rules) if rules is not None else None
+                                      ).at(month_end(period)).districts
     except RulebookError as exc:
         _fail(f"规则库无法读取：{exc}")
     lacking = [d for d in codes if d not in with_standard]
@@ -312,16 +314,19 @@ def _prefect_failures_hidden(kinds: tuple[type[BaseException], ...]) -> Iterator
 
 def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | None,
          target: Path, orchestrator: Orchestrator, use_cache: bool = True,
-         rekey: bool = False) -> dict:
+         rekey: bool = False, rules: Path | None = None) -> dict:
     from pipelines import runner
     from pipelines import warehouse as wh
-    from pipelines.rulebook import RulebookError
+    from pipelines.rulebook import RulebookError, load_rulebook, parameters_folder
 
+    rules_dir = parameters_folder(rules) if rules is not None else None
     console.print(f"hedui {flow_name} {label} → warehouse [bold]{escape(str(target))}[/bold]")
     named = (runner.RunFailed, RulebookError)
     try:
         # a lost or different pseudonym key is refused before Prefect starts or anything loads
         wh.check_pseudonym_key(target, rekey=rekey)
+        if rules_dir is not None:
+            load_rulebook(rules_dir)  # an invalid --rules is refused, naming file and key
         with _progress():
             if orchestrator is Orchestrator.prefect:
                 _quiet_prefect()
@@ -338,12 +343,14 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
                     if flow_name == "monthly":
                         return flows.monthly_flow(incoming=str(incoming), period=label,
                                                   districts=districts, warehouse=str(target),
-                                                  use_cache=use_cache, rekey=rekey)
+                                                  use_cache=use_cache, rekey=rekey,
+                                                  rules_dir=str(rules_dir) if rules_dir else None)
                     return flows.quarterly_flow(incoming=str(incoming), quarter=label,
                                                 warehouse=str(target), use_cache=use_cache,
-                                                rekey=rekey)
+                                                rekey=rekey,
+                                                rules_dir=str(rules_dir) if rules_dir else None)
             ctx = runner.RunContext.create(flow=flow_name, incoming=incoming, warehouse=target,
-                                           use_cache=use_cache, rekey=rekey)
+                                           use_cache=use_cache, rekey=rekey, rules_dir=rules_dir)
             try:
                 if flow_name == "monthly":
                     return runner.execute_monthly(ctx, label, districts=districts)
@@ -391,6 +398,9 @@ NoCacheOpt = Annotated[bool, typer.Option(
 RekeyOpt = Annotated[bool, typer.Option(
     "--rekey", help="Publish even though the warehouse's pseudonyms were made with a key that is "
                     "lost or different: every person_key and household_key changes.")]
+RulesOpt = Annotated[Path | None, typer.Option(
+    "--rules", help="Rulebook folder (a rules/ folder with parameters/, or a parameters folder) "
+                    "[default: the project's rules/].", file_okay=False)]
 OrchestratorOpt = Annotated[Orchestrator, typer.Option(
     "--orchestrator", help="prefect: run as Prefect flows (ephemeral local server unless "
                            "PREFECT_API_URL is set); local: same stages, no Prefect.")]
@@ -408,20 +418,23 @@ def monthly(
     orchestrator: OrchestratorOpt = Orchestrator.prefect,
     no_cache: NoCacheOpt = False,
     rekey: RekeyOpt = False,
+    rules: RulesOpt = None,
 ) -> None:
     """Monthly cross-check: load the window's folders, link, assess and flag PERIOD."""
     from pipelines.summary import print_summary
 
     period = check_period(period)
     check_incoming(incoming, [period])
-    districts = check_districts(district, incoming=incoming, period=period) if district else None
+    districts = (check_districts(district, incoming=incoming, period=period, rules=rules)
+                 if district else None)
     # imports duckdb: after the checks that need none
     from pipelines import warehouse as wh
 
     target = wh.resolve(warehouse)
     check_warehouse_writable(target)
     summary = _run("monthly", incoming=incoming, label=period, districts=districts,
-                   target=target, orchestrator=orchestrator, use_cache=not no_cache, rekey=rekey)
+                   target=target, orchestrator=orchestrator, use_cache=not no_cache, rekey=rekey,
+                   rules=rules)
     print_summary(summary, console)
     console.print(f"next: [bold]hedui report --period {period}"
                   + (escape(f" --warehouse {warehouse}") if warehouse else "") + "[/bold]")
@@ -436,6 +449,7 @@ def quarterly(
     orchestrator: OrchestratorOpt = Orchestrator.prefect,
     no_cache: NoCacheOpt = False,
     rekey: RekeyOpt = False,
+    rules: RulesOpt = None,
 ) -> None:
     """Quarterly city-wide screening: every month of QUARTER, every district, plus quarter_summary."""
     from pipelines.periods import quarter_months
@@ -448,7 +462,8 @@ def quarterly(
     target = wh.resolve(warehouse)
     check_warehouse_writable(target)
     summary = _run("quarterly", incoming=incoming, label=quarter, districts=None,
-                   target=target, orchestrator=orchestrator, use_cache=not no_cache, rekey=rekey)
+                   target=target, orchestrator=orchestrator, use_cache=not no_cache, rekey=rekey,
+                   rules=rules)
     print_summary(summary, console)
     from rich.table import Table
 
@@ -522,6 +537,26 @@ def notice(
     except ValueError as exc:
         _fail(str(exc), code=2)
     typer.echo(text, nl=False)
+
+
+@app.command()
+def whatif(
+    period: Annotated[str, typer.Option("--period", help="Month to preview, YYYY-MM.")],
+    rules: Annotated[Path, typer.Option(
+        "--rules", help="The proposed rulebook: a whole rules folder, or only the parameter files "
+                        "it changes (overlaid on the adopted rules/).", file_okay=False)],
+    district: DistrictOpt = None,
+    warehouse: WarehouseOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.", file_okay=False)] = Path("reports"),
+    json_file: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the comparison as JSON to this file.", dir_okay=False)] = None,
+) -> None:
+    """Reform preview: assess PERIOD under a proposed rulebook from the stored, linked records and
+    compare with the published results (writes a workbook and an HTML page; never the warehouse)."""
+    from pipelines.whatif.command import run_command
+
+    run_command(period=period, rules=rules, districts=district or None, warehouse=warehouse,
+                out=out, json_file=json_file, console=console, err=err)
 
 
 @decisions_app.command("import")

@@ -79,13 +79,14 @@ def _record_failure(ctx: runner.RunContext, label: str, districts: list[str] | N
 @flow(name="hedui-monthly", log_prints=False)
 def monthly_flow(incoming: str, period: str, districts: list[str] | None = None,
                  warehouse: str | None = None, settle_seconds: float = 0.0,
-                 use_cache: bool = True, rekey: bool = False) -> dict:
+                 use_cache: bool = True, rekey: bool = False,
+                 rules_dir: str | None = None) -> dict:
     """The monthly cross-check of ``period`` for ``districts`` (all when None)."""
     from pipelines import warehouse as wh
 
     ctx = runner.RunContext.create(flow="monthly", incoming=Path(incoming),
                                    warehouse=wh.resolve(warehouse), use_cache=use_cache,
-                                   rekey=rekey)
+                                   rekey=rekey, rules_dir=Path(rules_dir) if rules_dir else None)
     try:
         summary = runner.execute_monthly(ctx, period, districts=districts, stages=PREFECT_STAGES,
                                          settle_seconds=settle_seconds)
@@ -100,13 +101,14 @@ def monthly_flow(incoming: str, period: str, districts: list[str] | None = None,
 
 @flow(name="hedui-quarterly", log_prints=False)
 def quarterly_flow(incoming: str, quarter: str, warehouse: str | None = None,
-                   settle_seconds: float = 0.0, use_cache: bool = True, rekey: bool = False) -> dict:
+                   settle_seconds: float = 0.0, use_cache: bool = True, rekey: bool = False,
+                   rules_dir: str | None = None) -> dict:
     """The quarterly city-wide screening: every month of ``quarter``, every district."""
     from pipelines import warehouse as wh
 
     ctx = runner.RunContext.create(flow="quarterly", incoming=Path(incoming),
                                    warehouse=wh.resolve(warehouse), use_cache=use_cache,
-                                   rekey=rekey)
+                                   rekey=rekey, rules_dir=Path(rules_dir) if rules_dir else None)
     try:
         summary = runner.execute_quarterly(ctx, quarter, stages=PREFECT_STAGES,
                                            settle_seconds=settle_seconds)

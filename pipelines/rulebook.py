@@ -225,6 +225,12 @@ class Rulebook:
         return out
 
 
+def parameters_folder(rules_dir: Path | str) -> Path:
+    """The parameters folder of ``--rules DIR``: ``DIR/parameters`` when it exists, else DIR."""
+    folder = Path(rules_dir)
+    return folder / "parameters" if (folder / "parameters").is_dir() else folder
+
+
 def load_rulebook(path: Path | None = None) -> Rulebook:
     """Read and validate a rulebook folder of parameter YAML files.
 

@@ -314,6 +314,7 @@ def _facts(refs: Sequence[FolderRef]) -> dict[str, pl.DataFrame]:
 def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
                  districts: Sequence[str] | None, tag: str = "") -> AssessRef:
     """Assess and flag ``period`` from the folders of its window; writes two parquet files."""
+    from pipelines import gradual_exit
     from pipelines.assess import assess_period
     from pipelines.rulebook import load_rulebook
     from schemas.published import ASSESSMENTS, FLAGS_TABLE
@@ -328,9 +329,13 @@ def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
     scope = sorted(set(districts) if districts else set(register["district_code"].drop_nulls()))
     window_refs = [by_period[m] for m in months_to_load(period, rulebook_window(rulebook, period))
                    if m in by_period]
+    history = None
+    if gradual_exit.months_in_force(rulebook.at(pp.month_end(period))):
+        # 低保渐退 counts from the first month over S in the earlier assessments
+        history = gradual_exit.earlier_assessments(ctx.warehouse, ctx.scratch, period)
     result = assess_period(period=period, register=register, facts=_facts(window_refs),
                            deliveries=deliveries_frame(window_refs), rulebook=rulebook,
-                           districts=scope)
+                           districts=scope, history=history)
     out = ctx.scratch / f"assess-{period}{tag}"
     out.mkdir(parents=True, exist_ok=True)
     # the published tables' contract, enforced before anything can reach the warehouse

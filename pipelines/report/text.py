@@ -388,7 +388,9 @@ def explain_flag(flag: str, evidence: str | dict | None, *, programme: str | Non
     ev = evidence if isinstance(evidence, dict) else parse_evidence(evidence)
     q, t = ev["quantities"], ev["thresholds"]
     if flag == "INCOME_OVER_STANDARD":
-        return _income_sentence(q, t, programme)
+        from pipelines.gradual_exit import sentence as gradual_exit_sentence
+
+        return _income_sentence(q, t, programme) + gradual_exit_sentence(evidence)
     if flag == "ASSETS_OVER_LIMIT":
         return _assets_sentence(q, t)
     if flag == "PROPERTY_OVER_LIMIT":
