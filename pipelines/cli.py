@@ -545,7 +545,9 @@ def whatif(
     rules: Annotated[Path, typer.Option(
         "--rules", help="The proposed rulebook: a whole rules folder, or only the parameter files "
                         "it changes (overlaid on the adopted rules/).", file_okay=False)],
-    district: DistrictOpt = None,
+    district: Annotated[list[str] | None, typer.Option(
+        "--district", metavar="CODE",
+        help="区县代码 to compare (repeatable); all districts when omitted.")] = None,
     warehouse: WarehouseOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.", file_okay=False)] = Path("reports"),
     json_file: Annotated[Path | None, typer.Option(
