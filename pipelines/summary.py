@@ -7,10 +7,37 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from pipelines.report.layout import SOURCE_LABELS
+
 
 def _flag_table(summary: dict) -> list[tuple[str, str, str, int]]:
     return [(f.get("period", ""), f["district_code"], f["flag"], int(f["len"]))
             for f in summary.get("flags", [])]
+
+
+def _sources(by_source: list[dict]) -> str:
+    return "、".join(f"{SOURCE_LABELS.get(s['source'], s['source'])} {s['rows']}" for s in by_source)
+
+
+def quarantine_lines(summary: dict) -> list[tuple[str, int, str]]:
+    """The summary's quarantine reasons as (kind in Chinese, rows, rows per source) rows.
+
+    ``summary["quarantine_reasons"]`` comes from :func:`pipelines.reasons.count_by_kind`: one
+    entry per kind of reason (values left out), each quarantined row counted once.
+    """
+    return [(r["kind"], int(r["rows"]), _sources(r.get("by_source") or []))
+            for r in summary.get("quarantine_reasons") or []]
+
+
+def delivery_warnings(summary: dict) -> list[str]:
+    """One Chinese sentence per source whose delivered rows changed beyond the set share."""
+    out = []
+    for c in summary.get("delivery_changes") or []:
+        label = SOURCE_LABELS.get(c["source"], c["source"])
+        out.append(f"{label}：{c['period']} 交付可用 {c['rows']:,} 行，{c['previous_period']} 为 "
+                   f"{c['previous_rows']:,} 行（{c['change']:+.0%}），变化超过交付行数变化提示线 "
+                   f"{c['threshold']:.0%}；依赖该来源的标记会随之变化，请向提供部门核实是否漏交或错交")
+    return out
 
 
 def summary_markdown(summary: dict) -> str:
@@ -35,9 +62,11 @@ def summary_markdown(summary: dict) -> str:
         "|---|---|---|---:|",
     ]
     lines += [f"| {p} | {d} | {f} | {n} |" for p, d, f, n in _flag_table(summary)]
+    if summary.get("delivery_changes"):
+        lines += ["", "## 交付行数突变", ""] + [f"- {w}" for w in delivery_warnings(summary)]
     if summary.get("quarantine_reasons"):
-        lines += ["", "## Quarantine reasons", "", "| reason | rows |", "|---|---:|"]
-        lines += [f"| {r} | {n} |" for r, n in summary["quarantine_reasons"].items()]
+        lines += ["", "## 隔离原因（按类别，每行计一次）", "", "| 原因 | 行数 | 来源 |", "|---|---:|---|"]
+        lines += [f"| {k} | {n} | {src} |" for k, n, src in quarantine_lines(summary)]
     if summary.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in summary["notes"]]
     return "\n".join(lines) + "\n"
@@ -45,6 +74,7 @@ def summary_markdown(summary: dict) -> str:
 
 def print_summary(summary: dict, console) -> None:  # noqa: ANN001 - rich Console
     """Render the summary on the terminal with rich tables."""
+    from rich.markup import escape
     from rich.table import Table
 
     links = summary.get("links", {})
@@ -76,12 +106,15 @@ def print_summary(summary: dict, console) -> None:  # noqa: ANN001 - rich Consol
         for flag in sorted({f for f, _ in by}):
             table.add_row(flag, *[str(by.get((flag, d), 0)) for d in sorted(districts)])
         console.print(table)
+    for warning in delivery_warnings(summary):
+        console.print(f"[bold red]交付行数突变[/bold red] {escape(warning)}", highlight=False)
     if summary.get("quarantine_reasons"):
-        q = Table(title="quarantine reasons (most frequent)")
-        q.add_column("reason")
-        q.add_column("rows", justify="right")
-        for r, n in list(summary["quarantine_reasons"].items())[:10]:
-            q.add_row(r, str(n))
+        q = Table(title="隔离原因（按类别，每行计一次）")
+        q.add_column("原因")
+        q.add_column("行数", justify="right")
+        q.add_column("来源")
+        for kind, n, src in quarantine_lines(summary):
+            q.add_row(escape(kind), str(n), escape(src))
         console.print(q)
     for note in summary.get("notes", [])[:30]:
         console.print(f"[yellow]note[/yellow] {note}")

@@ -40,7 +40,9 @@ CONTRACT_DDL = (
         candidate_household_id VARCHAR, reason VARCHAR, comparison JSON)""",
     """CREATE TABLE IF NOT EXISTS quarantine (
         source VARCHAR NOT NULL, period VARCHAR NOT NULL, file VARCHAR NOT NULL,
-        row_number BIGINT, record_no VARCHAR, reason VARCHAR NOT NULL)""",
+        row_number BIGINT, record_no VARCHAR, reason VARCHAR NOT NULL, reason_code VARCHAR)""",
+    # warehouses published before reason codes existed gain the column (pipelines/reasons.py)
+    "ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS reason_code VARCHAR",
     """CREATE TABLE IF NOT EXISTS assessments (
         period VARCHAR NOT NULL, household_id VARCHAR NOT NULL, district_code VARCHAR,
         urban_rural VARCHAR, programme VARCHAR, members INTEGER, living_members INTEGER,
@@ -298,7 +300,8 @@ def _analyst_selects(has_register: bool) -> dict[str, str]:
             SELECT f.period, h.household_key, f.district_code, f.flag, f.evidence,
                    f.rulebook_version, f.decision, f.re_raised
             FROM flags f LEFT JOIN _household_keys h USING (household_id)""",
-        "quarantine": "SELECT source, period, file, row_number, record_no, reason FROM quarantine",
+        "quarantine": """SELECT source, period, file, row_number, record_no, reason, reason_code
+                         FROM quarantine""",
         "runs": """SELECT run_id, flow, period, districts, status, started_at, finished_at,
                           rulebook_version, code_version, summary FROM main.runs""",
     }

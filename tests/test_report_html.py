@@ -39,24 +39,33 @@ def test_the_report_shows_counts_per_district_and_flag_and_no_identity(html: Pat
     text = html.read_text(encoding="utf-8")
     assert [v for v in IDENTITIES if v in text] == []
     assert not re.search(r"H000\d", text)
-    for words in ("收入超过保障标准", "不再符合低保边缘条件", "各月标记户数趋势", "税务工资薪金", "文件缺少必需列 余额"):
+    for words in ("收入超过保障标准", "不再符合低保边缘条件", "各月标记户数趋势", "税务工资薪金",
+                  "文件 … 缺少必需列 余额", "收入额 “…” 不是有效金额"):
         assert words in text
     # the district table: 990101 assessed 2 households, both flagged
     assert re.search(r"<td>990101</td><td>2</td><td>2</td>", text)
     assert re.search(r"<td>990102</td><td>2</td><td>2</td>", text)
 
 
-def test_quarantine_reasons_are_counted_one_by_one_with_id_like_digits_blanked() -> None:
-    frame = pl.DataFrame({"reason": [
-        "发放年月为空; 金额无法解析", "金额无法解析", "证件号 120101198001011234 重复", None,
+def test_quarantine_reasons_are_grouped_by_kind_in_chinese_each_row_once() -> None:
+    frame = pl.DataFrame({"source": ["pension", "pension", "bank", "bank", "tax_wages", None, "medical"],
+                          "reason": [
+        "发放年月 is blank; 发放金额 '12a.5' is not an amount", "发放金额 '1e15' is not an amount",
         "余额 '9.195' has more than two decimals", "余额 '12a.5' has more than two decimals",
-        "记录号 832026050000448 repeats with different values (conflict)",
+        "记录号 120101198001011234 repeats with different values (conflict)", None,
+        "证件号 120101198001011234 重复",
     ]})
     got = quarantine_reasons(frame)
     assert got.rows() == [
-        ("余额 '…' has more than two decimals", 2), ("金额无法解析", 2), ("发放年月为空", 1),
-        ("记录号 … repeats with different values (conflict)", 1), ("证件号 … 重复", 1), ("（未说明）", 1),
+        ("余额 “…” 的小数超过两位", 2, "金融资产 2"),
+        ("发放年月 为空；发放金额 “…” 不是有效金额", 1, "人社养老金/失业金 1"),
+        ("发放金额 “…” 不是有效金额", 1, "人社养老金/失业金 1"),
+        ("记录号 … 重复出现且内容不同（冲突）", 1, "税务工资薪金 1"),
+        ("证件号 … 重复", 1, "医保结算 1"),
+        ("（未说明）", 1, "未知 1"),
     ]
+    # each row once: the table's 行数 add up to the rows quarantined
+    assert got["rows"].sum() == frame.height
 
 
 @pytest.mark.browser

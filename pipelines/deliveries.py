@@ -1,0 +1,74 @@
+"""Clean layer: month-on-month change of each source's delivery, for the run summary and report.
+
+A snapshot source whose delivery collapses (a header-only ``vehicles.csv`` where last month had
+thousands of rows) is valid by the contract, but it silently changes every flag that depends on
+the source. :func:`delivery_changes` compares the rows of each extract source that entered
+matching in a month folder with the previous month's folder and lists those that changed by more
+than the rulebook's ``delivery_change_share``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pipelines import periods as pp
+
+#: the parameter (rules/parameters/delivery_change_share.yaml)
+PARAMETER = "delivery_change_share"
+
+
+def _usable_rows(entries: Sequence[Mapping]) -> dict[tuple[str, str], int]:
+    rows: dict[tuple[str, str], int] = {}
+    for e in entries:
+        if e.get("role") != "extract":
+            continue
+        key = (str(e["period"]), str(e["source"]))
+        rows[key] = rows.get(key, 0) + int(e.get("rows_linked") or 0)
+    return rows
+
+
+def delivery_changes(entries: Sequence[Mapping], *, periods: Sequence[str], rulebook) -> list[dict]:  # noqa: ANN001
+    """Sources whose usable rows changed by more than the set share from the previous folder.
+
+    Parameters
+    ----------
+    entries : sequence of mapping
+        ``runs.inputs`` entries (:func:`pipelines.runner.input_entries`): ``period``, ``role``,
+        ``source``, ``rows_linked`` per delivered file.
+    periods : sequence of str
+        The months to check, each against the month before it. A month is checked only when both
+        folders were delivered (have at least one file); a source absent from a delivered folder
+        counts 0 rows. A source with no rows the month before is not compared.
+    rulebook : pipelines.rulebook.Rulebook
+        Gives ``delivery_change_share`` in force at the end of each month (no parameter: no check).
+
+    Returns
+    -------
+    list of dict
+        ``source, period, previous_period, rows, previous_rows, change`` (signed share) and
+        ``threshold``, one per source and month over the threshold, in period and source order.
+    """
+    rows = _usable_rows(entries)
+    delivered = {str(e["period"]) for e in entries}
+    out: list[dict] = []
+    for period in periods:
+        previous = pp.add_months(period, -1)
+        if period not in delivered or previous not in delivered:
+            continue
+        if PARAMETER not in rulebook.parameters:
+            continue
+        value = rulebook.parameters[PARAMETER].at(pp.month_end(period))
+        if value is None:
+            continue
+        share = float(value)
+        sources = sorted({s for (p, s) in rows if p in (period, previous)})
+        for source in sources:
+            before, now = rows.get((previous, source), 0), rows.get((period, source), 0)
+            if before == 0:
+                continue
+            change = (now - before) / before
+            if abs(change) > share:
+                out.append({"source": source, "period": period, "previous_period": previous,
+                            "rows": now, "previous_rows": before, "change": round(change, 4),
+                            "threshold": share})
+    return out
