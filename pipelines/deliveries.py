@@ -72,3 +72,16 @@ def delivery_changes(entries: Sequence[Mapping], *, periods: Sequence[str], rule
                             "rows": now, "previous_rows": before, "change": round(change, 4),
                             "threshold": share})
     return out
+
+
+def delivery_warnings(summary: dict) -> list[str]:
+    """One Chinese sentence per source whose delivered rows changed beyond the set share."""
+    from pipelines.report.layout import SOURCE_LABELS  # the report package imports this module
+
+    out = []
+    for c in summary.get("delivery_changes") or []:
+        label = SOURCE_LABELS.get(c["source"], c["source"])
+        out.append(f"{label}：{c['period']} 交付可用 {c['rows']:,} 行，{c['previous_period']} 为 "
+                   f"{c['previous_rows']:,} 行（{c['change']:+.0%}），变化超过交付行数变化提示线 "
+                   f"{c['threshold']:.0%}；依赖该来源的标记会随之变化，请向提供部门核实是否漏交或错交")
+    return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from pipelines.report.layout import SOURCE_LABELS
+from pipelines.deliveries import delivery_warnings
 
 
 def _flag_table(summary: dict) -> list[tuple[str, str, str, int]]:
@@ -16,6 +16,7 @@ def _flag_table(summary: dict) -> list[tuple[str, str, str, int]]:
 
 
 def _sources(by_source: list[dict]) -> str:
+    from pipelines.report.layout import SOURCE_LABELS
     return "、".join(f"{SOURCE_LABELS.get(s['source'], s['source'])} {s['rows']}" for s in by_source)
 
 
@@ -27,17 +28,6 @@ def quarantine_lines(summary: dict) -> list[tuple[str, int, str]]:
     """
     return [(r["kind"], int(r["rows"]), _sources(r.get("by_source") or []))
             for r in summary.get("quarantine_reasons") or []]
-
-
-def delivery_warnings(summary: dict) -> list[str]:
-    """One Chinese sentence per source whose delivered rows changed beyond the set share."""
-    out = []
-    for c in summary.get("delivery_changes") or []:
-        label = SOURCE_LABELS.get(c["source"], c["source"])
-        out.append(f"{label}：{c['period']} 交付可用 {c['rows']:,} 行，{c['previous_period']} 为 "
-                   f"{c['previous_rows']:,} 行（{c['change']:+.0%}），变化超过交付行数变化提示线 "
-                   f"{c['threshold']:.0%}；依赖该来源的标记会随之变化，请向提供部门核实是否漏交或错交")
-    return out
 
 
 def summary_markdown(summary: dict) -> str:

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from pipelines.deliveries import delivery_warnings
 from pipelines.reasons import count_by_kind
 from pipelines.report.layout import FLAG_LABELS, SOURCE_LABELS
 from pipelines.report.text import display_width
-from pipelines.summary import delivery_warnings
 
 if TYPE_CHECKING:  # altair and vl-convert load in ~1 s: only when a report is rendered
     import altair as alt

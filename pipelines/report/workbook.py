@@ -9,6 +9,8 @@ print layout (landscape A4, one page wide, header row on every page, a footer).
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,6 +29,7 @@ from pipelines.report.layout import (
     REVIEW_COLUMNS,
     SHEET_ABOUT,
     SOURCE_LABELS,
+    UNPRINTED_COLUMNS,
 )
 from pipelines.report.text import (
     FLAG_DECISION_WORDS,
@@ -50,7 +53,11 @@ FLAG_DECISION_COLUMN = "处理结果"
 REVIEW_DECISION_COLUMN = "核对结论"
 
 _MIN_WIDTH, _MAX_WIDTH = 6, 60
-_WRAP_WIDTH = 48
+#: a column whose text is wider than this wraps at this width (on screen and on paper: a sheet
+#: printed one page wide is only readable when its long texts wrap instead of widening the page)
+_WRAP_WIDTH = 36
+#: points per line of wrapped 11-point text (CJK glyphs are taller than Latin ones)
+_LINE_HEIGHT = 15
 #: China has no daylight saving: Beijing time is UTC+8 all year
 BEIJING = timezone(timedelta(hours=8), "北京时间")
 #: what 匹配得分 says for a candidate found by name alone (its probability is not a match score)
@@ -271,13 +278,23 @@ def _write_sheet(workbook: xlsxwriter.Workbook, sheet: Sheet, *, header, editabl
     ws = workbook.add_worksheet(sheet.name)
     frame = sheet.frame
     n = frame.height
+    wrapped: set[int] = set()
     for c, (name, width) in enumerate(zip(frame.columns, column_widths(frame), strict=True)):
         is_edit = name in sheet.editable
         ws.write_string(0, c, name, editable if is_edit else header)
-        ws.set_column(c, c, max(width, 12) if is_edit else width, wrap if width >= _WRAP_WIDTH else plain)
+        if width > _WRAP_WIDTH:
+            wrapped.add(c)
+        ws.set_column(c, c, max(width, 12) if is_edit else min(width, _WRAP_WIDTH),
+                      wrap if c in wrapped else plain)
     fill_in = {c for c, name in enumerate(frame.columns) if name in sheet.editable}
     numbers = {c for c, name in enumerate(frame.columns) if name in sheet.numbers}
+    widths = {c: min(w, _WRAP_WIDTH) for c, w in enumerate(column_widths(frame)) if c in wrapped}
     for r, row in enumerate(frame.iter_rows(), start=1):
+        lines = max((_lines(row[c], widths[c]) for c in wrapped), default=1)
+        if lines > 1:
+            # spreadsheet programs do not grow a row for wrapped text written by a program
+            # (LibreOffice keeps the default height): give it the height its text needs
+            ws.set_row(r, _LINE_HEIGHT * lines)
         for c, value in enumerate(row):
             if value is None:
                 if c in fill_in:
@@ -286,8 +303,9 @@ def _write_sheet(workbook: xlsxwriter.Workbook, sheet: Sheet, *, header, editabl
             if isinstance(value, str) and c in numbers and _is_number(value):
                 ws.write_number(r, c, float(value))
             elif isinstance(value, str):
-                # write_string: an ID or 记录号 must stay text, never become a rounded number
-                ws.write_string(r, c, value)
+                # write_string: an ID or 记录号 must stay text, never become a rounded number; a
+                # cell's own format is what spreadsheet programs apply, so wrap is set per cell
+                ws.write_string(r, c, value, wrap if c in wrapped else plain)
             else:
                 ws.write(r, c, value)
     for c, name in enumerate(frame.columns):
@@ -302,7 +320,21 @@ def _write_sheet(workbook: xlsxwriter.Workbook, sheet: Sheet, *, header, editabl
     key = FROZEN_COLUMNS.get(sheet.name)
     ws.freeze_panes(1, frame.columns.index(key) + 1 if key in frame.columns else 0)
     ws.autofilter(0, 0, max(n, 1), frame.width - 1)
+    unprinted = UNPRINTED_COLUMNS.get(sheet.name, ())
+    printed = [c for c in frame.columns if c not in unprinted]
+    if printed != list(frame.columns[:len(printed)]):
+        raise ValueError(f"{sheet.name}: unprinted columns must come last")
+    ws.print_area(0, 0, max(n, 1), len(printed) - 1)
     return ws
+
+
+def _lines(value: object, width: int) -> int:
+    """Lines a text takes wrapped in a column ``width`` characters wide (CJK counts 2)."""
+    if not isinstance(value, str) or not value:
+        return 1
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value)
+    # wrapping breaks at words and punctuation, so a line holds a little less than the width
+    return max(1, math.ceil(used / max(width - 1, 1)))
 
 
 def _is_number(text: str) -> bool:
