@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 
 from pipelines import periods as pp
 
-#: the parameter (rules/parameters/delivery_change_share.yaml)
+#: the parameters (rules/parameters/delivery_change_share.yaml, delivery_change_min_rows.yaml)
 PARAMETER = "delivery_change_share"
+MIN_ROWS = "delivery_change_min_rows"
 
 
 def _usable_rows(entries: Sequence[Mapping]) -> dict[tuple[str, str], int]:
@@ -38,9 +39,11 @@ def delivery_changes(entries: Sequence[Mapping], *, periods: Sequence[str], rule
     periods : sequence of str
         The months to check, each against the month before it. A month is checked only when both
         folders were delivered (have at least one file); a source absent from a delivered folder
-        counts 0 rows. A source with no rows the month before is not compared.
+        counts 0 rows. A source with no rows the month before is not compared, nor one whose
+        larger month has fewer rows than ``delivery_change_min_rows``.
     rulebook : pipelines.rulebook.Rulebook
-        Gives ``delivery_change_share`` in force at the end of each month (no parameter: no check).
+        Gives ``delivery_change_share`` and ``delivery_change_min_rows`` in force at the end of
+        each month (no share: no check; no minimum: every source is compared).
 
     Returns
     -------
@@ -57,14 +60,17 @@ def delivery_changes(entries: Sequence[Mapping], *, periods: Sequence[str], rule
             continue
         if PARAMETER not in rulebook.parameters:
             continue
-        value = rulebook.parameters[PARAMETER].at(pp.month_end(period))
+        day = pp.month_end(period)
+        value = rulebook.parameters[PARAMETER].at(day)
         if value is None:
             continue
         share = float(value)
+        least = rulebook.parameters[MIN_ROWS].at(day) if MIN_ROWS in rulebook.parameters else None
+        least = int(least) if least is not None else 0
         sources = sorted({s for (p, s) in rows if p in (period, previous)})
         for source in sources:
             before, now = rows.get((previous, source), 0), rows.get((period, source), 0)
-            if before == 0:
+            if before == 0 or max(before, now) < least:
                 continue
             change = (now - before) / before
             if abs(change) > share:
