@@ -55,7 +55,7 @@ CONTRACT_DDL = (
         period VARCHAR NOT NULL, household_id VARCHAR NOT NULL, district_code VARCHAR,
         flag VARCHAR NOT NULL, evidence JSON NOT NULL, rulebook_version VARCHAR NOT NULL,
         decision VARCHAR, decision_reason VARCHAR, decided_by VARCHAR,
-        decided_at TIMESTAMP, re_raised BOOLEAN)""",
+        decided_at TIMESTAMPTZ, re_raised BOOLEAN)""",
     """CREATE TABLE IF NOT EXISTS runs (
         run_id VARCHAR NOT NULL, flow VARCHAR NOT NULL, period VARCHAR NOT NULL,
         districts VARCHAR, status VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL,
@@ -141,11 +141,12 @@ def _exclusive_lock(path: Path, *, wait_seconds: float) -> Iterator[None]:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the contract tables, the decisions store and the analyst schema when missing."""
-    from pipelines.decisions import ensure_decisions_table
+    from pipelines.decisions import ensure_decisions_table, to_moment
 
     for ddl in CONTRACT_DDL:
         con.execute(ddl)
     ensure_decisions_table(con)
+    to_moment(con, "flags", "decided_at")  # naive UTC before decisions kept moments
     con.execute("CREATE SCHEMA IF NOT EXISTS analyst")
 
 
