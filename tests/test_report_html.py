@@ -97,3 +97,43 @@ def test_the_report_renders_offline_in_chromium(html: Path, tmp_path: Path) -> N
     assert "居民家庭经济状况核对月报" in body and "各区县概况" in body
     assert cjk_font is True
     assert (tmp_path / "report.png").stat().st_size > 20_000
+
+
+def test_chart_labels_are_never_cut() -> None:
+    from html import unescape
+
+    from pipelines.report.html import flags_by_district_chart, quarantine_chart
+
+    long_kind = ("医疗总费用 '1e15' is not an amount; 个人自付金额 '1e15' is not an amount; "
+                 "结算日期 '2026-11-03' is after the end of the delivery month (2026-10-31)")
+    quarantine = pl.DataFrame({"period": [PERIOD] * 3, "source": ["medical"] * 3,
+                               "reason": [long_kind, long_kind, "记录号 is blank"]})
+    svg = unescape(quarantine_chart(quarantine, period=PERIOD))
+    for kind in quarantine_reasons(quarantine)["reason"]:
+        assert kind in svg, kind
+    counts = pl.DataFrame({"period": [PERIOD] * 2, "district_code": ["990101"] * 2,
+                           "flag": ["ELIGIBLE_NOT_ENROLLED", "MARGINAL_NO_LONGER"], "households": [3, 1]})
+    svg = unescape(flags_by_district_chart(counts, period=PERIOD))
+    assert "可能符合低保条件未纳入" in svg and "不再符合低保边缘条件" in svg
+
+
+def test_a_trend_of_one_month_is_labelled_bars_not_a_column_of_dots() -> None:
+    from pipelines.report.html import trend_chart
+
+    one = pl.DataFrame({"period": [PERIOD] * 2, "district_code": ["990101"] * 2,
+                        "flag": ["INCOME_OVER_STANDARD", "INCOME_DROP"], "households": [43, 45]})
+    svg = trend_chart(one)
+    assert "mark-line" not in svg and "mark-symbol" not in svg
+    assert "mark-rect" in svg and "mark-text" in svg
+    assert f"只有 {PERIOD} 一个月" in svg and ">45<" in svg and ">43<" in svg
+    two = pl.concat([one, one.with_columns(pl.lit("2026-09").alias("period"))])
+    assert "mark-line" in trend_chart(two)
+
+
+def test_the_reason_table_counts_each_quarantined_row_once(html: Path) -> None:
+    text = html.read_text(encoding="utf-8")
+    table = text[text.index("<h2>隔离原因"):]
+    table = table[table.index("<table>"):table.index("</table>")]
+    rows = re.findall(r"<tr><td>[^<]*</td><td>(\d+)</td>", table)
+    total = re.search(r"交付中被隔离的行或文件 <b>(\d+)</b>", text)
+    assert rows and sum(int(n) for n in rows) == int(total.group(1))
