@@ -153,3 +153,20 @@ def test_every_sheet_prints_landscape_one_page_wide_with_header_and_footer(city:
         footer = ws.oddFooter
         assert footer.left.text == f"区县 990101 · {PERIOD}"
         assert footer.right.text == "第 &P 页，共 &N 页"
+
+
+def test_every_parameter_has_a_chinese_label_and_a_bad_label_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    from pipelines.rulebook import DEFAULT_PARAMETERS, RulebookError, load_rulebook, parameter_labels
+
+    labels = parameter_labels()
+    assert set(labels) == set(load_rulebook().parameters)
+    assert all(re.search(r"[\u4e00-\u9fff]", label) for label in labels.values())
+    rules = tmp_path / "parameters"
+    shutil.copytree(DEFAULT_PARAMETERS, rules)
+    path = rules / "income_drop_ratio.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("label: 收入骤降比例", "label: [1, 2]"),
+                    encoding="utf-8")
+    with pytest.raises(RulebookError, match="income_drop_ratio.yaml: key 'label'"):
+        load_rulebook(rules)
