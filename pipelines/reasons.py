@@ -75,6 +75,8 @@ KINDS: tuple[ReasonKind, ...] = (
           "该行有 {fields} 个字段，表头有 {width} 个"),
     _kind("undecodable_row", r"record bytes do not decode as (?P<encoding>.+) \(the file's encoding\)",
           "该行的字节无法按文件的编码（{encoding}）解码"),
+    _kind("control_bytes", r"record holds control bytes \(binary data\), not text",
+          "该行含有控制字符（二进制数据），不是文本"),
     # pipelines/land.py and pipelines/clean.py — a file refused whole
     _kind("file_empty", rf"{_FILE} is empty \(0 bytes\)", "文件 {file} 是空文件（0 字节）"),
     _kind("file_binary", rf"{_FILE} is not a text file \(binary content\)",

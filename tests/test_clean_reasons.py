@@ -110,6 +110,8 @@ def test_each_kind_is_matched_by_its_own_wording_only() -> None:
         "workbook_no_sheet": "a.xlsx: the workbook has no sheet",
         "header_undecodable": "a.csv: the header cannot be decoded as UTF-8 or GB18030",
         "undecodable_row": "record bytes do not decode as GB18030 (the file's encoding)",
+        # the wording of the row-level check for garbled records (issue 15, item 3)
+        "control_bytes": "record holds control bytes (binary data), not text",
     }
     for code, text in samples.items():
         assert [k.code for k in KINDS if k.english.fullmatch(text)] == [code]
