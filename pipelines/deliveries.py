@@ -28,7 +28,7 @@ def _usable_rows(entries: Sequence[Mapping]) -> dict[tuple[str, str], int]:
     return rows
 
 
-def delivery_changes(entries: Sequence[Mapping], *, periods: Sequence[str], rulebook) -> list[dict]:  # noqa: ANN001
+def delivery_changes(entries: Sequence[Mapping], *, periods: Sequence[str], rulebook) -> list[dict]:
     """Sources whose usable rows changed by more than the set share from the previous folder.
 
     Parameters
@@ -82,7 +82,8 @@ def delivery_changes(entries: Sequence[Mapping], *, periods: Sequence[str], rule
 
 def delivery_warnings(summary: dict) -> list[str]:
     """One Chinese sentence per source whose delivered rows changed beyond the set share."""
-    from pipelines.report.layout import SOURCE_LABELS  # the report package imports this module
+    # imported here: the report package imports this module
+    from pipelines.report.layout import SOURCE_LABELS
 
     out = []
     for c in summary.get("delivery_changes") or []:

@@ -169,7 +169,7 @@ def with_reason_zh(quarantine: pl.DataFrame) -> pl.DataFrame:
     return _mapped(_mapped(quarantine, reason_zh, "reason_zh"), reason_kind_zh, "reason_kind")
 
 
-def _mapped(frame: pl.DataFrame, fn, alias: str) -> pl.DataFrame:  # noqa: ANN001 - str -> str
+def _mapped(frame: pl.DataFrame, fn, alias: str) -> pl.DataFrame:
     # quarantine frames are small and their texts repeat: map each distinct text once
     distinct = frame.select(pl.col("reason").unique())
     table = distinct.with_columns(

@@ -62,7 +62,7 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_summary(summary: dict, console) -> None:  # noqa: ANN001 - rich Console
+def print_summary(summary: dict, console) -> None:
     """Render the summary on the terminal with rich tables."""
     from rich.markup import escape
     from rich.table import Table

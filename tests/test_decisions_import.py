@@ -12,8 +12,8 @@ import pytest
 import xlsxwriter
 
 from pipelines.decisions import (
-    DecisionImportError,
     _DDL,
+    DecisionImportError,
     ensure_decisions_table,
     import_decisions,
     link_overrides,

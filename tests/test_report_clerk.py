@@ -4,7 +4,7 @@ view, honest scores, a distinct name for full identities and a print layout."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import openpyxl
@@ -12,7 +12,13 @@ import pytest
 from test_report_fixture import PERIOD, build_warehouse
 
 from pipelines.report import write_reports
-from pipelines.report.layout import FLAG_COLUMNS, REVIEW_COLUMNS, SHEET_FLAGS, SHEET_QUARANTINE, SHEET_REVIEW
+from pipelines.report.layout import (
+    FLAG_COLUMNS,
+    REVIEW_COLUMNS,
+    SHEET_FLAGS,
+    SHEET_QUARANTINE,
+    SHEET_REVIEW,
+)
 from pipelines.report.text import review_reason_zh
 from pipelines.report.workbook import NAME_ONLY_SCORE, beijing_time
 
@@ -137,7 +143,7 @@ def test_full_identity_workbooks_are_named_apart(tmp_path: Path) -> None:
 def test_decision_times_are_shown_in_beijing_time() -> None:
     """Item 13: a decision recorded at 23:30 UTC was taken the next morning in Beijing."""
     assert beijing_time(datetime(2026, 11, 5, 23, 30)) == "2026-11-06 07:30"
-    assert beijing_time(datetime(2026, 11, 5, 23, 30, tzinfo=timezone.utc)) == "2026-11-06 07:30"
+    assert beijing_time(datetime(2026, 11, 5, 23, 30, tzinfo=UTC)) == "2026-11-06 07:30"
 
 
 def test_every_sheet_prints_landscape_one_page_wide_with_header_and_footer(city: list[Path]) -> None:
@@ -158,7 +164,12 @@ def test_every_sheet_prints_landscape_one_page_wide_with_header_and_footer(city:
 def test_every_parameter_has_a_chinese_label_and_a_bad_label_is_refused(tmp_path: Path) -> None:
     import shutil
 
-    from pipelines.rulebook import DEFAULT_PARAMETERS, RulebookError, load_rulebook, parameter_labels
+    from pipelines.rulebook import (
+        DEFAULT_PARAMETERS,
+        RulebookError,
+        load_rulebook,
+        parameter_labels,
+    )
 
     labels = parameter_labels()
     assert set(labels) == set(load_rulebook().parameters)

@@ -22,7 +22,12 @@ import pytest
 from conftest import SAMPLE_PERIOD
 
 from pipelines.report import write_reports
-from pipelines.report.layout import FLAG_COLUMNS, REVIEW_COLUMNS, UNPRINTED_COLUMNS, SHEET_FLAGS
+from pipelines.report.layout import (
+    FLAG_COLUMNS,
+    REVIEW_COLUMNS,
+    SHEET_FLAGS,
+    UNPRINTED_COLUMNS,
+)
 
 TOOLS = ("soffice", "pdfinfo", "pdftotext")
 DISTRICT = "990101"

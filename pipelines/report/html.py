@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html import escape
-
 from typing import TYPE_CHECKING
 
 import polars as pl

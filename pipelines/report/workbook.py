@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -67,7 +67,7 @@ NAME_ONLY_SCORE = "仅姓名相同，不计分"
 def beijing_time(moment: datetime) -> str:
     """A stored moment as Beijing date and time (``2026-11-06 07:30``); a naive one is UTC."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
@@ -250,7 +250,7 @@ def write_workbook(path: Path, *, sheets: list[Sheet], about: list[tuple[str, st
     return path
 
 
-def _print_layout(ws, *, footer: str) -> None:  # noqa: ANN001 - xlsxwriter Worksheet
+def _print_layout(ws, *, footer: str) -> None:
     """Clerks print the sheets for home visits (入户核查): make a page readable on paper."""
     ws.set_paper(9)  # A4
     ws.set_landscape()
