@@ -22,7 +22,11 @@ def _():
     import marimo as mo
     import polars as pl
 
-    return Path, alt, duckdb, mo, os, pl
+    from pipelines.report.layout import SOURCE_LABELS
+
+    #: link status as the charts show it
+    STATUS_LABELS = {"matched": "已匹配", "review": "待复核", "unmatched": "未匹配"}
+    return Path, SOURCE_LABELS, STATUS_LABELS, alt, duckdb, mo, os, pl
 
 
 @app.cell
@@ -72,35 +76,42 @@ def _(con, mo, period_picker, pl):
 
 
 @app.cell
-def _(alt, by_source, mo, period):
-    rate_chart = alt.Chart(by_source).mark_bar().encode(
-        y=alt.Y("source:N", title=None),
-        x=alt.X("sum(records):Q", stack="normalize", title="share of the source's records"),
-        color=alt.Color("status:N", scale=alt.Scale(domain=["matched", "review", "unmatched"])),
-    ).properties(title=f"Link status by source, {period}")
+def _(SOURCE_LABELS, STATUS_LABELS, alt, by_source, mo, period, pl):
+    rate_chart = alt.Chart(by_source.select(
+        pl.col("source").replace_strict(SOURCE_LABELS, default=pl.col("source")).alias("来源"),
+        pl.col("status").replace_strict(STATUS_LABELS, default=pl.col("status")).alias("状态"),
+        pl.col("records").alias("记录数"),
+    )).mark_bar().encode(
+        y=alt.Y("来源:N", title=None, axis=alt.Axis(labelLimit=400)),
+        x=alt.X("sum(记录数):Q", stack="normalize", title="占该来源记录的比例", axis=alt.Axis(format="%")),
+        color=alt.Color("状态:N", title="匹配状态", scale=alt.Scale(domain=list(STATUS_LABELS.values()))),
+    ).properties(title=f"{period} 各来源记录的匹配状态")
     mo.vstack([rate_chart])
     return
 
 
 @app.cell
-def _(alt, con, mo, period):
+def _(STATUS_LABELS, alt, con, mo, period, pl):
     scores = con.sql(
         "SELECT source, status, method, score, match_weight FROM analyst.links "
         "WHERE period = $p AND score IS NOT NULL",
         params={"p": period},
     ).pl()
-    score_chart = alt.Chart(scores).mark_bar().encode(
-        x=alt.X("score:Q", bin=alt.Bin(step=0.05), title="match probability"),
-        y=alt.Y("count():Q", title="records"),
-        color=alt.Color("status:N", scale=alt.Scale(domain=["matched", "review", "unmatched"])),
-    ).properties(title=f"Score distribution, {period}")
+    score_chart = alt.Chart(scores.select(
+        pl.col("score").alias("匹配概率"),
+        pl.col("status").replace_strict(STATUS_LABELS, default=pl.col("status")).alias("状态"),
+    )).mark_bar().encode(
+        x=alt.X("匹配概率:Q", bin=alt.Bin(step=0.05), title="匹配概率"),
+        y=alt.Y("count():Q", title="记录数"),
+        color=alt.Color("状态:N", title="匹配状态", scale=alt.Scale(domain=list(STATUS_LABELS.values()))),
+    ).properties(title=f"{period} 匹配概率分布")
     methods = scores.group_by("status", "method").len("records").sort("status", "records", descending=[False, True])
     mo.vstack([mo.md("## 得分分布"), score_chart, mo.md("### 各判定方法的记录数"), mo.ui.table(methods)])
     return methods, scores
 
 
 @app.cell
-def _(alt, con, mo):
+def _(SOURCE_LABELS, alt, con, mo, pl):
     queue = con.sql(
         """
         SELECT period, source, count(*) AS in_review,
@@ -109,10 +120,15 @@ def _(alt, con, mo):
         GROUP BY period, source ORDER BY period, source
         """
     ).pl()
-    queue_chart = alt.Chart(queue).mark_bar().encode(
-        x=alt.X("period:O"), y=alt.Y("sum(in_review):Q", title="records in review"),
-        color=alt.Color("source:N"),
-    ).properties(title="Review queue by delivery month")
+    queue_chart = alt.Chart(queue.select(
+        pl.col("period").alias("交付月份"),
+        pl.col("source").replace_strict(SOURCE_LABELS, default=pl.col("source")).alias("来源"),
+        pl.col("in_review").alias("待复核记录数"),
+    )).mark_bar().encode(
+        x=alt.X("交付月份:O", title="交付月份", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("sum(待复核记录数):Q", title="待复核记录数"),
+        color=alt.Color("来源:N", title="来源", legend=alt.Legend(labelLimit=400)),
+    ).properties(title="各交付月份的待复核记录")
     total_review = int(queue["in_review"].sum())
     mo.vstack([mo.md(f"## 待复核队列\n\n共 **{total_review}** 条记录待复核。"), queue_chart, mo.ui.table(queue)])
     return queue, total_review

@@ -22,7 +22,9 @@ def _():
     import marimo as mo
     import polars as pl
 
-    return Path, alt, duckdb, mo, os, pl
+    from pipelines.report.layout import FLAG_LABELS
+
+    return FLAG_LABELS, Path, alt, duckdb, mo, os, pl
 
 
 @app.cell
@@ -49,7 +51,7 @@ def _(period_picker):
 
 
 @app.cell
-def _(con, period_picker, pl):
+def _(FLAG_LABELS, con, period_picker):
     period = period_picker.value
     by_district = con.sql(
         """
@@ -68,34 +70,43 @@ def _(con, period_picker, pl):
     ).pl()
     overview = assessed.join(wide, on="district_code", how="left", maintain_order="left").fill_null(0)
     assert overview.height == assessed.height
-    overview.select(pl.all())
+    # the table is shown once, with the chart below (a cell's last expression is displayed)
+    overview = overview.rename(lambda c: FLAG_LABELS.get(c, c)).rename(
+        {"district_code": "区县代码", "assessed": "评估户数"})
     return by_district, overview, period
 
 
 @app.cell
-def _(alt, by_district, mo, overview, period):
-    flag_chart = alt.Chart(by_district).mark_bar().encode(
-        y=alt.Y("flag:N", sort="-x", title=None),
-        x=alt.X("sum(households):Q", title="households flagged"),
-        color=alt.Color("district_code:N", title="district"),
-    ).properties(title=f"Flags by kind and district, {period}")
+def _(FLAG_LABELS, alt, by_district, mo, overview, period, pl):
+    shown = by_district.select(
+        pl.col("flag").replace_strict(FLAG_LABELS, default=pl.col("flag")).alias("标记"),
+        pl.col("district_code").alias("区县代码"), pl.col("households").alias("户数"))
+    flag_chart = alt.Chart(shown).mark_bar().encode(
+        y=alt.Y("标记:N", sort="-x", title=None, axis=alt.Axis(labelLimit=400)),
+        x=alt.X("sum(户数):Q", title="标记户数", axis=alt.Axis(format="d", tickMinStep=1)),
+        color=alt.Color("区县代码:N", title="区县代码"),
+    ).properties(title=f"{period} 各类标记户数（按区县）")
     mo.vstack([mo.md(f"## 标记分布 {period}"), mo.ui.table(overview), flag_chart])
     return
 
 
 @app.cell
-def _(alt, con, mo):
+def _(FLAG_LABELS, alt, con, mo, pl):
     trend = con.sql(
         """
         SELECT period, flag, count(DISTINCT household_key) AS households
         FROM analyst.flags GROUP BY period, flag ORDER BY period, flag
         """
     ).pl()
-    trend_chart = alt.Chart(trend).mark_line(point=True).encode(
-        x=alt.X("period:O", title="period"),
-        y=alt.Y("households:Q", title="households flagged"),
-        color=alt.Color("flag:N"),
-    ).properties(title="Households flagged per month")
+    trend_shown = trend.select(
+        pl.col("period").alias("期间"),
+        pl.col("flag").replace_strict(FLAG_LABELS, default=pl.col("flag")).alias("标记"),
+        pl.col("households").alias("户数"))
+    trend_chart = alt.Chart(trend_shown).mark_line(point=True).encode(
+        x=alt.X("期间:O", title="期间", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("户数:Q", title="标记户数", axis=alt.Axis(format="d", tickMinStep=1)),
+        color=alt.Color("标记:N", title="标记", legend=alt.Legend(labelLimit=400)),
+    ).properties(title="各月标记户数趋势")
     mo.vstack([mo.md("## 趋势"), trend_chart])
     return (trend,)
 
@@ -118,14 +129,15 @@ def _(con, mo, period, pl):
     sensitivity = (
         near.filter(pl.col("distance").abs() <= margin)
         .with_columns(
-            pl.when(pl.col("distance") > 0).then(pl.lit("above S, within 10%"))
-            .otherwise(pl.lit("at or below S, within 10%")).alias("side")
+            pl.when(pl.col("distance") > 0).then(pl.lit("高于标准，10% 以内"))
+            .otherwise(pl.lit("不高于标准，10% 以内")).alias("side")
         )
         .group_by("district_code", "programme", "side")
         .agg(pl.len().alias("households"))
         .sort("district_code", "programme", "side")
+        .rename({"district_code": "区县代码", "programme": "保障类别", "side": "位置", "households": "户数"})
     )
-    within = int(sensitivity["households"].sum())
+    within = int(sensitivity["户数"].sum())
     mo.vstack([
         mo.md(f"## 阈值敏感性\n\n{period}：月人均收入在保障标准 ±10% 以内的家庭 **{within}** 户"
               f"（共有收入数据的 {near.height} 户）。"),
@@ -136,12 +148,14 @@ def _(con, mo, period, pl):
 
 @app.cell
 def _(alt, mo, near, pl):
-    clipped = near.with_columns(pl.col("distance").clip(-1.0, 1.0))
+    clipped = near.select(pl.col("distance").clip(-1.0, 1.0).alias("距离"),
+                          pl.col("programme").alias("保障类别"))
     distance_chart = alt.Chart(clipped).mark_bar().encode(
-        x=alt.X("distance:Q", bin=alt.Bin(step=0.05), title="(income - S) / S, clipped to ±100%"),
-        y=alt.Y("count():Q", title="households"),
-        color=alt.Color("programme:N"),
-    ).properties(title="Distance of income per capita from the standard")
+        x=alt.X("距离:Q", bin=alt.Bin(step=0.05), title="（月人均收入 − 标准）÷ 标准，超出 ±100% 的计为 ±100%",
+                axis=alt.Axis(format="%")),
+        y=alt.Y("count():Q", title="户数"),
+        color=alt.Color("保障类别:N", title="保障类别"),
+    ).properties(title="月人均收入与保障标准的距离")
     mo.vstack([mo.md("### 收入与标准的距离"), distance_chart])
     return
 

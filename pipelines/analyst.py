@@ -114,7 +114,8 @@ TABLES: dict[str, AnalystTable] = {t.name: t for t in (
                    regexp_replace(
                        CASE WHEN q.source = 'register' AND coalesce(q.record_no, '') <> ''
                             THEN replace(q.reason, q.record_no, '…') ELSE q.reason END,
-                       '{_QUOTED_NUMBER.replace("'", "''")}', '''…''', 'g') AS reason
+                       '{_QUOTED_NUMBER.replace("'", "''")}', '''…''', 'g') AS reason,
+                   q.reason_code
             FROM quarantine q
             LEFT JOIN _person_keys p ON q.source = 'register' AND p.person_id = q.record_no""",
         refresh="folder"),

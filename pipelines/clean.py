@@ -4,7 +4,8 @@ Row checks run in the order of inputs.md ("Settled details"): (1) decoding and s
 (2) a blank 记录号, (3) repeats of a 记录号 within (source, folder) compared on clean values —
 all equal: the first copy by (file, row_number) stays and the others are re-sent duplicates;
 otherwise every copy is a conflict — and (4) value checks on what remains. Each refused input
-row gets one quarantine row carrying all its reasons joined by ``; ``.
+row gets one quarantine row carrying all its reasons joined by ``; `` and their stable codes
+(``reason_code``, see :mod:`pipelines.reasons`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import polars as pl
 from pipelines.land import EXCEL_ID, PROBLEM, LandedFile, land_file, sha256_of
 from pipelines.normalize import ids, names, values
 from pipelines.periods import month_end, parse_period
+from pipelines.reasons import reason_code, with_reason_code
 from pipelines.sources import REGISTER, SOURCES, Column, Source, source_of, spec
 from schemas.clean import validate_clean
 
@@ -28,6 +30,7 @@ HOUSEHOLD_ATTRIBUTES: tuple[str, ...] = ("programme", "district_code", "urban_ru
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(), "period": pl.String(), "file": pl.String(),
     "row_number": pl.Int64(), "record_no": pl.String(), "reason": pl.String(),
+    "reason_code": pl.String(),
 }
 FILES_SCHEMA: dict[str, pl.DataType] = {
     "file": pl.String(), "role": pl.String(), "source": pl.String(), "sha256": pl.String(),
@@ -175,6 +178,7 @@ def _finish(typed: pl.DataFrame, src: Source, *, period: str, reason: pl.Expr,
         .with_columns(pl.lit(src.name).alias("source"), pl.lit(period).alias("period"))
         .select(order)
     )
+    quarantine = with_reason_code(quarantine)
     return CleanResult(clean=clean, quarantine=quarantine.cast(QUARANTINE_SCHEMA), counts=counts,
                        notes=_enum_notes(clean, src))
 
@@ -334,7 +338,7 @@ def _file_row(landed: LandedFile, *, role: str, accepted: bool, message: str,
 
 def _file_level(source: str, period: str, file: str, reason: str) -> dict[str, object]:
     return {"source": source, "period": period, "file": file, "row_number": None,
-            "record_no": None, "reason": reason}
+            "record_no": None, "reason": reason, "reason_code": reason_code(reason)}
 
 
 def load_folder(folder: Path, *, period: str) -> FolderLoad:

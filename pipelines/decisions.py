@@ -70,8 +70,8 @@ CREATE TABLE IF NOT EXISTS decisions (
                       ('confirmed', 'rejected', 'verified', 'dismissed', 'referred')),
     reason        VARCHAR,
     decided_by    VARCHAR   NOT NULL,
-    decided_at    TIMESTAMP NOT NULL,
-    imported_at   TIMESTAMP NOT NULL,
+    decided_at    TIMESTAMPTZ NOT NULL,
+    imported_at   TIMESTAMPTZ NOT NULL,
     import_file   VARCHAR   NOT NULL,
     import_sha256 VARCHAR   NOT NULL,
     evidence      VARCHAR
@@ -83,7 +83,8 @@ _DECISION_SCHEMA: dict[str, pl.DataType] = {
     "household_id": pl.String(), "flag": pl.String(), "source": pl.String(),
     "record_no": pl.String(), "id_norm": pl.String(), "name_norm": pl.String(),
     "person_id": pl.String(), "decision": pl.String(), "reason": pl.String(),
-    "decided_by": pl.String(), "decided_at": pl.Datetime("us"), "imported_at": pl.Datetime("us"),
+    "decided_by": pl.String(), "decided_at": pl.Datetime("us", "UTC"),
+    "imported_at": pl.Datetime("us", "UTC"),
     "import_file": pl.String(), "import_sha256": pl.String(), "evidence": pl.String(),
 }
 
@@ -101,9 +102,13 @@ _REVIEW_SHEET = {"期间": "period", "来源": "source", "记录号": "record_no
                  "经办人": "decided_by"}
 _KIND_OF_SHEET = {SHEET_FLAGS: ("flag", _FLAG_SHEET), SHEET_REVIEW: ("link", _REVIEW_SHEET)}
 _DECISION_FIELDS = ("decision", "reason", "decided_by")
+#: clerks' own words: stored as written (codes and keys are NFKC-normalised and trimmed)
+_FREE_TEXT = ("reason", "decided_by")
+#: links.status as the import's messages name it
+_STATUS_WORDS = {"matched": "已匹配", "review": "待复核", "unmatched": "未匹配"}
 
-_FLAG_WORDS = "属实/排除/转交 (verified/dismissed/referred)"
-_LINK_WORDS = "确认/否定 (confirmed/rejected)"
+_FLAG_WORDS = "属实、排除或转交"
+_LINK_WORDS = "确认或否定"
 _SOURCE_CODE = {**{label: code for code, label in SOURCE_LABELS.items()},
                 **{code: code for code in EXTRACT_SOURCES}}
 _FLAG_CODE = {**{label: code for code, label in FLAG_LABELS.items()},
@@ -112,7 +117,7 @@ _FLAG_CODE = {**{label: code for code, label in FLAG_LABELS.items()},
 _FLAG_DECISION_FRAME = {
     "decision_id": pl.Int64(), "period": pl.String(), "household_id": pl.String(),
     "flag": pl.String(), "decision": pl.String(), "reason": pl.String(),
-    "decided_by": pl.String(), "decided_at": pl.Datetime("us"), "evidence": pl.String(),
+    "decided_by": pl.String(), "decided_at": pl.Datetime("us", "UTC"), "evidence": pl.String(),
 }
 _OVERRIDE_FRAME = {"scope": pl.String(), "source": pl.String(), "period": pl.String(),
                    "record_no": pl.String(), "id_norm": pl.String(), "name_norm": pl.String(),
@@ -130,10 +135,10 @@ class DecisionImportError(ValueError):
     def __init__(self, file: str, problems: list[tuple[str, int | None, str]]) -> None:
         self.file = file
         self.problems = problems
-        lines = [f"{file}: refused, nothing was recorded ({len(problems)} problem(s)):"]
+        lines = [f"{file}：未导入，没有记录任何处理结论（{len(problems)} 个问题，改正后重新导入）："]
         for sheet, row, message in problems:
-            where = f"{sheet} row {row}" if row is not None else sheet
-            lines.append(f"  {where}: {message}")
+            where = f"「{sheet}」第 {row} 行" if row is not None else f"「{sheet}」"
+            lines.append(f"  {where}：{message}")
         super().__init__("\n".join(lines))
 
 
@@ -232,12 +237,27 @@ def load_decision_params(path: Path | None = None) -> dict:
 def ensure_decisions_table(con: duckdb.DuckDBPyConnection) -> None:
     """Create the append-only ``decisions`` table when it does not exist.
 
+    ``decided_at`` and ``imported_at`` are moments (TIMESTAMPTZ): a table from before they were
+    had them as naive UTC and is converted once, keeping every moment.
+
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-        The warehouse connection. An existing table is left as it is.
+        The warehouse connection. An existing table keeps its rows.
     """
     con.execute(_DDL)
+    for column in ("decided_at", "imported_at"):
+        to_moment(con, "decisions", column)
+
+
+def to_moment(con: duckdb.DuckDBPyConnection, table: str, column: str) -> None:
+    """Turn a naive-UTC ``TIMESTAMP`` column into ``TIMESTAMPTZ`` (no-op when it already is)."""
+    found = con.execute(
+        "SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = ? AND column_name = ?", [table, column]).fetchall()
+    if found and found[0][0] == "TIMESTAMP":
+        con.execute(f"ALTER TABLE {table} ALTER {column} SET DATA TYPE TIMESTAMPTZ "
+                    f"USING timezone('UTC', {column})")
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -281,8 +301,14 @@ def _sheet_rows(table: pl.DataFrame, *, sheet: str, kind: str, columns: Mapping[
     table = table.rename({c: unicodedata.normalize("NFKC", c).strip() for c in table.columns})
     missing = [zh for zh in columns if zh not in table.columns]
     if missing:
-        raise DecisionImportError(file, [(sheet, 1, f"header lacks column(s) {', '.join(missing)}")])
+        raise DecisionImportError(file, [(sheet, 1, f"表头缺少列 {'、'.join(missing)}")])
     renamed = _clean_text(table.select(list(columns))).rename(dict(columns))
+    # what a clerk wrote (处理说明, 经办人) is kept exactly as written: full-width punctuation and
+    # all; only a cell of nothing but spaces counts as empty
+    free = table.select(list(columns)).rename(dict(columns)).select(
+        pl.when(pl.col(c).cast(pl.String).str.strip_chars() != "").then(pl.col(c).cast(pl.String)).alias(c)
+        for c in _FREE_TEXT if c in dict(columns).values())
+    renamed = renamed.with_columns(free)
     rows = (renamed.with_row_index("row", offset=2)
             .with_columns(pl.col("row").cast(pl.Int64),
                           pl.lit(sheet).alias("sheet"), pl.lit(kind).alias("kind"))
@@ -301,7 +327,7 @@ def _decode_csv(path: Path) -> str:
         except UnicodeDecodeError:
             continue
     raise DecisionImportError(path.name, [(path.name, None,
-                                           "is neither UTF-8 nor GB18030 text")])
+                                           "既不是 UTF-8 也不是 GB18030 编码的文本")])
 
 
 def read_decision_file(path: Path) -> pl.DataFrame:
@@ -310,8 +336,9 @@ def read_decision_file(path: Path) -> pl.DataFrame:
     An ``.xlsx`` is read by sheet name (``layout.SHEET_FLAGS`` and ``layout.SHEET_REVIEW``; a
     workbook may hold either or both). A ``.csv`` (UTF-8, UTF-8 with BOM or GB18030) holds one
     sheet's columns; which one is told by its header (处理结果 → flags, 核对结论 → review).
-    Rows whose decision columns are all empty are left out. Cells are NFKC-normalised and
-    trimmed; nothing else is interpreted here (:func:`import_decisions` checks the values).
+    Rows whose decision columns are all empty are left out. Key and code cells are
+    NFKC-normalised and trimmed; 处理说明 and 经办人 are kept exactly as written. Nothing else is
+    interpreted here (:func:`import_decisions` checks the values).
 
     Parameters
     ----------
@@ -335,19 +362,19 @@ def read_decision_file(path: Path) -> pl.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise DecisionImportError(path.name, [(path.name, None, "file not found")])
+        raise DecisionImportError(path.name, [(path.name, None, "文件不存在")])
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         try:
             book = fastexcel.read_excel(path)
         except Exception as exc:  # fastexcel raises its own error types for a bad file
             raise DecisionImportError(path.name, [(path.name, None,
-                                                   f"is not a readable workbook ({exc})")]) from exc
+                                                   f"不是可读取的工作簿（{exc}）")]) from exc
         present = [s for s in (SHEET_FLAGS, SHEET_REVIEW) if s in book.sheet_names]
         if not present:
             raise DecisionImportError(path.name, [(path.name, None,
-                                                   f"has neither sheet {SHEET_FLAGS} nor "
-                                                   f"{SHEET_REVIEW}")])
+                                                   f"既没有「{SHEET_FLAGS}」表，也没有"
+                                                   f"「{SHEET_REVIEW}」表")])
         frames = []
         for sheet in present:
             kind, columns = _KIND_OF_SHEET[sheet]
@@ -363,18 +390,17 @@ def read_decision_file(path: Path) -> pl.DataFrame:
         except pl.exceptions.PolarsError as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DecisionImportError(path.name, [(path.name, None,
-                                                   f"is not a well-formed CSV: {reason}")]) from exc
+                                                   f"不是格式正确的 CSV 文件：{reason}")]) from exc
         headers = {unicodedata.normalize("NFKC", c).strip() for c in table.columns}
         if "处理结果" in headers:
             kind, columns = _KIND_OF_SHEET[SHEET_FLAGS]
         elif "核对结论" in headers:
             kind, columns = _KIND_OF_SHEET[SHEET_REVIEW]
         else:
-            raise DecisionImportError(path.name, [(path.name, 1, "header has neither 处理结果 "
-                                                   "(flags) nor 核对结论 (review): not a "
-                                                   "decision file")])
+            raise DecisionImportError(path.name, [(path.name, 1, "表头既没有 处理结果（核查标记）"
+                                                   "也没有 核对结论（待复核匹配）：不是处理结论文件")])
         return _sheet_rows(table, sheet=path.name, kind=kind, columns=columns, file=path.name)
-    raise DecisionImportError(path.name, [(path.name, None, "is not an .xlsx or .csv file")])
+    raise DecisionImportError(path.name, [(path.name, None, "不是 .xlsx 或 .csv 文件")])
 
 
 # --------------------------------------------------------------------------- validation
@@ -530,48 +556,51 @@ def _validate(rows: pl.DataFrame, con: duckdb.DuckDBPyConnection,
                   | pl.col("_decided_before")).fill_null(False)
     checks: list[tuple[pl.Expr, pl.Expr]] = [
         (pl.col("decision").is_null(),
-         pl.format("{} is empty while 处理说明 or 经办人 is filled", word_col)),
+         pl.format("填写了处理说明或经办人，但{}为空", word_col)),
         (pl.col("decision").is_not_null() & pl.col("decision_code").is_null(),
-         pl.format("{} '{}' is not a decision word; use {}", word_col, pl.col("decision"), words)),
-        (pl.col("decided_by").is_null(), pl.lit("经办人 is empty")),
+         pl.format("{} “{}” 不是可选的结论；请从下拉框选择 {}", word_col, pl.col("decision"), words)),
+        (pl.col("decided_by").is_null(), pl.lit("经办人为空")),
         ((pl.col("decision_code") == "dismissed") & pl.col("reason").is_null(),
-         pl.lit("排除 (dismissed) needs a reason in 处理说明")),
-        (pl.col("period").is_null(), pl.lit("期间 is empty")),
+         pl.lit("选择“排除”时须在处理说明中写明理由")),
+        (pl.col("period").is_null(), pl.lit("期间为空")),
         (pl.col("period").is_not_null() & pl.col("period_code").is_null(),
-         pl.format("期间 '{}' is not a month YYYY-MM", pl.col("period"))),
+         pl.format("期间 “{}” 不是 YYYY-MM 格式的月份", pl.col("period"))),
         (pl.col("period_code").is_not_null() & ~period_ok,
-         pl.format("期间 {} is not a period in the warehouse", pl.col("period_code"))),
+         pl.format("期间 {} 在数据仓库中没有核对结果", pl.col("period_code"))),
         # flags sheet
-        (is_flag & pl.col("household_id").is_null(), pl.lit("户编号 is empty")),
-        (is_flag & pl.col("flag").is_null(), pl.lit("标记代码 is empty")),
+        (is_flag & pl.col("household_id").is_null(), pl.lit("户编号为空")),
+        (is_flag & pl.col("flag").is_null(), pl.lit("标记代码为空")),
         (is_flag & pl.col("flag").is_not_null() & pl.col("flag_code").is_null(),
-         pl.format("标记代码 '{}' is not a flag of the rulebook", pl.col("flag"))),
+         pl.format("标记代码 “{}” 不是规则中的标记", pl.col("flag"))),
         (is_flag & period_ok & pl.col("household_id").is_not_null()
          & pl.col("_household_flagged").is_null() & pl.col("_recorded_before").is_null(),
-         pl.format("户编号 {} has no flag in {}: unknown household",
+         pl.format("户编号 {} 在 {} 没有任何标记：不是本期被标记的家庭",
                    pl.col("household_id"), pl.col("period_code"))),
         (is_flag & period_ok & pl.col("_household_flagged") & pl.col("flag_code").is_not_null()
          & pl.col("_flag_exists").is_null() & pl.col("_recorded_before").is_null(),
-         pl.format("户编号 {} has no flag {} in {}", pl.col("household_id"),
-                   pl.col("flag_code"), pl.col("period_code"))),
+         pl.format("户编号 {} 在 {} 没有标记 {}", pl.col("household_id"),
+                   pl.col("period_code"), pl.col("flag_code"))),
         # review sheet
-        (is_link & pl.col("source").is_null(), pl.lit("来源 is empty")),
+        (is_link & pl.col("source").is_null(), pl.lit("来源为空")),
         (is_link & pl.col("source").is_not_null() & pl.col("source_code").is_null(),
-         pl.format("来源 '{}' is not a source", pl.col("source"))),
-        (is_link & pl.col("record_no").is_null(), pl.lit("记录号 is empty")),
+         pl.format("来源 “{}” 不是约定的数据来源", pl.col("source"))),
+        (is_link & pl.col("record_no").is_null(), pl.lit("记录号为空")),
         (is_link & period_ok & pl.col("source_code").is_not_null()
          & pl.col("record_no").is_not_null() & pl.col("link_status").is_null(),
-         pl.format("记录号 {} of {} {} is not in links", pl.col("record_no"),
-                   pl.col("source_code"), pl.col("period_code"))),
+         pl.format("{} {} 交付中没有记录号 {}", pl.col("period_code"),
+                   pl.col("source_code").replace_strict(SOURCE_LABELS, default=pl.col("source_code")),
+                   pl.col("record_no"))),
         (is_link & pl.col("link_status").is_not_null() & ~acceptable
          & (pl.col("link_status") != "review"),
-         pl.format("记录号 {} of {} {} is not in review (status {})", pl.col("record_no"),
-                   pl.col("source_code"), pl.col("period_code"), pl.col("link_status"))),
+         pl.format("{} {} 的记录号 {} 不在待复核状态（当前：{}）", pl.col("period_code"),
+                   pl.col("source_code").replace_strict(SOURCE_LABELS, default=pl.col("source_code")),
+                   pl.col("record_no"),
+                   pl.col("link_status").replace_strict(_STATUS_WORDS, default=pl.col("link_status")))),
         (is_link & (pl.col("link_status") == "review") & ~acceptable,
-         pl.lit("候选个人编号 is not the candidate under review for this record")),
+         pl.lit("候选个人编号不是该记录待复核的候选人")),
         (is_link & pl.col("link_status").is_not_null() & pl.col("in_stg").is_null(),
-         pl.format("记录号 {} is missing from stg_{}", pl.col("record_no"),
-                   pl.col("source_code"))),
+         pl.format("记录号 {} 不在 {} 的清洗数据中", pl.col("record_no"),
+                   pl.col("source_code").replace_strict(SOURCE_LABELS, default=pl.col("source_code")))),
     ]
     problems = _problems(rows, checks)
 
@@ -593,11 +622,11 @@ def _validate(rows: pl.DataFrame, con: duckdb.DuckDBPyConnection,
                                    pl.col("_what").first().alias("_first_what")))
     conflicts = (keyed.join(first, on="_key", how="inner", maintain_order="left")
                  .filter(pl.col("_what") != pl.col("_first_what"))
-                 .select("sheet", "row", pl.format("contradicts {} row {} about the same {}",
+                 .select("sheet", "row", pl.format("与「{}」第 {} 行对同一{}的结论矛盾",
                                                    pl.col("_first_sheet"), pl.col("_first_row"),
                                                    pl.when(pl.col("kind") == "flag")
-                                                   .then(pl.lit("flag"))
-                                                   .otherwise(pl.lit("record")))
+                                                   .then(pl.lit("标记"))
+                                                   .otherwise(pl.lit("记录")))
                          .alias("message")))
     problems = pl.concat([problems, conflicts], how="vertical")
     return rows, problems
@@ -606,10 +635,9 @@ def _validate(rows: pl.DataFrame, con: duckdb.DuckDBPyConnection,
 # --------------------------------------------------------------------------- import
 
 
-def _as_naive_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+def _as_utc(moment: datetime) -> datetime:
+    """An aware moment in UTC (a naive one is taken as UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def import_decisions(path: Path, con: duckdb.DuckDBPyConnection, *,
@@ -641,7 +669,7 @@ def import_decisions(path: Path, con: duckdb.DuckDBPyConnection, *,
         The warehouse being published. When the caller already holds a transaction on it, the
         rows are written in that transaction; otherwise in one of their own.
     imported_at : datetime, optional
-        The import time (UTC; an aware time is converted). Now by default.
+        The import time (an aware time, or naive UTC), stored as a moment. Now by default.
     params : dict, optional
         :func:`load_decision_params` output, for refreshing the decision columns of the
         published ``flags`` rows the new decisions touch; read from ``rules/decisions.yaml``
@@ -659,7 +687,7 @@ def import_decisions(path: Path, con: duckdb.DuckDBPyConnection, *,
     path = Path(path)
     rows = read_decision_file(path)
     sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-    moment = _as_naive_utc(imported_at or datetime.now(UTC))
+    moment = _as_utc(imported_at or datetime.now(UTC))
     existing = _existing_decisions(con)
     checked, problems = _validate(rows, con, existing)
     if not problems.is_empty():
@@ -710,8 +738,8 @@ def _decision_rows(checked: pl.DataFrame, *, file: str, sha256: str,
                 pl.when(~is_flag).then(pl.col("person_code")).alias("person_id"),
                 pl.col("decision_code").alias("decision"),
                 "reason", "decided_by",
-                pl.lit(moment, dtype=pl.Datetime("us")).alias("decided_at"),
-                pl.lit(moment, dtype=pl.Datetime("us")).alias("imported_at"),
+                pl.lit(moment, dtype=pl.Datetime("us", "UTC")).alias("decided_at"),
+                pl.lit(moment, dtype=pl.Datetime("us", "UTC")).alias("imported_at"),
                 pl.lit(file).alias("import_file"),
                 pl.lit(sha256).alias("import_sha256"),
                 pl.when(is_flag).then(pl.col("flag_evidence"))
@@ -794,6 +822,7 @@ def _refresh_flags(con: duckdb.DuckDBPyConnection, touched: pl.DataFrame, *,
         "WHERE table_schema = current_schema() AND table_name = 'flags'").fetchall()}
     if not set(_FLAG_DECISION_COLUMNS) <= present:
         return 0
+    to_moment(con, "flags", "decided_at")  # a warehouse from before decision times were moments
     flags = con.sql(
         "SELECT period, household_id, flag, CAST(evidence AS VARCHAR) AS evidence FROM flags "
         "WHERE list_contains(?::VARCHAR[], household_id || chr(31) || flag)",

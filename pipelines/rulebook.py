@@ -1,7 +1,8 @@
 """Rules layer: the dated rulebook (rules/parameters/*.yaml) resolved as of a day.
 
 Every number the assessment uses is a parameter file here, OpenFisca style: one YAML file per
-parameter with its ``description``, ``unit``, ``reference`` (the policy document) and ``values``
+parameter with its ``label`` (the Chinese name staff read), ``description``, ``unit``,
+``reference`` (the policy document) and ``values``
 keyed by effective date, ascending; a ``null`` value ends the parameter. A parameter that varies
 by district and 城乡类别 says so with ``varies_by: [district_code, urban_rural]`` and nests its
 dated values under ``区县代码`` then ``城乡类别``.
@@ -50,7 +51,7 @@ REQUIRED_PARAMETERS = (
 )
 
 _VARIES = ("district_code", "urban_rural")
-_KEYS = {"description", "unit", "reference", "values", "varies_by"}
+_KEYS = {"label", "description", "unit", "reference", "values", "varies_by"}
 
 
 class RulebookError(ValueError):
@@ -72,6 +73,8 @@ class Parameter:
     reference: str
     varies_by: tuple[str, ...]
     series: Mapping[tuple[str, ...], tuple[tuple[date, Decimal | None], ...]]
+    #: the Chinese name staff read (reports show it instead of the file stem)
+    label: str = ""
 
     def at(self, day: date, key: tuple[str, ...] = ()) -> Decimal | None:
         """The value in force on ``day`` for ``key``; None when none is (or it was ended)."""
@@ -266,6 +269,17 @@ def load_rulebook(path: Path | None = None) -> Rulebook:
     return Rulebook(path=folder, parameters=MappingProxyType(params))
 
 
+def parameter_labels(path: Path | None = None) -> dict[str, str]:
+    """The Chinese label of every parameter of a rulebook folder that has one, by file stem.
+
+    Parameters
+    ----------
+    path : Path, optional
+        A rulebook folder; default ``rules/parameters`` of the repository.
+    """
+    return {n: p.label for n, p in load_rulebook(path).parameters.items() if p.label}
+
+
 def _load_parameter(file: Path) -> Parameter:
     where = file.name
     try:
@@ -280,6 +294,10 @@ def _load_parameter(file: Path) -> Parameter:
     for key in ("description", "unit", "reference"):
         if not isinstance(doc.get(key), str) or not doc[key].strip():
             raise RulebookError(f"{where}: key {key!r} is missing or empty")
+    label = doc.get("label", "")
+    if not isinstance(label, str):
+        raise RulebookError(f"{where}: key 'label' must be text (the Chinese name staff read)")
+    label = label.strip()
     varies = doc.get("varies_by") or []
     if not isinstance(varies, list) or tuple(varies) not in ((), _VARIES):
         raise RulebookError(f"{where}: varies_by must be absent or [district_code, urban_rural]")
@@ -303,6 +321,7 @@ def _load_parameter(file: Path) -> Parameter:
         reference=doc["reference"].strip(),
         varies_by=tuple(varies),
         series=MappingProxyType(series),
+        label=label,
     )
 
 

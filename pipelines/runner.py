@@ -23,6 +23,8 @@ import polars as pl
 
 from pipelines import __version__
 from pipelines import periods as pp
+from pipelines.deliveries import delivery_changes
+from pipelines.reasons import count_by_kind
 from pipelines.sources import EXTRACT_SOURCES
 
 #: months INCOME_DROP always needs (P-5..P), whatever the income window
@@ -409,7 +411,7 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
             con.execute("DELETE FROM quarantine WHERE period = ?", [ref.period])
             if ref.quarantine.exists():
                 con.execute("""INSERT INTO quarantine BY NAME SELECT source, period, file, row_number,
-                    record_no, reason FROM read_parquet(?)""", [str(ref.quarantine)])
+                    record_no, reason, reason_code FROM read_parquet(?)""", [str(ref.quarantine)])
             wh.mark_folder_loaded(con, ref.period, ref.cache_key)
         decisions = load_flag_decisions(con)
         params = load_decision_params()
@@ -484,15 +486,10 @@ def build_summary(refs: Sequence[FolderRef], match_counts: Sequence[dict],
                   assessed: Sequence[AssessRef]) -> dict:
     """Counts for the terminal, the Prefect artifact and ``runs.summary`` (no identities)."""
     inputs = input_entries(refs)
-    quarantine_reasons: dict[str, int] = {}
-    for ref in refs:
-        if ref.quarantine.exists():
-            q = pl.read_parquet(ref.quarantine)
-            if q.height:
-                kinds = q.select(pl.col("reason").str.replace_all(r"'[^']*'", "'…'")
-                                 .str.split("; ").alias("r")).explode("r")
-                for row in kinds.group_by("r").len().iter_rows():
-                    quarantine_reasons[row[0]] = quarantine_reasons.get(row[0], 0) + row[1]
+    quarantined = [pl.read_parquet(r.quarantine, columns=["source", "reason"])
+                   for r in refs if r.quarantine.exists()]
+    quarantine_reasons = count_by_kind(pl.concat(quarantined) if quarantined
+                                       else pl.DataFrame(schema={"source": pl.String, "reason": pl.String}))
     status = {"matched": 0, "review": 0, "unmatched": 0}
     for c in match_counts:
         for k in status:
@@ -523,7 +520,8 @@ def build_summary(refs: Sequence[FolderRef], match_counts: Sequence[dict],
         "links": status,
         "households_assessed": households,
         "flags": flags_by,
-        "quarantine_reasons": dict(sorted(quarantine_reasons.items(), key=lambda kv: -kv[1])[:20]),
+        # by kind (values left out), each row once, with its sources: pipelines/reasons.py
+        "quarantine_reasons": quarantine_reasons.head(20).to_dicts(),
         "folders_missing": missing_folders,
         "folders_without_register": no_register,
         "notes": notes,
@@ -632,11 +630,13 @@ def execute_monthly(ctx: RunContext, period: str, *, districts: Sequence[str] | 
     stages = stages or Stages()
     pp.parse_period(period)
     _precheck(ctx, [period])
-    months = months_to_load(period, rulebook_window(load_rulebook(ctx.rules_dir), period))
+    rulebook = load_rulebook(ctx.rules_dir)
+    months = months_to_load(period, rulebook_window(rulebook, period))
     refs, counts = _load_and_match(ctx, months, stages, settle_seconds=settle_seconds)
     _require_register(refs, period)
     assessed = [stages.assess(ctx, period, refs, districts=districts)]
     summary = build_summary(refs, counts, assessed)
+    summary["delivery_changes"] = delivery_changes(input_entries(refs), periods=[period], rulebook=rulebook)
     summary.update(period=period, districts=list(districts) if districts else "all",
                    rulebook_version=assessed[0].rulebook_version)
     published = stages.publish(ctx, refs, assessed, period_label=period, districts=districts,
@@ -697,6 +697,7 @@ def execute_quarterly(ctx: RunContext, quarter: str, *, stages: Stages | None = 
             prior = None
     qs = quarter_summary_frame(quarter, assessed, prior)
     summary = build_summary(refs, counts, assessed)
+    summary["delivery_changes"] = delivery_changes(input_entries(refs), periods=months, rulebook=rulebook)
     summary.update(period=quarter, districts="all", months=months,
                    prior_month_assessed=prior is not None,
                    rulebook_version=",".join(sorted({a.rulebook_version for a in assessed})))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from pipelines.deliveries import delivery_warnings
+
 
 def _flag_table(summary: dict) -> list[tuple[str, str, str, int]]:
     return [(f.get("period", ""), f["district_code"], f["flag"], int(f["len"]))
@@ -28,6 +30,21 @@ def household_counts(summary: dict) -> dict[tuple[str, str], int]:
     for _p, d, f, n in _flag_table(summary):
         by[(f, d)] += n
     return dict(by)
+
+
+def _sources(by_source: list[dict]) -> str:
+    from pipelines.report.layout import SOURCE_LABELS
+    return "、".join(f"{SOURCE_LABELS.get(s['source'], s['source'])} {s['rows']}" for s in by_source)
+
+
+def quarantine_lines(summary: dict) -> list[tuple[str, int, str]]:
+    """The summary's quarantine reasons as (kind in Chinese, rows, rows per source) rows.
+
+    ``summary["quarantine_reasons"]`` comes from :func:`pipelines.reasons.count_by_kind`: one
+    entry per kind of reason (values left out), each quarantined row counted once.
+    """
+    return [(r["kind"], int(r["rows"]), _sources(r.get("by_source") or []))
+            for r in summary.get("quarantine_reasons") or []]
 
 
 def summary_markdown(summary: dict) -> str:
@@ -52,9 +69,11 @@ def summary_markdown(summary: dict) -> str:
         "|---|---|---|---:|",
     ]
     lines += [f"| {p} | {d} | {f} | {n} |" for p, d, f, n in _flag_table(summary)]
+    if summary.get("delivery_changes"):
+        lines += ["", "## 交付行数突变", ""] + [f"- {w}" for w in delivery_warnings(summary)]
     if summary.get("quarantine_reasons"):
-        lines += ["", "## Quarantine reasons", "", "| reason | rows |", "|---|---:|"]
-        lines += [f"| {r} | {n} |" for r, n in summary["quarantine_reasons"].items()]
+        lines += ["", "## 隔离原因（按类别，每行计一次）", "", "| 原因 | 行数 | 来源 |", "|---|---:|---|"]
+        lines += [f"| {k} | {n} | {src} |" for k, n, src in quarantine_lines(summary)]
     if summary.get("fairness_warnings"):
         lines += ["", "## Fairness warnings", ""] + [f"- {w}" for w in summary["fairness_warnings"]]
     if summary.get("notes"):
@@ -62,8 +81,9 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_summary(summary: dict, console) -> None:  # noqa: ANN001 - rich Console
+def print_summary(summary: dict, console) -> None:
     """Render the summary on the terminal with rich tables."""
+    from rich.markup import escape
     from rich.table import Table
 
     links = summary.get("links", {})
@@ -95,12 +115,15 @@ def print_summary(summary: dict, console) -> None:  # noqa: ANN001 - rich Consol
         for flag in sorted({f for f, _ in by}):
             table.add_row(flag, *[str(by.get((flag, d), 0)) for d in sorted(districts)])
         console.print(table)
+    for warning in delivery_warnings(summary):
+        console.print(f"[bold red]交付行数突变[/bold red] {escape(warning)}", highlight=False)
     if summary.get("quarantine_reasons"):
-        q = Table(title="quarantine reasons (most frequent)")
-        q.add_column("reason")
-        q.add_column("rows", justify="right")
-        for r, n in list(summary["quarantine_reasons"].items())[:10]:
-            q.add_row(r, str(n))
+        q = Table(title="隔离原因（按类别，每行计一次）")
+        q.add_column("原因")
+        q.add_column("行数", justify="right")
+        q.add_column("来源")
+        for kind, n, src in quarantine_lines(summary):
+            q.add_row(escape(kind), str(n), escape(src))
         console.print(q)
     from rich.markup import escape
 

@@ -68,7 +68,9 @@ CONTRACT_DDL = (
         candidate_household_id VARCHAR, reason VARCHAR, comparison JSON)""",
     """CREATE TABLE IF NOT EXISTS quarantine (
         source VARCHAR NOT NULL, period VARCHAR NOT NULL, file VARCHAR NOT NULL,
-        row_number BIGINT, record_no VARCHAR, reason VARCHAR NOT NULL)""",
+        row_number BIGINT, record_no VARCHAR, reason VARCHAR NOT NULL, reason_code VARCHAR)""",
+    # warehouses published before reason codes existed gain the column (pipelines/reasons.py)
+    "ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS reason_code VARCHAR",
     """CREATE TABLE IF NOT EXISTS assessments (
         period VARCHAR NOT NULL, household_id VARCHAR NOT NULL, district_code VARCHAR,
         urban_rural VARCHAR, programme VARCHAR, members INTEGER, living_members INTEGER,
@@ -81,7 +83,7 @@ CONTRACT_DDL = (
         period VARCHAR NOT NULL, household_id VARCHAR NOT NULL, district_code VARCHAR,
         flag VARCHAR NOT NULL, evidence JSON NOT NULL, rulebook_version VARCHAR NOT NULL,
         decision VARCHAR, decision_reason VARCHAR, decided_by VARCHAR,
-        decided_at TIMESTAMP, re_raised BOOLEAN)""",
+        decided_at TIMESTAMPTZ, re_raised BOOLEAN)""",
     """CREATE TABLE IF NOT EXISTS runs (
         run_id VARCHAR NOT NULL, flow VARCHAR NOT NULL, period VARCHAR NOT NULL,
         districts VARCHAR, status VARCHAR NOT NULL, started_at TIMESTAMPTZ NOT NULL,
@@ -354,12 +356,13 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     The ``analyst`` schema of releases before the analyst file is dropped: analysts read
     ``<stem>-analyst.duckdb``, and a second copy in the full warehouse would only drift.
     """
-    from pipelines.decisions import ensure_decisions_table
+    from pipelines.decisions import ensure_decisions_table, to_moment
 
     for ddl in CONTRACT_DDL:
         con.execute(ddl)
     ensure_decisions_table(con)
     con.execute(_STATE_DDL)
+    to_moment(con, "flags", "decided_at")  # naive UTC before decisions kept moments
     con.execute("DROP SCHEMA IF EXISTS analyst CASCADE")
 
 

@@ -71,7 +71,8 @@ def test_register_missing_a_column_counts_as_missing(folder: Path) -> None:
         "register", "register", False, 1, 1)
     q = load.quarantine.row(0, named=True)
     assert q == {"source": "register", "period": PERIOD, "file": "register.csv", "row_number": None,
-                 "record_no": None, "reason": "register.csv lacks required column 姓名"}
+                 "record_no": None, "reason": "register.csv lacks required column 姓名",
+                 "reason_code": "missing_columns"}
 
 
 def test_register_rows_without_keys_or_repeating_a_person_are_quarantined(folder: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -15,7 +15,7 @@ from pipelines.decisions import annotate_flags, load_decision_params
 
 PARAMS = load_decision_params()
 S = 1010.0
-AT = datetime(2026, 11, 5, 9, 30)
+AT = datetime(2026, 11, 5, 9, 30, tzinfo=UTC)
 
 
 def evidence(*, income: float | None = 1200.0, standard: float = S,
@@ -45,7 +45,7 @@ def decisions_frame(rows: list[tuple[int, str, str, str, str, str | None]]) -> p
         [(i, p, h, f, d, "理由", "李明", AT, e) for i, p, h, f, d, e in rows],
         schema={"decision_id": pl.Int64, "period": pl.String, "household_id": pl.String,
                 "flag": pl.String, "decision": pl.String, "reason": pl.String,
-                "decided_by": pl.String, "decided_at": pl.Datetime("us"),
+                "decided_by": pl.String, "decided_at": pl.Datetime("us", "UTC"),
                 "evidence": pl.String}, orient="row")
 
 
@@ -197,7 +197,7 @@ def test_empty_decisions_leave_every_flag_undecided():
     flags = flags_frame([("2026-11", "H001", INCOME, evidence())])
     out = annotate_flags(flags, decisions_frame([]), params=PARAMS)
     assert out.select("decision", "re_raised").rows() == [(None, False)]
-    assert out.schema["decided_at"] == pl.Datetime("us")
+    assert out.schema["decided_at"] == pl.Datetime("us", "UTC")
 
 
 @settings(max_examples=40, deadline=None)

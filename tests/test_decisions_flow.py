@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import unicodedata
 
 import duckdb
 import polars as pl
@@ -113,9 +112,9 @@ def test_a_dismissed_flag_stays_quiet_until_its_evidence_changes(city, tmp_path)
     run_local_monthly(root / "incoming", "2026-10", warehouse)
     row = _q(warehouse, """SELECT decision, re_raised, decision_reason FROM flags WHERE period = '2026-10'
                            AND household_id = ? AND flag = 'INCOME_OVER_STANDARD'""", [household])
-    # decision words and remarks are read after NFKC, like every delivered text
+    # decision words are read after NFKC; the clerk's remark is kept as written (full-width ，)
     assert row.to_dicts() == [{"decision": "dismissed", "re_raised": False,
-                               "decision_reason": unicodedata.normalize("NFKC", "已入户核实，收入为一次性补发")}]
+                               "decision_reason": "已入户核实，收入为一次性补发"}]  # as the clerk wrote it
 
     # a new wage of 30,000 yuan for a living member moves income far past the standard
     member = _q(warehouse, """SELECT id18, name_raw FROM stg_register WHERE period = '2026-10'
@@ -147,7 +146,7 @@ def test_a_file_with_one_bad_row_changes_nothing(city, tmp_path):
         _flag_row("H-NOT-THERE-EITHER", "NOT_A_FLAG", decision="也许")])
     with pytest.raises(DecisionImportError) as exc:
         _import(bad, warehouse)
-    assert "row 2" in str(exc.value) and "row 3" in str(exc.value)
+    assert "第 2 行" in str(exc.value) and "第 3 行" in str(exc.value)
     after = wh.connect_readonly(warehouse)
     assert after.execute("SELECT count(*) FROM decisions").fetchall()[0][0] == count
     after.close()

@@ -12,6 +12,7 @@ import pytest
 import xlsxwriter
 
 from pipelines.decisions import (
+    _DDL,
     DecisionImportError,
     ensure_decisions_table,
     import_decisions,
@@ -29,8 +30,8 @@ from pipelines.report.layout import (
 )
 
 P = "2026-10"
-T0 = datetime(2026, 11, 5, 9, 30)
-T1 = datetime(2026, 11, 6, 9, 30)
+T0 = datetime(2026, 11, 5, 9, 30, tzinfo=UTC)
+T1 = datetime(2026, 11, 6, 9, 30, tzinfo=UTC)
 
 EVIDENCE_H001 = json.dumps({
     "quantities": {"income_per_capita": 1200.0},
@@ -185,29 +186,29 @@ def test_a_changed_decision_is_appended_and_the_old_one_kept(db, tmp_path):
 
 
 BAD_ROWS = [
-    pytest.param([_flag_row(household="H999")], [], SHEET_FLAGS, 2, "unknown household",
+    pytest.param([_flag_row(household="H999")], [], SHEET_FLAGS, 2, "不是本期被标记的家庭",
                  id="unknown-household"),
     pytest.param([_flag_row(flag="ASSETS_OVER_LIMIT")], [], SHEET_FLAGS, 2,
-                 "has no flag ASSETS_OVER_LIMIT", id="unknown-flag"),
-    pytest.param([_flag_row(flag="NOT_A_FLAG")], [], SHEET_FLAGS, 2, "not a flag",
+                 "没有标记 ASSETS_OVER_LIMIT", id="unknown-flag"),
+    pytest.param([_flag_row(flag="NOT_A_FLAG")], [], SHEET_FLAGS, 2, "不是规则中的标记",
                  id="not-a-flag-name"),
-    pytest.param([_flag_row(result="算了")], [], SHEET_FLAGS, 2, "not a decision word",
+    pytest.param([_flag_row(result="算了")], [], SHEET_FLAGS, 2, "不是可选的结论",
                  id="unknown-decision-word"),
     pytest.param([_flag_row(period="2026-09")], [], SHEET_FLAGS, 2,
-                 "not a period in the warehouse", id="another-period"),
-    pytest.param([_flag_row(note=None)], [], SHEET_FLAGS, 2, "needs a reason",
+                 "在数据仓库中没有核对结果", id="another-period"),
+    pytest.param([_flag_row(note=None)], [], SHEET_FLAGS, 2, "须在处理说明中写明理由",
                  id="dismissal-without-reason"),
-    pytest.param([None, _flag_row(clerk=None)], [], SHEET_FLAGS, 3, "经办人 is empty",
+    pytest.param([None, _flag_row(clerk=None)], [], SHEET_FLAGS, 3, "经办人为空",
                  id="no-clerk"),
     pytest.param([], [_review_row(record="T2", candidate="P102")], SHEET_REVIEW, 2,
-                 "not in review", id="record-not-in-review"),
-    pytest.param([], [_review_row(record="T404")], SHEET_REVIEW, 2, "not in links",
+                 "不在待复核状态", id="record-not-in-review"),
+    pytest.param([], [_review_row(record="T404")], SHEET_REVIEW, 2, "交付中没有记录号",
                  id="record-not-in-links"),
     pytest.param([], [_review_row(candidate="P999")], SHEET_REVIEW, 2,
-                 "not the candidate under review", id="other-candidate"),
-    pytest.param([], [_review_row(source="外星局")], SHEET_REVIEW, 2, "not a source",
+                 "不是该记录待复核的候选人", id="other-candidate"),
+    pytest.param([], [_review_row(source="外星局")], SHEET_REVIEW, 2, "不是约定的数据来源",
                  id="unknown-source"),
-    pytest.param([], [_review_row(result="属实")], SHEET_REVIEW, 2, "确认/否定",
+    pytest.param([], [_review_row(result="属实")], SHEET_REVIEW, 2, "确认或否定",
                  id="flag-word-on-review-sheet"),
 ]
 
@@ -224,7 +225,7 @@ def test_a_bad_row_refuses_the_whole_file(db, tmp_path, flags, reviews, sheet, r
         import_decisions(book, db, imported_at=T1)
     assert [(p[0], p[1]) for p in caught.value.problems] == [(sheet, row)]
     assert message in caught.value.problems[0][2]
-    assert f"{sheet} row {row}: " in str(caught.value) and "bad.xlsx" in str(caught.value)
+    assert f"「{sheet}」第 {row} 行：" in str(caught.value) and "bad.xlsx" in str(caught.value)
     assert _dump(db) == before
 
 
@@ -245,7 +246,7 @@ def test_two_rows_deciding_one_flag_differently_are_refused(db, tmp_path):
     with pytest.raises(DecisionImportError) as caught:
         import_decisions(book, db, imported_at=T0)
     assert caught.value.problems == [(SHEET_FLAGS, 3,
-                                      f"contradicts {SHEET_FLAGS} row 2 about the same flag")]
+                                      f"与「{SHEET_FLAGS}」第 2 行对同一标记的结论矛盾")]
 
 
 def test_messages_never_carry_an_id_number_or_a_name(db, tmp_path):
@@ -290,12 +291,12 @@ def test_csv_errors_name_the_file_and_the_row(db, tmp_path):
 def test_a_file_that_is_not_a_decision_file_is_refused(db, tmp_path):
     other = _csv(tmp_path / "other.csv", ("期间", "户编号"), [{"期间": P, "户编号": "H001"}],
                  "utf-8")
-    with pytest.raises(DecisionImportError, match="neither 处理结果"):
+    with pytest.raises(DecisionImportError, match="既没有 处理结果"):
         import_decisions(other, db)
     book = _workbook(tmp_path / "wb.xlsx", [], [])
     no_column = tmp_path / "short.csv"
     no_column.write_text("期间,户编号,处理结果\n2026-10,H001,排除\n", encoding="utf-8")
-    with pytest.raises(DecisionImportError, match="lacks column"):
+    with pytest.raises(DecisionImportError, match="表头缺少列"):
         import_decisions(no_column, db)
     assert import_decisions(book, db).rows_read == 0
 
@@ -308,14 +309,30 @@ def test_import_writes_inside_a_transaction_the_caller_holds(db, tmp_path):
     assert _dump(db)[1] is None
 
 
-def test_aware_import_time_is_stored_as_utc(db, tmp_path):
+def test_decision_times_are_stored_as_moments(db, tmp_path):
+    """Issue 14 item 13: decided_at is TIMESTAMPTZ; an import at 07:30 Beijing is 23:30 UTC the day before."""
     from datetime import timedelta, timezone
     shanghai = timezone(timedelta(hours=8))
     book = _workbook(tmp_path / "wb.xlsx", [_flag_row()], [])
-    import_decisions(book, db, imported_at=datetime(2026, 11, 5, 17, 30, tzinfo=shanghai))
-    assert db.sql("SELECT decided_at FROM decisions").fetchall()[0][0] == T0.replace(
-        hour=9, tzinfo=None)
-    assert T0.replace(tzinfo=UTC).hour == 9
+    import_decisions(book, db, imported_at=datetime(2026, 11, 6, 7, 30, tzinfo=shanghai))
+    types = dict(db.sql("SELECT column_name, data_type FROM information_schema.columns "
+                        "WHERE table_name = 'decisions'").fetchall())
+    assert types["decided_at"] == types["imported_at"] == "TIMESTAMP WITH TIME ZONE"
+    stored = db.sql("SELECT decided_at FROM decisions").fetchall()[0][0]
+    assert stored.tzinfo is not None and stored == datetime(2026, 11, 5, 23, 30, tzinfo=UTC)
+    assert stored.astimezone(shanghai).date().isoformat() == "2026-11-06"
+
+
+def test_a_table_of_naive_utc_times_is_converted_keeping_each_moment(tmp_path):
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute(_DDL.replace("TIMESTAMPTZ", "TIMESTAMP"))
+    con.execute("INSERT INTO decisions (decision_id, kind, period, decision, decided_by, decided_at, "
+                "imported_at, import_file, import_sha256) VALUES (1, 'flag', '2026-10', 'verified', "
+                "'李明', TIMESTAMP '2026-11-05 23:30:00', TIMESTAMP '2026-11-05 23:30:00', 'a.xlsx', 'x')")
+    ensure_decisions_table(con)
+    ensure_decisions_table(con)  # a second call changes nothing
+    assert con.sql("SELECT decided_at FROM decisions").fetchall()[0][0] == datetime(2026, 11, 5, 23, 30, tzinfo=UTC)
+    con.close()
 
 
 def test_a_link_decision_imports_again_after_a_run_relinked_the_record(db, tmp_path):
@@ -360,7 +377,7 @@ def test_ensure_decisions_table_keeps_existing_rows(db, tmp_path):
     ensure_decisions_table(db)
     assert db.sql("SELECT count(*) FROM decisions").fetchall() == [(1,)]
     frame = load_flag_decisions(db)
-    assert frame.schema["decided_at"] == pl.Datetime("us")
+    assert frame.schema["decided_at"] == pl.Datetime("us", "UTC")
 
 
 def test_import_brings_the_published_flags_decision_columns_up_to_date(db, tmp_path):
@@ -406,8 +423,7 @@ def test_csv_headers_are_trimmed_and_ragged_rows_refused(db, tmp_path):
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("期间,户编号,标记代码,处理结果,处理说明,经办人\n"
                       "2026-10,H001,INCOME_OVER_STANDARD,排除,a,b,c,d\n", encoding="utf-8")
-    with pytest.raises(DecisionImportError, match="ragged.csv: not a well-formed CSV|"
-                                                  "well-formed CSV"):
+    with pytest.raises(DecisionImportError, match="不是格式正确的 CSV 文件"):
         read_decision_file(ragged)
 
 
@@ -419,5 +435,18 @@ def test_a_recorded_flag_decision_imports_again_after_its_flag_was_recomputed_aw
     assert import_decisions(book, db, imported_at=T1).already_recorded == 1
     assert _dump(db) == before
     changed = _workbook(tmp_path / "changed.xlsx", [_flag_row(result="属实")], [])
-    with pytest.raises(DecisionImportError, match="unknown household"):
+    with pytest.raises(DecisionImportError, match="不是本期被标记的家庭"):
         import_decisions(changed, db, imported_at=T1)
+
+
+def test_a_clerks_own_words_are_stored_exactly_as_written(db, tmp_path):
+    """Issue 14 item 12: no NFKC on 处理说明 and 经办人 (full-width ，（）０ stay); codes still match."""
+    note = "已入户核实，工资为一次性补发（２０２６年９月）  "
+    book = _workbook(tmp_path / "wb.xlsx", [_flag_row(note=note, clerk="李　明")], [])
+    assert import_decisions(book, db, imported_at=T0).recorded == 1
+    assert db.sql("SELECT reason, decided_by FROM decisions").fetchall() == [(note, "李　明")]
+    # a note of nothing but spaces is no note: a dismissal still needs one
+    blank = _workbook(tmp_path / "blank.xlsx", [_flag_row(household="H002", flag="PROPERTY_OVER_LIMIT",
+                                                          note="　 ")], [])
+    with pytest.raises(DecisionImportError, match="须在处理说明中写明理由"):
+        import_decisions(blank, db, imported_at=T1)

@@ -57,11 +57,12 @@ def test_sheets_headers_frozen_panes_and_filters_follow_the_layout(city: list[Pa
     assert district.sheetnames == [SHEET_ABOUT, SHEET_FLAGS, SHEET_REVIEW, SHEET_NOTICES]
     all_wb = openpyxl.load_workbook(city[2])
     assert all_wb.sheetnames == [SHEET_ABOUT, SHEET_FLAGS, SHEET_REVIEW, SHEET_QUARANTINE]
-    for sheet, columns in ((SHEET_FLAGS, FLAG_COLUMNS), (SHEET_REVIEW, REVIEW_COLUMNS),
-                           (SHEET_QUARANTINE, QUARANTINE_COLUMNS)):
+    for sheet, columns, frozen in ((SHEET_FLAGS, FLAG_COLUMNS, "D2"), (SHEET_REVIEW, REVIEW_COLUMNS, "D2"),
+                                   (SHEET_QUARANTINE, QUARANTINE_COLUMNS, "A2")):
         ws = all_wb[sheet]
         assert tuple(c.value for c in ws[1]) == columns
-        assert ws.freeze_panes == "A2"
+        # the header row and the columns up to 户编号 / 记录号 stay in view
+        assert ws.freeze_panes == frozen
         assert ws.auto_filter.ref.startswith("A1:")
 
 
@@ -76,7 +77,7 @@ def test_known_household_shows_reason_figures_threshold_and_earlier_decision(cit
     assert income["标记"] == "收入超过保障标准"
     assert income["原因说明"] == "家庭月人均收入 1,234.56 元，高于低保标准 1,010.00 元"
     assert "家庭月人均收入：1,234.56 元" in income["计算值"]
-    assert income["阈值"] == "低保标准：1,010.00 元（参数：dibao_standard）"
+    assert income["阈值"] == "低保标准：1,010.00 元（依据：低保标准）"
     assert income["规则版本"] == "rb-2026a"
     assert "2026-09 排除：一次性补发工资" in income["既往处理"]
     assert income["既往处理"].startswith("再次提示")
@@ -86,7 +87,8 @@ def test_known_household_shows_reason_figures_threshold_and_earlier_decision(cit
 
 def test_a_decision_already_imported_shows_as_history_and_leaves_the_column_empty(city: list[Path]) -> None:
     medical = [r for r in _rows(city[1], SHEET_FLAGS) if r["标记代码"] == "HIGH_MEDICAL_EXPENSE"]
-    assert medical[0]["既往处理"] == "现有处理：转交（已转医保部门核实，周科员，2026-11-06）"
+    # decided 09:30 UTC: shown in Beijing time
+    assert medical[0]["既往处理"] == "现有处理：转交（已转医保部门核实，周科员，2026-11-06 17:30）"
     assert medical[0]["处理结果"] is None
 
 
@@ -155,8 +157,10 @@ def test_column_widths_fit_chinese_text(city: list[Path]) -> None:
     ws = openpyxl.load_workbook(city[0])[SHEET_FLAGS]
     widths = {ws.cell(1, i + 1).value: ws.column_dimensions[openpyxl.utils.get_column_letter(i + 1)].width
               for i in range(ws.max_column)}
-    # "家庭月人均收入 1,234.56 元，高于低保标准 1,010.00 元" is 44 columns wide
-    assert widths["原因说明"] >= 44
+    # "家庭月人均收入 1,234.56 元，高于低保标准 1,010.00 元" is 44 columns wide: it wraps at 36
+    assert 36 <= widths["原因说明"] < 38
+    assert ws.cell(2, [c.value for c in ws[1]].index("原因说明") + 1).alignment.wrap_text is True
+    assert ws.row_dimensions[2].height >= 30  # two lines
     assert widths["户编号"] >= 8 and widths["户编号"] < 20
     assert widths["户主证件号"] >= 20
 

@@ -124,16 +124,19 @@ LINKS = [
     ("tax_wages", PERIOD, "T001", "P0001", "H0001", 1.0, "matched", "id_exact", 20.1, None, None, None,
      '{"name": "exact", "id": "exact"}'),
     ("tax_wages", PERIOD, "T002", None, None, 0.82, "review", "low_score", 6.3, "P0004", "H0003",
-     "ID and name agree but sex disagree", '{"name": "pinyin_same", "id": "one_substitution", "birth": "equal"}'),
+     "ID and name agree but sex disagree: match probability 0.82 is below the auto-match threshold 0.9",
+     '{"name": "pinyin_same", "id": "one_substitution", "birth": "equal"}'),
     ("tax_wages", PERIOD, "T003", None, None, None, "unmatched", "no_candidate", None, None, None,
-     "无候选人", None),
+     "no register person shares the record's ID or name (the ID is valid)", None),
     ("pension", PERIOD, "A001", "P0004", "H0003", 1.0, "matched", "id_exact", 19.8, None, None, None, None),
     ("pension", PERIOD, "A002", None, None, 0.55, "review", "name_only", 3.1, "P0001", "H0001",
-     "the record's ID is blank; a register person has the same name", '{"name": "exact", "id": "none"}'),
+     "the record's ID is blank; a register person has the same name; never linked on name alone",
+     '{"name": "exact", "id": "none"}'),
     ("deaths", PERIOD, "D001", "P0003", "H0002", 1.0, "matched", "id_exact", 21.0, None, None, None, None),
     ("tax_wages", EARLIER, "T101", "P0001", "H0001", 1.0, "matched", "id_exact", 20.1, None, None, None, None),
     ("tax_wages", EARLIER, "T102", None, None, 0.7, "review", "id_name_mismatch", 5.0, "P0006", "H0004",
-     "the ID agrees with the candidate but the name is plainly different", '{"name": "jw_high", "id": "equal"}'),
+     "the ID equals the candidate's but the name is plainly different",
+     '{"name": "jw_high", "id": "equal"}'),
 ]
 # table, period, record_no, id_raw, name_raw
 RECORDS = [
@@ -146,12 +149,15 @@ RECORDS = [
     ("stg_tax_wages", EARLIER, "T101", "990101198001011234", "张伟"),
     ("stg_tax_wages", EARLIER, "T102", "990102197007071111", "王方"),
 ]
-QUARANTINE = [
-    ("tax_wages", PERIOD, "tax_wages.csv", 5, "T009", "收入额无法解析"),
-    ("pension", PERIOD, "pension.csv", 7, "A009", "发放年月为空; 发放金额超过两位小数"),
-    ("bank", PERIOD, "bank_icbc.xlsx", None, None, "文件缺少必需列 余额，整个文件被拒收"),
-    ("unknown", PERIOD, "notes.txt", None, None, "未知文件，未处理"),
-    ("medical", EARLIER, "medical.csv", 2, "M002", "结算日期晚于交付月份"),
+QUARANTINE = [  # reasons as the loaders word them (pipelines/reasons.py)
+    ("tax_wages", PERIOD, "tax_wages.csv", 5, "T009", "收入额 '12a.5' is not an amount"),
+    ("pension", PERIOD, "pension.csv", 7, "A009",
+     "发放年月 is blank; 发放金额 '9.195' has more than two decimals"),
+    ("bank", PERIOD, "bank_icbc.xlsx", None, None, "bank_icbc.xlsx lacks required column 余额"),
+    ("unknown", PERIOD, "notes.txt", None, None, "notes.txt is not a delivery this office knows "
+     "(expected register, a source name or bank_*, as .csv or .xlsx)"),
+    ("medical", EARLIER, "medical.csv", 2, "M002",
+     "结算日期 '2026-10-03' is after the end of the delivery month (2026-09-30)"),
 ]
 
 

@@ -116,7 +116,7 @@ def test_quantities_and_thresholds_are_listed_with_units_and_parameters() -> Non
     ev = _ev({"income_per_capita": 1234.56, "living_members": 2, "has_non_residential_unit": False},
              {"standard": 1010})
     assert describe_quantities(ev) == "家庭月人均收入：1,234.56 元；在世成员数：2；有商业/办公/工业用房：否"
-    assert describe_thresholds(ev) == "低保标准：1,010.00 元（参数：standard）"
+    assert describe_thresholds(ev) == "低保标准：1,010.00 元（依据：standard）"
 
 
 def test_comparison_vector_in_chinese_keeps_unknown_levels_as_stored() -> None:

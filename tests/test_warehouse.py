@@ -23,7 +23,7 @@ def _digest(path):
 
 def _seed(path):
     with wh.publishing(path) as con:
-        con.execute("INSERT INTO quarantine VALUES ('tax_wages', '2026-09', 'tax_wages.csv', 3, 'R1', 'old')")
+        con.execute("INSERT INTO quarantine (source, period, file, row_number, record_no, reason) VALUES ('tax_wages', '2026-09', 'tax_wages.csv', 3, 'R1', 'old')")
 
 
 def test_first_publish_creates_the_contract_tables(tmp_path):
@@ -44,7 +44,7 @@ def test_a_failed_run_leaves_the_file_byte_identical_and_no_working_copy(tmp_pat
     with pytest.raises(RuntimeError, match="boom"):
         with wh.publishing(path) as con:
             con.execute("DELETE FROM quarantine")
-            con.execute("INSERT INTO quarantine VALUES ('pension', '2026-10', 'p.csv', 1, 'X', 'new')")
+            con.execute("INSERT INTO quarantine (source, period, file, row_number, record_no, reason) VALUES ('pension', '2026-10', 'p.csv', 1, 'X', 'new')")
             raise RuntimeError("boom")
     assert _digest(path) == before
     assert [p.name for p in tmp_path.iterdir() if ".tmp" in p.name] == []
@@ -56,7 +56,7 @@ def test_a_reader_keeps_its_snapshot_and_a_new_reader_sees_the_whole_new_run(tmp
     reader = wh.connect_readonly(path)
     with wh.publishing(path) as con:
         con.execute("DELETE FROM quarantine")
-        con.execute("INSERT INTO quarantine VALUES ('pension', '2026-10', 'p.csv', 1, 'X', 'new')")
+        con.execute("INSERT INTO quarantine (source, period, file, row_number, record_no, reason) VALUES ('pension', '2026-10', 'p.csv', 1, 'X', 'new')")
         # while the run writes, the published file still opens read-only and shows the old rows
         during = wh.connect_readonly(path)
         assert during.execute("SELECT reason FROM quarantine").fetchall() == [("old",)]

@@ -3,7 +3,8 @@
 :func:`write_reports` is what ``hedui report`` calls. It opens the warehouse read-only, writes one
 Excel workbook per district for the clerks (``hedui-<period>-<district>.xlsx``), a city-level
 workbook with the quarantined rows when no district was named (``hedui-<period>-all.xlsx``) and
-one self-contained HTML report (``hedui-<period>.html``).
+one self-contained HTML report (``hedui-<period>.html``). Workbooks with names and ID numbers in
+full (``full_identity``) are named ``hedui-<period>-<district>-实名.xlsx``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: the name part of the city-level workbook
 CITY = "all"
+#: added to the name of a workbook that shows names and ID numbers in full
+FULL_IDENTITY_SUFFIX = "-实名"
 #: China has no daylight saving: Beijing time is UTC+8 all year
 _BEIJING = timezone(timedelta(hours=8), "北京时间")
 
@@ -120,18 +123,22 @@ def write_reports(
             lookback=wh.lookback(period),
             analyst_db=f"{Path(warehouse).stem}-analyst.duckdb",
             fairness=fairness_rows(con, period=period),
+            delivery_changes=wh.delivery_changes(con, period=period),
         )
     finally:
         con.close()
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    # a workbook with names and IDs in full is named apart, so it never replaces (or is sent
+    # out as) the masked one
+    suffix = FULL_IDENTITY_SUFFIX if full_identity else ""
     flag_rows = flag_sheet(flags, full_identity=full_identity)
     review_rows = review_sheet(review, full_identity=full_identity)
     paths = []
     for district in scope:
         paths.append(_workbook(
-            out / f"hedui-{period}-{district}.xlsx", period=period, scope=f"区县 {district}",
+            out / f"hedui-{period}-{district}{suffix}.xlsx", period=period, scope=f"区县 {district}",
             flags=flags.filter(pl.col("district_code") == district),
             flag_rows=flag_rows.filter(pl.col("区县代码") == district),
             review_rows=review_rows.filter(review["district_code"] == district),
@@ -140,7 +147,7 @@ def write_reports(
         ))
     if city:
         paths.append(_workbook(
-            out / f"hedui-{period}-{CITY}.xlsx", period=period, scope="全市（所有区县）", flags=flags,
+            out / f"hedui-{period}-{CITY}{suffix}.xlsx", period=period, scope="全市（所有区县）", flags=flags,
             flag_rows=flag_rows, review_rows=review_rows, quarantine=quarantine, summary=summary,
             full_identity=full_identity,
         ))
@@ -186,9 +193,10 @@ def _workbook(path: Path, *, period: str, scope: str, flags: pl.DataFrame, flag_
               full_identity: bool, notices: pl.DataFrame | None = None) -> Path:
     """One workbook: a district's (quarantine None) or the city's (with the 隔离记录 sheet)."""
     months = wh.lookback(period)
+    suffix = FULL_IDENTITY_SUFFIX if full_identity else ""
     if quarantine is None:
         note = (f"隔离记录属于整批交付，不分区县，不在本工作簿中；"
-                f"见全市汇总工作簿 hedui-{period}-{CITY}.xlsx 的「{SHEET_QUARANTINE}」表。")
+                f"见全市汇总工作簿 hedui-{period}-{CITY}{suffix}.xlsx 的「{SHEET_QUARANTINE}」表。")
     else:
         note = (f"本工作簿的「{SHEET_QUARANTINE}」表列出 {months[0]} 至 {months[-1]} 各月交付中被拒收的行和文件"
                 f"（{quarantine.height} 行），请联系对应部门更正后重新交付。")
@@ -198,10 +206,10 @@ def _workbook(path: Path, *, period: str, scope: str, flags: pl.DataFrame, flag_
         Sheet(SHEET_FLAGS, flag_rows, choices={FLAG_DECISION_COLUMN: FLAG_CHOICES},
               editable=FLAG_DECISION_COLUMNS),
         Sheet(SHEET_REVIEW, review_rows, choices={REVIEW_DECISION_COLUMN: LINK_CHOICES},
-              editable=REVIEW_DECISION_COLUMNS),
+              editable=REVIEW_DECISION_COLUMNS, numbers=("匹配得分",)),
     ]
     if quarantine is not None:
-        sheets.append(Sheet(SHEET_QUARANTINE, quarantine_sheet(quarantine), editable=("处理说明",)))
+        sheets.append(Sheet(SHEET_QUARANTINE, quarantine_sheet(quarantine)))
     if notices is not None:
         # one notice per flagged household, to print and hand over (always masked)
         about.append((SHEET_NOTICES, (
@@ -212,5 +220,5 @@ def _workbook(path: Path, *, period: str, scope: str, flags: pl.DataFrame, flag_
             pl.col("household_id").alias("户编号"), pl.col("text").alias("告知书"))))
     # written under a temporary name and renamed: a clerk never opens a truncated workbook
     with atomic_write_path(path) as tmp:
-        write_workbook(tmp, sheets=sheets, about=about)
+        write_workbook(tmp, sheets=sheets, about=about, footer=f"{scope} · {period}")
     return path

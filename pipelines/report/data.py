@@ -8,6 +8,7 @@ happens in :mod:`pipelines.report.workbook`. Only the tables and columns of docs
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -222,3 +223,30 @@ def household_counts(con: duckdb.DuckDBPyConnection, *, period: str, districts: 
         """,
         params={"p": period, "d": districts},
     ).pl()
+
+
+def delivery_changes(con: duckdb.DuckDBPyConnection, *, period: str) -> list[dict]:
+    """The sources whose delivery of ``period`` changed sharply from the month before.
+
+    Read from ``runs.summary`` of the latest finished run that assessed ``period`` (a monthly
+    run of it, or a quarterly run whose months include it); see :mod:`pipelines.deliveries`.
+    Empty when no such run recorded the check.
+    """
+    if "runs" not in _tables(con):
+        return []
+    rows = con.sql(
+        """
+        SELECT period, CAST(summary AS VARCHAR) FROM runs
+        WHERE status <> 'failed' AND summary IS NOT NULL ORDER BY finished_at DESC
+        """
+    ).fetchall()
+    for run_period, text in rows:
+        try:
+            summary = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(summary, dict) or "delivery_changes" not in summary:
+            continue
+        if run_period == period or period in (summary.get("months") or []):
+            return [c for c in summary["delivery_changes"] if c.get("period") == period]
+    return []

@@ -7,15 +7,16 @@ no name, no household number.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
-
 from typing import TYPE_CHECKING
 
 import polars as pl
 
+from pipelines.deliveries import delivery_warnings
+from pipelines.reasons import count_by_kind
 from pipelines.report.layout import FLAG_LABELS, SOURCE_LABELS
+from pipelines.report.text import display_width
 
 if TYPE_CHECKING:  # altair and vl-convert load in ~1 s: only when a report is rendered
     import altair as alt
@@ -23,9 +24,6 @@ if TYPE_CHECKING:  # altair and vl-convert load in ~1 s: only when a report is r
 _FONT = '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 _VEGA_FONT = "Noto Sans CJK SC"
 STATUS_LABELS = {"matched": "已匹配", "review": "待复核", "unmatched": "未匹配"}
-#: an ID-like run of characters; quarantine reasons are free text from the loaders
-_ID_LIKE = re.compile(r"[0-9０-９]{6,}[0-9Xx０-９Ｘｘ]*")
-_QUOTED = re.compile(r"'[^']*'")
 _TOP_REASONS = 15
 
 
@@ -48,6 +46,8 @@ class ReportData:
     analyst_db: str | None = None
     #: the period's ``fairness`` rows (pipelines/report/fairness.py); None: no section data
     fairness: pl.DataFrame | None = None
+    #: sources whose delivery changed sharply from the month before (pipelines/deliveries.py)
+    delivery_changes: list[dict] = field(default_factory=list)
 
 
 def _svg(chart: alt.TopLevelMixin) -> str:
@@ -71,7 +71,7 @@ def flags_by_district_chart(counts: pl.DataFrame, *, period: str) -> str | None:
     if rows.is_empty():
         return None
     chart = alt.Chart(rows).mark_bar().encode(
-        y=alt.Y("标记:N", sort="-x", title=None),
+        y=alt.Y("标记:N", sort="-x", title=None, axis=alt.Axis(labelLimit=_label_limit(rows["标记"]))),
         x=alt.X("sum(户数):Q", title="标记户数", axis=alt.Axis(format="d", tickMinStep=1)),
         color=alt.Color("区县:N", title="区县代码"),
         tooltip=["标记", "区县", "户数"],
@@ -80,7 +80,10 @@ def flags_by_district_chart(counts: pl.DataFrame, *, period: str) -> str | None:
 
 
 def trend_chart(counts: pl.DataFrame) -> str | None:
-    """SVG line chart of households flagged per month and flag, over all months present."""
+    """SVG chart of households flagged per month and flag, over all months present.
+
+    Several months: a line per flag. One month: labelled bars (a line needs two points).
+    """
     import altair as alt
     rows = counts.group_by("period", "flag").agg(pl.col("households").sum()).select(
         pl.col("period").alias("期间"),
@@ -89,14 +92,26 @@ def trend_chart(counts: pl.DataFrame) -> str | None:
     ).sort("期间", "标记")
     if rows.is_empty():
         return None
+    legend = alt.Legend(labelLimit=_label_limit(rows["标记"]))
+    if rows["期间"].n_unique() == 1:
+        month = rows["期间"][0]
+        base = alt.Chart(rows).encode(
+            y=alt.Y("标记:N", sort="-x", title=None, axis=alt.Axis(labelLimit=_label_limit(rows["标记"]))),
+            x=alt.X("户数:Q", title=f"{month} 标记户数", axis=alt.Axis(format="d", tickMinStep=1)),
+            tooltip=["期间", "标记", "户数"],
+        )
+        chart = (base.mark_bar(color="#4C78A8") + base.mark_text(align="left", dx=3).encode(
+            text=alt.Text("户数:Q", format="d"))).properties(
+            width=480, title=f"各月标记户数趋势（仓库中只有 {month} 一个月，暂无趋势）")
+        return _svg(chart)
     base = alt.Chart(rows).encode(
         x=alt.X("期间:O", title="期间", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("户数:Q", title="标记户数", axis=alt.Axis(format="d", tickMinStep=1)),
-        color=alt.Color("标记:N", title="标记"),
+        color=alt.Color("标记:N", title="标记", legend=legend),
         tooltip=["期间", "标记", "户数"],
     )
     chart = (base.mark_line() + base.mark_point(filled=True)).properties(
-        width=520, height=220, title="各月标记户数趋势"
+        width=480, height=220, title="各月标记户数趋势"
     )
     return _svg(chart)
 
@@ -112,7 +127,7 @@ def match_rate_chart(rates: pl.DataFrame, *, period: str) -> str | None:
         pl.col("records").alias("记录数"),
     )
     chart = alt.Chart(rows).mark_bar().encode(
-        y=alt.Y("来源:N", title=None),
+        y=alt.Y("来源:N", title=None, axis=alt.Axis(labelLimit=_label_limit(rows["来源"]))),
         x=alt.X("sum(记录数):Q", stack="normalize", title="占该来源记录的比例", axis=alt.Axis(format="%")),
         color=alt.Color(
             "状态:N", title="匹配状态",
@@ -124,24 +139,22 @@ def match_rate_chart(rates: pl.DataFrame, *, period: str) -> str | None:
 
 
 def quarantine_reasons(quarantine: pl.DataFrame) -> pl.DataFrame:
-    """Quarantine reasons counted one by one (a row's reasons are joined by ``; ``).
+    """Quarantined rows per kind of reason, in Chinese, each row counted once.
 
-    Quoted values and digit runs of six or more are blanked so that reasons group by kind and
-    no ID number can reach the report. Columns:
-    ``reason, rows`` (most frequent first).
+    Kinds come from :func:`pipelines.reasons.count_by_kind`: the Chinese sentences with their
+    values left out (so no ID number or amount reaches the page); a row with several problems
+    counts once, under all of them together, so that ``rows`` sums to the rows quarantined.
+    Columns: ``reason, rows, sources`` (most frequent first).
     """
-    return (
-        quarantine.select(pl.col("reason").fill_null("（未说明）").str.split("; "))
-        .explode("reason")
-        # quoted values and digit runs (amounts, 记录号, IDs) vary by row: blank them so that
-        # reasons group by kind, and so that no ID number can reach the page
-        .select(pl.col("reason").str.strip_chars().str.replace_all(_QUOTED.pattern, "'…'")
-                .str.replace_all(_ID_LIKE.pattern, "…"))
-        .filter(pl.col("reason") != "")
-        .group_by("reason")
-        .agg(pl.len().alias("rows"))
-        .sort(["rows", "reason"], descending=[True, False])
-    )
+    if "source" not in quarantine.columns:
+        quarantine = quarantine.with_columns(pl.lit(None, pl.String).alias("source"))
+    counted = count_by_kind(quarantine.select("source", "reason"))
+    sources = [
+        "、".join(f"{SOURCE_LABELS.get(s['source'], s['source'] or '未知')} {s['rows']}" for s in by)
+        for by in counted["by_source"].to_list()
+    ]
+    return counted.select(pl.col("kind").alias("reason"), "rows").with_columns(
+        pl.Series("sources", sources, dtype=pl.String))
 
 
 def quarantine_chart(quarantine: pl.DataFrame, *, period: str) -> str | None:
@@ -152,11 +165,17 @@ def quarantine_chart(quarantine: pl.DataFrame, *, period: str) -> str | None:
         return None
     rows = reasons.select(pl.col("reason").alias("原因"), pl.col("rows").alias("行数"))
     chart = alt.Chart(rows).mark_bar(color="#E45756").encode(
-        y=alt.Y("原因:N", sort="-x", title=None, axis=alt.Axis(labelLimit=420)),
+        y=alt.Y("原因:N", sort="-x", title=None, axis=alt.Axis(labelLimit=_label_limit(rows["原因"]))),
         x=alt.X("行数:Q", title="隔离行数", axis=alt.Axis(format="d", tickMinStep=1)),
         tooltip=["原因", "行数"],
-    ).properties(width=420, title=f"{period} 交付数据隔离原因")
+    ).properties(width=360, title=f"{period} 交付数据隔离原因")
     return _svg(chart)
+
+
+def _label_limit(labels: pl.Series) -> int:
+    """A label width (px) that fits the longest label: Vega cuts longer ones with an ellipsis."""
+    widest = labels.to_frame("t").select(display_width(pl.col("t")).max()).item() or 0
+    return int(widest) * 8 + 24
 
 
 def _table(frame: pl.DataFrame) -> str:
@@ -204,7 +223,7 @@ def render_html(data: ReportData) -> str:
     period = data.period
     total_q = data.quarantine.filter(pl.col("period") == period).height
     reasons = quarantine_reasons(data.quarantine.filter(pl.col("period") == period)).select(
-        pl.col("reason").alias("原因"), pl.col("rows").alias("行数")
+        pl.col("reason").alias("原因"), pl.col("rows").alias("行数"), pl.col("sources").alias("来源")
     )
     summary = (
         f"<p>期间 <b>{escape(period)}</b>；区县 {escape('、'.join(data.districts))}；"
@@ -212,7 +231,10 @@ def render_html(data: ReportData) -> str:
         f"<p>{escape(data.lookback[0])} 至 {escape(period)} 交付、仍待复核的匹配记录 <b>{data.review_count}</b> 条；"
         f"{escape(period)} 交付中被隔离的行或文件 <b>{total_q}</b> 个。明细见各区县核查工作簿。</p>"
     )
+    warnings = delivery_warnings({"delivery_changes": data.delivery_changes})
     sections = [
+        *([f'<section class="warn"><h2>交付行数突变</h2><ul>'
+           f'{"".join(f"<li>{escape(w)}</li>" for w in warnings)}</ul></section>'] if warnings else []),
         f"<section><h2>各区县概况</h2>{_table(_district_table(data))}</section>",
         _section("标记分布", flags_by_district_chart(data.flag_counts, period=period)),
         _section("趋势", trend_chart(data.flag_counts)),
@@ -228,6 +250,7 @@ def render_html(data: ReportData) -> str:
         "text-align:left}th{background:#eef2f8}.chart svg{max-width:100%;height:auto}.empty{color:#888}"
         ".warn{color:#a15c00}"
         "footer{color:#888;font-size:.85em;margin-top:2em}"
+        ".warn{background:#fff4e5;border-left:4px solid #e8a33d;padding:.2em 1em}"
     )
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'

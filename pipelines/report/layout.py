@@ -14,19 +14,27 @@ SHEET_ABOUT = "说明"
 SHEET_NOTICES = "告知书"
 
 #: flagged households: one row per (household, flag)
+#: (the decision columns come before the long texts, so a clerk sees them beside the household)
+#: (标记代码 and 规则版本, for the importer and the record, come last and are not printed)
 FLAG_COLUMNS = (
     "期间", "区县代码", "户编号", "保障类别", "街道乡镇", "户主姓名", "户主证件号",
-    "标记代码", "标记", "原因说明", "计算值", "阈值", "规则版本", "既往处理",
-    "处理结果", "处理说明", "经办人",
+    "标记", "处理结果", "处理说明", "经办人",
+    "原因说明", "计算值", "阈值", "既往处理", "标记代码", "规则版本",
 )
+#: trailing columns left off the printed page (codes a clerk on a home visit does not need)
+UNPRINTED_COLUMNS = {SHEET_FLAGS: ("标记代码", "规则版本")}
 #: records waiting in review: one row per extract record with status 'review'
 REVIEW_COLUMNS = (
     "期间", "来源", "记录号", "记录姓名", "记录证件号", "候选个人编号", "候选户编号",
-    "候选姓名", "候选证件号", "匹配得分", "存疑原因",
+    "候选姓名", "候选证件号", "匹配得分",
     "核对结论", "处理说明", "经办人",
+    "存疑原因",
 )
-#: quarantined rows and refused files
-QUARANTINE_COLUMNS = ("期间", "来源", "文件", "行号", "记录号", "原因", "处理说明")
+#: quarantined rows and refused files: for reference only (the providing department corrects
+#: and re-delivers), so the sheet has no column to fill in
+QUARANTINE_COLUMNS = ("期间", "来源", "文件", "行号", "记录号", "原因")
+#: columns kept in view when a sheet scrolls right (the key a clerk looks a row up by)
+FROZEN_COLUMNS = {SHEET_FLAGS: "户编号", SHEET_REVIEW: "记录号"}
 
 #: the columns a clerk fills in; everything else is written by hedui
 FLAG_DECISION_COLUMNS = ("处理结果", "处理说明", "经办人")

@@ -7,7 +7,9 @@ functions that turn one flag's evidence JSON into a Chinese sentence a clerk can
 from __future__ import annotations
 
 import json
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
@@ -433,14 +435,30 @@ def _threshold_label(name: str) -> str:
     return name
 
 
-def describe_thresholds(evidence: str | dict | None) -> str:
-    """The evidence thresholds as ``name：value（参数：…）`` joined by ``；`` (JSON text or parsed)."""
+@lru_cache(maxsize=1)
+def _parameter_labels() -> dict[str, str]:
+    from pipelines.rulebook import parameter_labels
+    return parameter_labels()
+
+
+def describe_thresholds(evidence: str | dict | None, *, labels: dict[str, str] | None = None) -> str:
+    """The evidence thresholds as ``name：value（依据：…）`` joined by ``；`` (JSON text or parsed).
+
+    Parameters
+    ----------
+    evidence : str, dict or None
+        ``flags.evidence``.
+    labels : dict, optional
+        Parameter name → Chinese label; default the ``label`` of each file in ``rules/parameters``.
+        A parameter without a label is shown by its name.
+    """
+    labels = _parameter_labels() if labels is None else labels
     t = (evidence if isinstance(evidence, dict) else parse_evidence(evidence))["thresholds"]
     parts = []
     for name, entry in t.items():
-        params = _threshold_params(entry)
+        params = [labels.get(p, p) for p in _threshold_params(entry)]
         text = f"{_threshold_label(name)}：{format_quantity(name, _threshold_value(entry))}"
-        parts.append(text + (f"（参数：{', '.join(params)}）" if params else ""))
+        parts.append(text + (f"（依据：{'、'.join(params)}）" if params else ""))
     return "；".join(parts)
 
 
@@ -497,3 +515,81 @@ def _level(field: str, value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return f"{value:g}"
     return COMPARISON_LEVELS.get(str(value), str(value))
+
+
+#: the matcher's reason words (pipelines/match/decide.py) as a clerk reads them
+_ID_STATES = {
+    "blank": "为空", "malformed": "格式不正确", "stored as a number by Excel": "被 Excel 存成了数字",
+    "fails its check digit": "校验位不正确", "valid": "有效", "a legacy 15-digit one": "是15位旧号",
+    "unusable": "不可用",
+}
+_ID_AGREEMENT = {
+    "the ID equals the candidate's": "证件号与候选人相同",
+    "the ID equals the candidate's once converted from 15 digits": "证件号由15位旧号转换后与候选人相同",
+    "the ID is one wrong digit from the candidate's": "证件号与候选人相差一位数字",
+    "the ID is one swap of neighbouring digits from the candidate's": "证件号与候选人相比相邻两位颠倒",
+    "the ID agrees with the candidate's": "证件号与候选人相符",
+}
+_DETAILS = {"birth date": "出生日期", "sex": "性别", "district": "区县", "the other details": "其他信息"}
+_MANY = r"(?: \((?P<n>\d+) register persons are candidates\))?"
+_NOT_ON_REGISTER = "the record's ID is valid but not on the register, so it belongs to someone else"
+
+
+def _details(text: str) -> str:
+    return "、".join(_DETAILS.get(w, w) for w in text.split(", "))
+
+
+def _many(m: re.Match[str]) -> str:
+    return f"（共 {m['n']} 名登记人员为候选）" if m["n"] else ""
+
+
+_REVIEW_REASONS: tuple[tuple[re.Pattern[str], Any], ...] = tuple((re.compile(p), f) for p, f in (
+    (r"two register persons agree on ID and name with close match weights \((?P<a>\S+) and (?P<b>\S+)\); "
+     r"the best is named: check which one the record belongs to",
+     lambda m: f"两名登记人员的证件号和姓名都与记录相符，匹配权重接近（{m['a']} 和 {m['b']}），"
+               "列出的是较高者：请核实记录属于哪一位"),
+    (r"ID and name agree but (?P<d>.+) disagree: match probability (?P<p>\S+) is below the auto-match "
+     r"threshold (?P<t>\S+)",
+     lambda m: f"证件号和姓名一致，但{_details(m['d'])}不一致：匹配概率 {m['p']} 低于自动匹配阈值 {m['t']}"),
+    (r"(?P<id>the ID [^,]+?) but the record or the register has no name",
+     lambda m: f"{_ID_AGREEMENT.get(m['id'], m['id'])}，但记录或花名册缺少姓名"),
+    (r"(?P<id>the ID [^,]+?) but the name only sounds similar \(pinyin similarity (?P<s>\S+)\)",
+     lambda m: f"{_ID_AGREEMENT.get(m['id'], m['id'])}，但姓名只是读音相近（拼音相似度 {m['s']}）"),
+    (r"(?P<id>the ID [^,]+?) but the name is plainly different",
+     lambda m: f"{_ID_AGREEMENT.get(m['id'], m['id'])}，但姓名明显不同"),
+    (r"the record's ID is valid but not on the register; a register person with the same name has no "
+     rf"usable ID there; never linked on name alone{_MANY}",
+     lambda m: "记录的证件号有效但不在花名册上；花名册上的同名人员没有可用证件号；仅凭姓名不自动关联" + _many(m)),
+    (rf"the record's ID is (?P<s>.+?); a register person has the same name(?P<b> and birth date)?; "
+     rf"never linked on name alone{_MANY}",
+     lambda m: f"记录的证件号{_ID_STATES.get(m['s'], m['s'])}；花名册上有姓名"
+               + ("和出生日期" if m["b"] else "") + "相同的人员；仅凭姓名不自动关联" + _many(m)),
+    (re.escape(_NOT_ON_REGISTER) + r"; a namesake without a usable register ID has another birth date",
+     lambda m: "记录的证件号有效但不在花名册上，属于他人；花名册上没有可用证件号的同名人员出生日期不同"),
+    (re.escape(_NOT_ON_REGISTER) + r"; a namesake without a usable register ID scored only (?P<p>\S+)",
+     lambda m: f"记录的证件号有效但不在花名册上，属于他人；花名册上没有可用证件号的同名人员匹配概率仅 {m['p']}"),
+    (re.escape(_NOT_ON_REGISTER), lambda m: "记录的证件号有效但不在花名册上，属于他人"),
+    (r"a register person shares the name, but (?P<d>.+) disagree \(probability (?P<p>\S+) is below the "
+     r"review threshold (?P<t>\S+)\)",
+     lambda m: f"花名册上有同名人员，但{_details(m['d'])}不一致（匹配概率 {m['p']} 低于复核阈值 {m['t']}）"),
+    (r"no register person shares the record's ID or name \(the ID is (?P<s>.+)\)",
+     lambda m: f"花名册上没有与记录证件号或姓名相同的人员（记录的证件号{_ID_STATES.get(m['s'], m['s'])}）"),
+    (r"staff rejected every candidate for this identity", lambda m: "经办人已否定此身份的所有候选人"),
+    (r"the folder has no usable register\.csv, so its records cannot be matched",
+     lambda m: "该月没有可用的花名册（register.csv），记录无法匹配"),
+))
+
+
+def review_reason_zh(reason: str | None) -> str | None:
+    """``links.reason`` (the matcher's English, kept as stored) as a Chinese sentence.
+
+    Every wording of :mod:`pipelines.match.decide` has a pattern here; a reason no pattern knows
+    gives None, so that no English reaches a clerk (the method and comparison still explain it).
+    """
+    if not reason:
+        return None
+    for pattern, sentence in _REVIEW_REASONS:
+        m = pattern.fullmatch(reason.strip())
+        if m:
+            return sentence(m)
+    return None

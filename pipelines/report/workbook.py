@@ -2,27 +2,34 @@
 
 :func:`flag_sheet`, :func:`review_sheet` and :func:`quarantine_sheet` turn the frames of
 :mod:`pipelines.report.data` into frames whose columns are exactly the layout's Chinese headers;
-:func:`write_workbook` writes them with a frozen header, an autofilter, widths that fit Chinese
-text and drop-downs of the decision words on the columns a clerk fills in.
+:func:`write_workbook` writes them with the header and the row's key frozen, an autofilter, widths
+that fit Chinese text, drop-downs of the decision words on the columns a clerk fills in, and a
+print layout (landscape A4, one page wide, header row on every page, a footer).
 """
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
 import xlsxwriter
 
+from pipelines.reasons import with_reason_zh
 from pipelines.report.layout import (
     FLAG_COLUMNS,
     FLAG_DECISIONS,
     FLAG_LABELS,
+    FROZEN_COLUMNS,
     LINK_DECISIONS,
     QUARANTINE_COLUMNS,
     REVIEW_COLUMNS,
     SHEET_ABOUT,
     SOURCE_LABELS,
+    UNPRINTED_COLUMNS,
 )
 from pipelines.report.text import (
     FLAG_DECISION_WORDS,
@@ -35,6 +42,7 @@ from pipelines.report.text import (
     mask_id,
     mask_name,
     parse_evidence,
+    review_reason_zh,
 )
 
 #: the drop-down words (Chinese only; the importer also accepts the English words)
@@ -45,7 +53,22 @@ FLAG_DECISION_COLUMN = "处理结果"
 REVIEW_DECISION_COLUMN = "核对结论"
 
 _MIN_WIDTH, _MAX_WIDTH = 6, 60
-_WRAP_WIDTH = 48
+#: a column whose text is wider than this wraps at this width (on screen and on paper: a sheet
+#: printed one page wide is only readable when its long texts wrap instead of widening the page)
+_WRAP_WIDTH = 36
+#: points per line of wrapped 11-point text (CJK glyphs are taller than Latin ones)
+_LINE_HEIGHT = 15
+#: China has no daylight saving: Beijing time is UTC+8 all year
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+#: what 匹配得分 says for a candidate found by name alone (its probability is not a match score)
+NAME_ONLY_SCORE = "仅姓名相同，不计分"
+
+
+def beijing_time(moment: datetime) -> str:
+    """A stored moment as Beijing date and time (``2026-11-06 07:30``); a naive one is UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,8 @@ class Sheet:
     choices: dict[str, list[str]] = field(default_factory=dict)
     #: columns a clerk fills in (highlighted header)
     editable: tuple[str, ...] = ()
+    #: text columns whose numeric values are written as numbers (e.g. 匹配得分 beside 仅姓名相同)
+    numbers: tuple[str, ...] = ()
 
 
 def _identity(expr: pl.Expr, *, full_identity: bool, kind: str) -> pl.Expr:
@@ -76,7 +101,7 @@ def _history(rows: pl.DataFrame) -> list[str | None]:
             parts.append("再次提示：此前已排除，但情况有实质变化，请重新核实")
         if decision:
             word = FLAG_DECISION_WORDS.get(decision, decision)
-            who = "，".join(str(x) for x in (by, at.strftime("%Y-%m-%d") if at else None) if x)
+            who = "，".join(str(x) for x in (by, beijing_time(at) if at else None) if x)
             detail = "，".join(x for x in (reason, who) if x)
             parts.append(f"现有处理：{word}" + (f"（{detail}）" if detail else ""))
         for item in history or []:
@@ -135,11 +160,12 @@ def review_sheet(review: pl.DataFrame, *, full_identity: bool = False) -> pl.Dat
         Show names and IDs in full (default: masked in the middle).
     """
     comparisons = [describe_comparison(c) if c else None for c in review["comparison"]]
+    notes = [review_reason_zh(r) for r in review["reason"]]
     why = pl.concat_str(
         [
             pl.col("method").replace_strict(REVIEW_METHODS, default=None, return_dtype=pl.String),
             pl.Series(comparisons, dtype=pl.String),
-            pl.concat_str([pl.lit("系统说明："), pl.col("reason")]),
+            pl.concat_str([pl.lit("系统说明："), pl.Series(notes, dtype=pl.String)]),
         ],
         separator="；",
         ignore_nulls=True,
@@ -154,22 +180,28 @@ def review_sheet(review: pl.DataFrame, *, full_identity: bool = False) -> pl.Dat
         pl.col("candidate_household_id").alias("候选户编号"),
         _identity(pl.col("candidate_name"), full_identity=full_identity, kind="name").alias("候选姓名"),
         _identity(pl.col("candidate_id"), full_identity=full_identity, kind="id").alias("候选证件号"),
-        pl.col("score").round(3).alias("匹配得分"),
+        # a name-only candidate is never scored as a match: say so rather than show its number
+        pl.when(pl.col("method") == "name_only").then(pl.lit(NAME_ONLY_SCORE))
+        .otherwise(pl.col("score").round(3).map_elements(lambda v: f"{v:.3f}", return_dtype=pl.String))
+        .alias("匹配得分"),
         why.alias("存疑原因"),
         *(pl.lit(None, dtype=pl.String).alias(c) for c in ("核对结论", "处理说明", "经办人")),
     ).select(REVIEW_COLUMNS)
 
 
 def quarantine_sheet(quarantine: pl.DataFrame) -> pl.DataFrame:
-    """The 隔离记录 sheet: one row per refused row or file, columns ``QUARANTINE_COLUMNS``."""
-    return quarantine.select(
+    """The 隔离记录 sheet: one row per refused row or file, columns ``QUARANTINE_COLUMNS``.
+
+    The reason is shown in Chinese (:func:`pipelines.reasons.reason_zh`); the sheet is for
+    reference only and has nothing to fill in.
+    """
+    return with_reason_zh(quarantine).select(
         pl.col("period").alias("期间"),
         pl.col("source").replace_strict(SOURCE_LABELS, default=pl.col("source")).alias("来源"),
         pl.col("file").alias("文件"),
         pl.col("row_number").alias("行号"),
         pl.col("record_no").alias("记录号"),
-        pl.col("reason").alias("原因"),
-        pl.lit(None, dtype=pl.String).alias("处理说明"),
+        pl.col("reason_zh").alias("原因"),
     ).select(QUARANTINE_COLUMNS)
 
 
@@ -185,8 +217,12 @@ def column_widths(frame: pl.DataFrame) -> list[int]:
     ]
 
 
-def write_workbook(path: Path, *, sheets: list[Sheet], about: list[tuple[str, str]]) -> Path:
+def write_workbook(path: Path, *, sheets: list[Sheet], about: list[tuple[str, str]],
+                   footer: str = "") -> Path:
     """Write the workbook: the 说明 sheet first, then each sheet with its header frozen.
+
+    Every sheet prints landscape on A4, one page wide, with the header row repeated on each
+    page and a footer naming ``footer`` (district and period) and the page number.
 
     Parameters
     ----------
@@ -196,6 +232,8 @@ def write_workbook(path: Path, *, sheets: list[Sheet], about: list[tuple[str, st
         Data sheets in order.
     about : list of (str, str)
         Rows of the 说明 sheet (item, text).
+    footer : str
+        What the printed footer names on the left, e.g. ``区县 990101 · 2026-10``.
     """
     workbook = xlsxwriter.Workbook(str(path))
     header = workbook.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "valign": "top"})
@@ -203,14 +241,28 @@ def write_workbook(path: Path, *, sheets: list[Sheet], about: list[tuple[str, st
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
     plain = workbook.add_format({"valign": "top"})
     fill = workbook.add_format({"bg_color": "#FFFBEA", "valign": "top", "border": 1, "border_color": "#BFBFBF"})
-    _write_about(workbook, about, header=header, wrap=wrap)
+    _print_layout(_write_about(workbook, about, header=header, wrap=wrap), footer=footer)
     for sheet in sheets:
-        _write_sheet(workbook, sheet, header=header, editable=editable, wrap=wrap, plain=plain, fill=fill)
+        ws = _write_sheet(workbook, sheet, header=header, editable=editable, wrap=wrap, plain=plain,
+                          fill=fill)
+        _print_layout(ws, footer=footer)
     workbook.close()
     return path
 
 
-def _write_about(workbook: xlsxwriter.Workbook, about: list[tuple[str, str]], *, header, wrap) -> None:
+def _print_layout(ws, *, footer: str) -> None:
+    """Clerks print the sheets for home visits (入户核查): make a page readable on paper."""
+    ws.set_paper(9)  # A4
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)  # one page wide, as many pages tall as needed
+    ws.repeat_rows(0)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+    ws.hide_gridlines(0)  # gridlines on paper too: the rows are hard to follow without them
+    # & starts a header/footer code: a literal one is written &&
+    ws.set_footer(f"&L{footer.replace('&', '&&')}&C&A&R第 &P 页，共 &N 页")
+
+
+def _write_about(workbook: xlsxwriter.Workbook, about: list[tuple[str, str]], *, header, wrap):
     ws = workbook.add_worksheet(SHEET_ABOUT)
     ws.write_row(0, 0, ["项目", "内容"], header)
     for r, (item, text) in enumerate(about, start=1):
@@ -219,26 +271,41 @@ def _write_about(workbook: xlsxwriter.Workbook, about: list[tuple[str, str]], *,
     ws.set_column(0, 0, 14)
     ws.set_column(1, 1, 100)
     ws.freeze_panes(1, 0)
+    return ws
 
 
-def _write_sheet(workbook: xlsxwriter.Workbook, sheet: Sheet, *, header, editable, wrap, plain, fill) -> None:
+def _write_sheet(workbook: xlsxwriter.Workbook, sheet: Sheet, *, header, editable, wrap, plain, fill):
     ws = workbook.add_worksheet(sheet.name)
     frame = sheet.frame
     n = frame.height
+    wrapped: set[int] = set()
     for c, (name, width) in enumerate(zip(frame.columns, column_widths(frame), strict=True)):
         is_edit = name in sheet.editable
         ws.write_string(0, c, name, editable if is_edit else header)
-        ws.set_column(c, c, max(width, 12) if is_edit else width, wrap if width >= _WRAP_WIDTH else plain)
+        if width > _WRAP_WIDTH:
+            wrapped.add(c)
+        ws.set_column(c, c, max(width, 12) if is_edit else min(width, _WRAP_WIDTH),
+                      wrap if c in wrapped else plain)
     fill_in = {c for c, name in enumerate(frame.columns) if name in sheet.editable}
+    numbers = {c for c, name in enumerate(frame.columns) if name in sheet.numbers}
+    widths = {c: min(w, _WRAP_WIDTH) for c, w in enumerate(column_widths(frame)) if c in wrapped}
     for r, row in enumerate(frame.iter_rows(), start=1):
+        lines = max((_lines(row[c], widths[c]) for c in wrapped), default=1)
+        if lines > 1:
+            # spreadsheet programs do not grow a row for wrapped text written by a program
+            # (LibreOffice keeps the default height): give it the height its text needs
+            ws.set_row(r, _LINE_HEIGHT * lines)
         for c, value in enumerate(row):
             if value is None:
                 if c in fill_in:
                     ws.write_blank(r, c, None, fill)
                 continue
-            if isinstance(value, str):
-                # write_string: an ID or 记录号 must stay text, never become a rounded number
-                ws.write_string(r, c, value)
+            if isinstance(value, str) and c in numbers and _is_number(value):
+                ws.write_number(r, c, float(value))
+            elif isinstance(value, str):
+                # write_string: an ID or 记录号 must stay text, never become a rounded number; a
+                # cell's own format is what spreadsheet programs apply, so wrap is set per cell
+                ws.write_string(r, c, value, wrap if c in wrapped else plain)
             else:
                 ws.write(r, c, value)
     for c, name in enumerate(frame.columns):
@@ -249,5 +316,30 @@ def _write_sheet(workbook: xlsxwriter.Workbook, sheet: Sheet, *, header, editabl
                 "input_title": "请选择", "input_message": "、".join(words),
                 "error_title": "无效的选项", "error_message": "只能选择：" + "、".join(words),
             })
-    ws.freeze_panes(1, 0)
+    # the header row, and the columns up to the row's key (户编号, 记录号), stay in view
+    key = FROZEN_COLUMNS.get(sheet.name)
+    ws.freeze_panes(1, frame.columns.index(key) + 1 if key in frame.columns else 0)
     ws.autofilter(0, 0, max(n, 1), frame.width - 1)
+    unprinted = UNPRINTED_COLUMNS.get(sheet.name, ())
+    printed = [c for c in frame.columns if c not in unprinted]
+    if printed != list(frame.columns[:len(printed)]):
+        raise ValueError(f"{sheet.name}: unprinted columns must come last")
+    ws.print_area(0, 0, max(n, 1), len(printed) - 1)
+    return ws
+
+
+def _lines(value: object, width: int) -> int:
+    """Lines a text takes wrapped in a column ``width`` characters wide (CJK counts 2)."""
+    if not isinstance(value, str) or not value:
+        return 1
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value)
+    # wrapping breaks at words and punctuation, so a line holds a little less than the width
+    return max(1, math.ceil(used / max(width - 1, 1)))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
