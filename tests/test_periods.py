@@ -74,4 +74,9 @@ def test_the_deployments_carry_the_contracted_schedules():
     assert monthly.name == "hedui-monthly" and quarterly.name == "hedui-quarterly"
     crons = [(d.schedules[0].schedule.cron, d.schedules[0].schedule.timezone) for d in (monthly, quarterly)]
     assert crons == [("0 2 5 * *", "Asia/Shanghai"), ("0 3 10 1,4,7,10 *", "Asia/Shanghai")]
-    assert monthly.parameters == {"incoming": "/data/incoming", "warehouse": "/data/w.duckdb"}
+    # period/quarter left empty: the scheduled run checks the month (quarter) before it fires;
+    # an operator fills them in the UI to re-run a chosen one
+    assert monthly.parameters == {"incoming": "/data/incoming", "warehouse": "/data/w.duckdb",
+                                  "period": None}
+    assert quarterly.parameters == {"incoming": "/data/incoming", "warehouse": "/data/w.duckdb",
+                                    "quarter": None}
