@@ -38,6 +38,11 @@ CONTRACT_DDL = (
         person_id VARCHAR, household_id VARCHAR, score DOUBLE, status VARCHAR NOT NULL,
         method VARCHAR NOT NULL, match_weight DOUBLE, candidate_person_id VARCHAR,
         candidate_household_id VARCHAR, reason VARCHAR, comparison JSON)""",
+    # issue 19: each folder's fitted Fellegi-Sunter model, so a past score can be rebuilt
+    """CREATE TABLE IF NOT EXISTS match_models (
+        period VARCHAR NOT NULL, field VARCHAR NOT NULL, level VARCHAR NOT NULL, m DOUBLE NOT NULL,
+        u DOUBLE NOT NULL, weight DOUBLE NOT NULL, prior_match_proportion DOUBLE NOT NULL,
+        prior_weight DOUBLE NOT NULL, em_iterations BIGINT NOT NULL, params_version VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS quarantine (
         source VARCHAR NOT NULL, period VARCHAR NOT NULL, file VARCHAR NOT NULL,
         row_number BIGINT, record_no VARCHAR, reason VARCHAR NOT NULL)""",
@@ -65,6 +70,17 @@ CONTRACT_DDL = (
     """CREATE TABLE IF NOT EXISTS quarter_summary (
         quarter VARCHAR NOT NULL, district_code VARCHAR NOT NULL, flag VARCHAR NOT NULL,
         households_flagged BIGINT NOT NULL, households_new BIGINT)""",
+)
+
+#: issue 19: ranked review candidates, per-comparison weights, review queue order, pending flags
+REVIEW_QUEUE_COLUMNS = (
+    ("links", "candidate_person_id_2", "VARCHAR"), ("links", "candidate_household_id_2", "VARCHAR"),
+    ("links", "candidate_person_id_3", "VARCHAR"), ("links", "candidate_household_id_3", "VARCHAR"),
+    ("links", "candidate_reasons", "JSON"),
+    ("links", "comparison_weights", "STRUCT(prior DOUBLE, name DOUBLE, id DOUBLE, birth DOUBLE, "
+                                    "sex DOUBLE, district DOUBLE)"),
+    ("links", "review_pending", "BOOLEAN"), ("links", "queue_rank", "BIGINT"),
+    ("flags", "pending_review", "BOOLEAN"), ("flags", "pending_records", "JSON"),
 )
 
 ANALYST_TABLES = ("persons", "links", "assessments", "flags", "quarantine", "runs")
@@ -143,6 +159,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
     for ddl in CONTRACT_DDL:
         con.execute(ddl)
+    for table, column, kind in REVIEW_QUEUE_COLUMNS:
+        # issue 19's columns beside the contract's, added to warehouses made before them
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
     ensure_decisions_table(con)
     con.execute("CREATE SCHEMA IF NOT EXISTS analyst")
 

@@ -1,0 +1,301 @@
+"""Orchestration layer, review queue: rank review candidates, find what matters, publish both.
+
+Three steps a run adds to its stages (issue 19), all after every folder is matched:
+
+- :func:`rank_folders`: up to three ranked candidates per review record
+  (``pipelines.match.rank``), written beside each folder's links as ``ranked.parquet``;
+- :func:`pending_review`: each assessed period is assessed a second time with every review record
+  accepted as proposed (its first candidate taken as its person); a household whose flags,
+  programme or standard would change is *uncertain*: its flag rows are marked
+  ``pending_review`` with the records in question (``pending_records``), and those review records
+  go to the front of the queue;
+- :func:`publish_review_queue`: the ranked candidates, the queue order and each folder's fitted
+  model go into the warehouse (``links`` columns beside the contract's; ``match_models``).
+
+What is matched never changes here: the flags themselves are those rules.md computes from the
+matched records; pending is a column beside them. When a clerk decides a review record
+(``hedui decisions import``), the next run matches or rejects it and pending resolves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+KEY = ["source", "period", "record_no"]
+#: the link method given to a review record taken as proposed (only in the "accepted" assessment)
+ACCEPTED_METHOD = "review_accepted"
+_COMPARED = ("programme", "standard")
+
+
+def ranked_path(folder_dir: Path) -> Path:
+    """Where a folder's ranked review candidates are written."""
+    return Path(folder_dir) / "ranked.parquet"
+
+
+def model_path(folder_dir: Path) -> Path:
+    """Where a folder's fitted model (``match_models`` rows) is written."""
+    return Path(folder_dir) / "model.parquet"
+
+
+def rank_folders(refs: Sequence, *, params, decisions: pl.DataFrame | None = None) -> dict[str, int]:
+    """Rank the review candidates of every loaded folder; writes ``ranked.parquet`` per folder.
+
+    Parameters
+    ----------
+    refs : Sequence[FolderRef]
+        The run's folders (``pipelines.runner.FolderRef``), already matched.
+    params : MatchParams
+    decisions : pl.DataFrame, optional
+        Staff link decisions (a rejected pair is never proposed).
+
+    Returns
+    -------
+    dict[str, int]
+        Period -> review records ranked.
+    """
+    from pipelines.match.model import estimates_from_frame
+    from pipelines.match.rank import FolderForRanking, rank_review_candidates
+    from pipelines.sources import EXTRACT_SOURCES
+
+    folders = []
+    for ref in refs:
+        if not (ref.exists and ref.links.exists()):
+            continue
+        links = pl.read_parquet(ref.links)
+        frames = [pl.read_parquet(ref.stg(s)) for s in EXTRACT_SOURCES if ref.stg(s).exists()]
+        records = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+        register = pl.read_parquet(ref.stg("register")) if ref.register_ok else None
+        model = model_path(ref.dir)
+        estimates = estimates_from_frame(pl.read_parquet(model)) if model.exists() else None
+        folders.append(FolderForRanking(ref.period, records, register, links, estimates))
+    ranked = rank_review_candidates(folders, params=params, decisions=decisions)
+    counts = {}
+    for ref in refs:
+        if ref.period in ranked:
+            ranked[ref.period].write_parquet(ranked_path(ref.dir))
+            counts[ref.period] = ranked[ref.period].height
+    return counts
+
+
+def accepted_facts(refs: Sequence, facts: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """``facts`` plus every review record of ``refs`` taken as its first ranked candidate.
+
+    Parameters
+    ----------
+    refs : Sequence[FolderRef]
+        The folders of the period's window.
+    facts : dict[str, pl.DataFrame]
+        The matched facts the assessment used (source -> clean rows with ``person_id``,
+        ``link_method``).
+
+    Returns
+    -------
+    dict[str, pl.DataFrame]
+        Source -> the same rows plus the review records, ``link_method = 'review_accepted'``.
+    """
+    extra: dict[str, list[pl.DataFrame]] = {}
+    for ref in refs:
+        path = ranked_path(ref.dir)
+        if not path.exists():
+            continue
+        proposed = (pl.read_parquet(path).filter(pl.col("candidate_person_id").is_not_null())
+                    .select(*KEY, person_id="candidate_person_id",
+                            link_method=pl.lit(ACCEPTED_METHOD)))
+        if proposed.height == 0:
+            continue
+        for source in ref.sources:
+            if not ref.stg(source).exists():
+                continue
+            rows = pl.read_parquet(ref.stg(source)).join(proposed, on=KEY, how="inner")
+            if rows.height:
+                extra.setdefault(source, []).append(rows)
+    out = dict(facts)
+    for source, frames in extra.items():
+        base = [facts[source]] if source in facts else []
+        out[source] = pl.concat([*base, *frames], how="diagonal_relaxed")
+    return out
+
+
+def pending_review(base, accepted, *, accepted_facts_by_source: dict[str, pl.DataFrame],
+                   register: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Compare a period's assessment with the one where every review record is accepted.
+
+    Parameters
+    ----------
+    base, accepted : Assessment
+        ``assess_period`` results without and with the review records.
+    accepted_facts_by_source : dict[str, pl.DataFrame]
+        The facts of ``accepted`` (to name the review records behind each household).
+    register : pl.DataFrame
+        The period's register (``person_id, household_id``).
+
+    Returns
+    -------
+    tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+        ``flags``: the base flags, unchanged, with ``pending_review`` (Boolean) and
+        ``pending_records`` (JSON list of ``{source, period, record_no}``, null unless pending);
+        ``records``: ``source, period, record_no, household_id`` of the review records whose
+        acceptance would change an uncertain household; ``uncertain``: ``household_id,
+        district_code`` of the households whose outcome is uncertain.
+    """
+    def flag_sets(assessment) -> pl.DataFrame:
+        return (assessment.flags.group_by("household_id")
+                .agg(flags=pl.col("flag").unique().sort()))
+
+    def outcome(assessment) -> pl.DataFrame:
+        cols = [c for c in _COMPARED if c in assessment.assessments.columns]
+        return (assessment.assessments.select("household_id", "district_code",
+                                              *[pl.col(c).cast(pl.String) for c in cols])
+                .join(flag_sets(assessment), on="household_id", how="left")
+                .with_columns(flags=pl.col("flags").fill_null(pl.lit([], pl.List(pl.String)))
+                              .list.join(",")))
+    before, after = outcome(base), outcome(accepted)
+    compared = [c for c in (*_COMPARED, "flags") if c in before.columns]
+    joined = before.join(after, on="household_id", how="full", suffix="_a", coalesce=True)
+    differs = pl.any_horizontal([~pl.col(c).eq_missing(pl.col(f"{c}_a")) for c in compared])
+    uncertain = (joined.filter(differs)
+                 .select("household_id", district_code=pl.coalesce("district_code",
+                                                                   "district_code_a"))
+                 .sort("household_id"))
+    reviewed = [f.filter(pl.col("link_method") == ACCEPTED_METHOD).select(*KEY, "person_id")
+                for f in accepted_facts_by_source.values() if f.height]
+    records_schema = {"source": pl.String, "period": pl.String, "record_no": pl.String,
+                      "household_id": pl.String}
+    records = pl.DataFrame(schema=records_schema)
+    if reviewed and uncertain.height:
+        persons = register.select("person_id", "household_id").drop_nulls().unique()
+        records = (pl.concat(reviewed).unique()
+                   .join(persons, on="person_id", how="inner")
+                   .join(uncertain.select("household_id"), on="household_id", how="semi")
+                   .select(*KEY, "household_id").sort(*KEY).cast(records_schema))
+    evidence = (records.group_by("household_id")
+                .agg(pending_records=pl.struct(*KEY).sort_by(*KEY)))
+    flags = base.flags.join(uncertain.select("household_id", _u=pl.lit(True)),
+                            on="household_id", how="left", maintain_order="left")
+    if evidence.height:
+        encoded = evidence.with_columns(pending_records=pl.col("pending_records").map_elements(
+            lambda items: json.dumps([dict(x) for x in items], ensure_ascii=False),
+            return_dtype=pl.String))
+        flags = flags.join(encoded, on="household_id", how="left", maintain_order="left")
+    else:
+        flags = flags.with_columns(pending_records=pl.lit(None, pl.String))
+    flags = flags.with_columns(pending_review=pl.col("_u").fill_null(False)).with_columns(
+        pending_records=pl.when(pl.col("pending_review")).then(pl.col("pending_records")))
+    return flags.drop("_u"), records, uncertain
+
+
+def queue_order(review_links: pl.DataFrame, pending: pl.DataFrame) -> pl.DataFrame:
+    """The review queue: records that can change a household's outcome first, then by weight.
+
+    Parameters
+    ----------
+    review_links : pl.DataFrame
+        ``source, period, record_no, match_weight`` of every review record of the loaded folders.
+    pending : pl.DataFrame
+        ``source, period, record_no`` of the review records that matter (any assessed period).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``source, period, record_no, review_pending, queue_rank`` (1 = first), ordered by
+        pending first, then match weight (highest first, none last), then the record key.
+    """
+    flagged = pending.select(*KEY).unique().with_columns(review_pending=pl.lit(True))
+    return (review_links.select(*KEY, "match_weight")
+            .join(flagged, on=KEY, how="left")
+            .with_columns(review_pending=pl.col("review_pending").fill_null(False))
+            .sort(["review_pending", "match_weight", *KEY], descending=[True, True, False, False, False],
+                  nulls_last=True)
+            .with_columns(queue_rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
+            .select(*KEY, "review_pending", "queue_rank"))
+
+
+def publish_review_queue(con, refs: Sequence, *, republished: Sequence[str],
+                         queue: Path | None) -> None:
+    """Write the ranked candidates, the queue and the fitted models into the warehouse.
+
+    Runs inside the run's publish transaction. Every loaded folder's review rows get their
+    candidates (the ranking depends on the run's window, so a folder whose links were not
+    re-published still gets the ranking of this run); a re-published folder's model replaces
+    its earlier rows of ``match_models``.
+    """
+    for ref in refs:
+        if not ref.exists:
+            continue
+        if ref.period in republished:
+            con.execute("DELETE FROM match_models WHERE period = ?", [ref.period])
+            if model_path(ref.dir).exists():
+                con.execute("INSERT INTO match_models BY NAME SELECT * FROM read_parquet(?)",
+                            [str(model_path(ref.dir))])
+        path = ranked_path(ref.dir)
+        if path.exists():
+            con.execute("""UPDATE links AS l SET candidate_person_id = r.candidate_person_id,
+                    candidate_household_id = r.candidate_household_id,
+                    candidate_person_id_2 = r.candidate_person_id_2,
+                    candidate_household_id_2 = r.candidate_household_id_2,
+                    candidate_person_id_3 = r.candidate_person_id_3,
+                    candidate_household_id_3 = r.candidate_household_id_3,
+                    candidate_reasons = r.candidate_reasons
+                FROM read_parquet(?) AS r
+                WHERE l.status = 'review' AND l.source = r.source AND l.period = r.period
+                  AND l.record_no = r.record_no AND r.candidate_reasons IS NOT NULL""", [str(path)])
+    if queue is not None and queue.exists():
+        periods = [r.period for r in refs if r.exists]
+        con.execute("UPDATE links SET review_pending = NULL, queue_rank = NULL "
+                    "WHERE list_contains(?, period)", [periods])
+        con.execute("""UPDATE links AS l SET review_pending = q.review_pending,
+                queue_rank = q.queue_rank FROM read_parquet(?) AS q
+            WHERE l.source = q.source AND l.period = q.period AND l.record_no = q.record_no""",
+                    [str(queue)])
+
+
+def write_queue(scratch: Path, refs: Sequence, assessed: Sequence) -> Path:
+    """Build the run's review queue (:func:`queue_order`) into ``scratch/review_queue.parquet``.
+
+    Parameters
+    ----------
+    scratch : Path
+        The run's scratch folder.
+    refs : Sequence[FolderRef]
+        Every loaded folder (their review rows make the queue).
+    assessed : Sequence[AssessRef]
+        The assessed periods (their ``pending_records`` put records first).
+    """
+    review = [pl.read_parquet(r.links).filter(pl.col("status") == "review")
+              .select(*KEY, "match_weight") for r in refs if r.exists and r.links.exists()]
+    schema = {"source": pl.String, "period": pl.String, "record_no": pl.String,
+              "match_weight": pl.Float64}
+    review_links = pl.concat(review, how="vertical_relaxed") if review else pl.DataFrame(schema=schema)
+    pending = [pl.read_parquet(a.pending_records).select(KEY) for a in assessed
+               if getattr(a, "pending_records", None) is not None and a.pending_records.exists()]
+    pending_frame = (pl.concat(pending) if pending
+                     else pl.DataFrame(schema={k: pl.String for k in KEY}))
+    path = Path(scratch) / "review_queue.parquet"
+    queue_order(review_links.cast(schema), pending_frame).write_parquet(path)
+    return path
+
+
+def pending_summary(assessed: Sequence) -> dict:
+    """Run-summary counts: uncertain households per period and district, review records pending.
+
+    Returns
+    -------
+    dict
+        ``households_pending_review``: list of ``{period, district_code, households}``;
+        ``review_records_pending``: review records that can change some household's outcome.
+    """
+    rows, records = [], set()
+    for a in assessed:
+        uncertain = getattr(a, "uncertain", None)
+        if uncertain is not None and Path(uncertain).exists():
+            counts = (pl.read_parquet(uncertain).group_by("district_code")
+                      .agg(households=pl.len()).sort("district_code"))
+            rows += [{"period": a.period, **c} for c in counts.to_dicts()]
+        pending = getattr(a, "pending_records", None)
+        if pending is not None and Path(pending).exists():
+            records |= set(pl.read_parquet(pending).select(KEY).iter_rows())
+    return {"households_pending_review": rows, "review_records_pending": len(records)}
