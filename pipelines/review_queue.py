@@ -138,8 +138,8 @@ def pending_review(base, accepted, *, accepted_facts_by_source: dict[str, pl.Dat
     tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
         ``flags``: the base flags, unchanged, with ``pending_review`` (Boolean) and
         ``pending_records`` (JSON list of ``{source, period, record_no}``, null unless pending);
-        ``records``: ``source, period, record_no, household_id`` of the review records whose
-        acceptance would change an uncertain household; ``uncertain``: ``household_id,
+        ``records``: ``source, period, record_no, household_id, district_code`` of the review
+        records whose acceptance would change an uncertain household; ``uncertain``: ``household_id,
         district_code`` of the households whose outcome is uncertain.
     """
     def flag_sets(assessment) -> pl.DataFrame:
@@ -164,14 +164,15 @@ def pending_review(base, accepted, *, accepted_facts_by_source: dict[str, pl.Dat
     reviewed = [f.filter(pl.col("link_method") == ACCEPTED_METHOD).select(*KEY, "person_id")
                 for f in accepted_facts_by_source.values() if f.height]
     records_schema = {"source": pl.String, "period": pl.String, "record_no": pl.String,
-                      "household_id": pl.String}
+                      "household_id": pl.String, "district_code": pl.String}
     records = pl.DataFrame(schema=records_schema)
     if reviewed and uncertain.height:
         persons = register.select("person_id", "household_id").drop_nulls().unique()
         records = (pl.concat(reviewed).unique()
                    .join(persons, on="person_id", how="inner")
-                   .join(uncertain.select("household_id"), on="household_id", how="semi")
-                   .select(*KEY, "household_id").sort(*KEY).cast(records_schema))
+                   .join(uncertain, on="household_id", how="inner")
+                   .select(*KEY, "household_id", "district_code")
+                   .sort(*KEY, "household_id").cast(records_schema))
     evidence = (records.group_by("household_id")
                 .agg(pending_records=pl.struct(*KEY).sort_by(*KEY)))
     flags = base.flags.join(uncertain.select("household_id", _u=pl.lit(True)),
@@ -188,40 +189,17 @@ def pending_review(base, accepted, *, accepted_facts_by_source: dict[str, pl.Dat
     return flags.drop("_u"), records, uncertain
 
 
-def queue_order(review_links: pl.DataFrame, pending: pl.DataFrame) -> pl.DataFrame:
-    """The review queue: records that can change a household's outcome first, then by weight.
-
-    Parameters
-    ----------
-    review_links : pl.DataFrame
-        ``source, period, record_no, match_weight`` of every review record of the loaded folders.
-    pending : pl.DataFrame
-        ``source, period, record_no`` of the review records that matter (any assessed period).
-
-    Returns
-    -------
-    pl.DataFrame
-        ``source, period, record_no, review_pending, queue_rank`` (1 = first), ordered by
-        pending first, then match weight (highest first, none last), then the record key.
-    """
-    flagged = pending.select(*KEY).unique().with_columns(review_pending=pl.lit(True))
-    return (review_links.select(*KEY, "match_weight")
-            .join(flagged, on=KEY, how="left")
-            .with_columns(review_pending=pl.col("review_pending").fill_null(False))
-            .sort(["review_pending", "match_weight", *KEY], descending=[True, True, False, False, False],
-                  nulls_last=True)
-            .with_columns(queue_rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
-            .select(*KEY, "review_pending", "queue_rank"))
-
-
 def publish_review_queue(con, refs: Sequence, *, republished: Sequence[str],
-                         queue: Path | None) -> None:
+                         assessed: Sequence) -> None:
     """Write the ranked candidates, the queue and the fitted models into the warehouse.
 
     Runs inside the run's publish transaction. Every loaded folder's review rows get their
     candidates (the ranking depends on the run's window, so a folder whose links were not
     re-published still gets the ranking of this run); a re-published folder's model replaces
-    its earlier rows of ``match_models``.
+    its earlier rows of ``match_models``. The review records that can change an uncertain
+    household's outcome replace the assessed (period, district)'s rows of
+    ``review_pending_records`` (like ``flags``, so a district run leaves the others' alone), and
+    the queue is then ordered over every review row of ``links``: :data:`QUEUE_ORDER`.
     """
     for ref in refs:
         if not ref.exists:
@@ -243,40 +221,33 @@ def publish_review_queue(con, refs: Sequence, *, republished: Sequence[str],
                 FROM read_parquet(?) AS r
                 WHERE l.status = 'review' AND l.source = r.source AND l.period = r.period
                   AND l.record_no = r.record_no AND r.candidate_reasons IS NOT NULL""", [str(path)])
-    if queue is not None and queue.exists():
-        periods = [r.period for r in refs if r.exists]
-        con.execute("UPDATE links SET review_pending = NULL, queue_rank = NULL "
-                    "WHERE list_contains(?, period)", [periods])
-        con.execute("""UPDATE links AS l SET review_pending = q.review_pending,
-                queue_rank = q.queue_rank FROM read_parquet(?) AS q
-            WHERE l.source = q.source AND l.period = q.period AND l.record_no = q.record_no""",
-                    [str(queue)])
+    for a in assessed:
+        pending = getattr(a, "pending_records", None)
+        con.execute("DELETE FROM review_pending_records WHERE assessed_period = ? "
+                    "AND list_contains(?, district_code)", [a.period, list(a.districts)])
+        if pending is not None and Path(pending).exists():
+            con.execute("""INSERT INTO review_pending_records BY NAME
+                SELECT ? AS assessed_period, district_code, household_id, source, period,
+                       record_no FROM read_parquet(?)""", [a.period, str(pending)])
+    con.execute(QUEUE_ORDER)
 
 
-def write_queue(scratch: Path, refs: Sequence, assessed: Sequence) -> Path:
-    """Build the run's review queue (:func:`queue_order`) into ``scratch/review_queue.parquet``.
-
-    Parameters
-    ----------
-    scratch : Path
-        The run's scratch folder.
-    refs : Sequence[FolderRef]
-        Every loaded folder (their review rows make the queue).
-    assessed : Sequence[AssessRef]
-        The assessed periods (their ``pending_records`` put records first).
-    """
-    review = [pl.read_parquet(r.links).filter(pl.col("status") == "review")
-              .select(*KEY, "match_weight") for r in refs if r.exists and r.links.exists()]
-    schema = {"source": pl.String, "period": pl.String, "record_no": pl.String,
-              "match_weight": pl.Float64}
-    review_links = pl.concat(review, how="vertical_relaxed") if review else pl.DataFrame(schema=schema)
-    pending = [pl.read_parquet(a.pending_records).select(KEY) for a in assessed
-               if getattr(a, "pending_records", None) is not None and a.pending_records.exists()]
-    pending_frame = (pl.concat(pending) if pending
-                     else pl.DataFrame(schema={k: pl.String for k in KEY}))
-    path = Path(scratch) / "review_queue.parquet"
-    queue_order(review_links.cast(schema), pending_frame).write_parquet(path)
-    return path
+#: the review queue over every review row: records that can change a household's outcome
+#: (``review_pending_records``) first, then by match weight (heaviest first, none last)
+QUEUE_ORDER = """
+    UPDATE links AS l SET review_pending = q.pending, queue_rank = q.queue_rank
+    FROM (SELECT source, period, record_no, pending,
+                 row_number() OVER (ORDER BY pending DESC, match_weight DESC NULLS LAST,
+                                    source, period, record_no) AS queue_rank
+          FROM (SELECT k.source, k.period, k.record_no, k.match_weight,
+                       EXISTS (SELECT 1 FROM review_pending_records p
+                               WHERE p.source = k.source AND p.period = k.period
+                                 AND p.record_no = k.record_no) AS pending
+                FROM links k WHERE k.status = 'review')) AS q
+    WHERE l.source = q.source AND l.period = q.period AND l.record_no = q.record_no;
+    UPDATE links SET review_pending = NULL, queue_rank = NULL
+    WHERE status <> 'review' AND (review_pending IS NOT NULL OR queue_rank IS NOT NULL);
+"""
 
 
 def pending_summary(assessed: Sequence) -> dict:

@@ -393,7 +393,7 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
     """Write everything the run produced into the warehouse in one atomic publish."""
     from pipelines import warehouse as wh
     from pipelines.decisions import annotate_flags, load_decision_params, load_flag_decisions
-    from pipelines.review_queue import publish_review_queue, write_queue
+    from pipelines.review_queue import publish_review_queue
 
     _report("publish", "start", warehouse=str(ctx.warehouse))
     key = wh.pseudonym_key(ctx.warehouse)
@@ -424,8 +424,7 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
                 con.execute("""INSERT INTO quarantine BY NAME SELECT source, period, file, row_number,
                     record_no, reason FROM read_parquet(?)""", [str(ref.quarantine)])
             wh.mark_folder_loaded(con, ref.period, ref.cache_key)
-        publish_review_queue(con, refs, republished=republished,
-                             queue=write_queue(ctx.scratch, refs, assessed))
+        publish_review_queue(con, refs, republished=republished, assessed=assessed)
         decisions = load_flag_decisions(con)
         params = load_decision_params()
         for a in assessed:

@@ -43,6 +43,11 @@ CONTRACT_DDL = (
         period VARCHAR NOT NULL, field VARCHAR NOT NULL, level VARCHAR NOT NULL, m DOUBLE NOT NULL,
         u DOUBLE NOT NULL, weight DOUBLE NOT NULL, prior_match_proportion DOUBLE NOT NULL,
         prior_weight DOUBLE NOT NULL, em_iterations BIGINT NOT NULL, params_version VARCHAR)""",
+    # issue 19: review records whose acceptance would change a household's flags, per assessed
+    # period and district (replaced like flags); the review queue puts them first
+    """CREATE TABLE IF NOT EXISTS review_pending_records (
+        assessed_period VARCHAR NOT NULL, district_code VARCHAR, household_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL, period VARCHAR NOT NULL, record_no VARCHAR NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS quarantine (
         source VARCHAR NOT NULL, period VARCHAR NOT NULL, file VARCHAR NOT NULL,
         row_number BIGINT, record_no VARCHAR, reason VARCHAR NOT NULL)""",

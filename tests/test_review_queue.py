@@ -12,7 +12,8 @@ import pytest
 
 from pipelines.assess import Assessment
 from pipelines.match.model import rebuild_match_weight
-from pipelines.review_queue import ACCEPTED_METHOD, pending_review, pending_summary, queue_order
+from pipelines.review_queue import QUEUE_ORDER, ACCEPTED_METHOD, pending_review, pending_summary
+from pipelines.warehouse import ensure_schema
 
 KEY = ["source", "period", "record_no"]
 
@@ -58,7 +59,8 @@ def test_a_household_whose_flags_would_change_is_pending_and_its_rows_name_the_r
     assert (by_household["H2"]["pending_review"], by_household["H2"]["pending_records"]) == (False, None)
     # H3 has no flag yet but would gain one: uncertain, counted, its record in the queue's front
     assert uncertain.rows() == [("H1", "990101"), ("H3", "990102")]
-    assert records.select(KEY).rows() == [("bank", "2026-10", "7"), ("bank", "2026-10", "9")]
+    assert records.select(*KEY, "district_code").rows() == [("bank", "2026-10", "7", "990101"),
+                                                             ("bank", "2026-10", "9", "990102")]
 
 
 def test_a_changed_standard_makes_a_household_uncertain_and_no_change_makes_none():
@@ -79,14 +81,24 @@ def test_a_changed_standard_makes_a_household_uncertain_and_no_change_makes_none
 
 
 def test_the_queue_puts_pending_records_first_then_the_heaviest():
-    review = pl.DataFrame({"source": ["bank"] * 4, "period": ["2026-10"] * 4,
-                           "record_no": ["a", "b", "c", "d"],
-                           "match_weight": [30.0, None, 10.0, 20.0]})
-    pending = pl.DataFrame({"source": ["bank"], "period": ["2026-10"], "record_no": ["c"]})
-    queue = queue_order(review, pending)
-    assert queue["record_no"].to_list() == ["c", "a", "d", "b"]
-    assert queue["queue_rank"].to_list() == [1, 2, 3, 4]
-    assert queue["review_pending"].to_list() == [True, False, False, False]
+    con = duckdb.connect()
+    ensure_schema(con)
+    con.execute("""INSERT INTO links (source, period, record_no, status, method, match_weight,
+                                      review_pending, queue_rank) VALUES
+        ('bank', '2026-10', 'a', 'review', 'name_only', 30.0, NULL, NULL),
+        ('bank', '2026-10', 'b', 'review', 'name_only', NULL, NULL, NULL),
+        ('bank', '2026-10', 'c', 'review', 'name_only', 10.0, NULL, NULL),
+        ('bank', '2026-10', 'd', 'review', 'name_only', 20.0, NULL, NULL),
+        ('bank', '2026-10', 'e', 'matched', 'id_exact', 40.0, true, 9)""")
+    con.execute("""INSERT INTO review_pending_records VALUES
+        ('2026-10', '990101', 'H1', 'bank', '2026-10', 'c'),
+        ('2026-10', '990101', 'H1', 'bank', '2026-10', 'e')""")
+    con.execute(QUEUE_ORDER)
+    rows = con.execute("""SELECT record_no, review_pending, queue_rank FROM links
+                          ORDER BY queue_rank NULLS LAST, record_no""").fetchall()
+    # e was decided (matched): it leaves the queue even though its pending entry is still there
+    assert rows == [("c", True, 1), ("a", False, 2), ("d", False, 3), ("b", False, 4),
+                    ("e", None, None)]
 
 
 @dataclass
