@@ -8,12 +8,24 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-from test_match_frames import make_id, person, record, records_frame, register_frame, substitute
+from test_match_frames import (
+    make_id,
+    person,
+    record,
+    records_frame,
+    register_frame,
+    substitute,
+)
 
 from pipelines.match import link_folder, link_folder_with_model, load_matching_params
 from pipelines.match.model import (
-    MODEL_SCHEMA, WEIGHT_STEPS, comparison_weights, estimates_from_frame, model_frame,
-    rebuild_match_weight, waterfall,
+    MODEL_SCHEMA,
+    WEIGHT_STEPS,
+    comparison_weights,
+    estimates_from_frame,
+    model_frame,
+    rebuild_match_weight,
+    waterfall,
 )
 from pipelines.match.params import LEVELS, NEUTRAL_LEVELS
 from pipelines.match.score import FIELDS, fit_m

@@ -10,7 +10,11 @@ from test_match_frames import RECORD_SCHEMA, make_id, person, record, register_f
 
 from pipelines.match import link_folder_with_model, load_matching_params
 from pipelines.match.rank import (
-    RANKED_SCHEMA, FolderForRanking, apply_ranking, evidence_table, rank_folder,
+    RANKED_SCHEMA,
+    FolderForRanking,
+    apply_ranking,
+    evidence_table,
+    rank_folder,
     rank_review_candidates,
 )
 

@@ -12,7 +12,12 @@ import pytest
 
 from pipelines.assess import Assessment
 from pipelines.match.model import rebuild_match_weight
-from pipelines.review_queue import QUEUE_ORDER, ACCEPTED_METHOD, pending_review, pending_summary
+from pipelines.review_queue import (
+    ACCEPTED_METHOD,
+    QUEUE_ORDER,
+    pending_review,
+    pending_summary,
+)
 from pipelines.warehouse import ensure_schema
 
 KEY = ["source", "period", "record_no"]

@@ -34,7 +34,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.match.blocking import PIDX, RID, build_candidate_pairs, prepare_records, prepare_register
+from pipelines.match.blocking import (
+    PIDX,
+    RID,
+    build_candidate_pairs,
+    prepare_records,
+    prepare_register,
+)
 from pipelines.match.compare import NAME_AGREES, compare_pairs
 from pipelines.match.params import MatchParams
 from pipelines.match.score import Estimates, score_pairs
@@ -428,7 +434,7 @@ def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame, *, params: Mat
     for rid, key in zip(recs[RID].to_list(), recs.select(KEY).iter_rows()):
         rows = per_record.get(rid, [])
         entry = dict(zip(KEY, key))
-        for i in range(top_n if top_n <= 3 else 3):
+        for i in range(min(top_n, 3)):
             suffix = "" if i == 0 else f"_{i + 1}"
             entry[f"candidate_person_id{suffix}"] = rows[i]["person_id"] if i < len(rows) else None
             entry[f"candidate_household_id{suffix}"] = rows[i]["household_id"] if i < len(rows) else None
