@@ -161,7 +161,8 @@ def evidence_table(folders: Sequence[FolderForRanking]) -> pl.DataFrame:
     -------
     pl.DataFrame
         ``kind, value, amount, person_id, household_id, period``: one row per ID-linked record
-        and kind it carries (``amount`` is the ``close`` column, null for exact kinds).
+        and kind it carries (``amount`` is the ``close`` column, null for exact kinds), in no
+        particular order.
     """
     parts = []
     for f in folders:
@@ -186,7 +187,32 @@ def evidence_table(folders: Sequence[FolderForRanking]) -> pl.DataFrame:
               "household_id": pl.String, "period": pl.String}
     if not parts:
         return pl.DataFrame(schema=schema)
-    return pl.concat(parts).cast(schema).unique().sort(["kind", "value", "person_id", "period"])
+    # neither unique nor sorted: every use counts distinct persons, takes distinct sorted months,
+    # or is re-sorted before ranking (a repeated row changes no count and no order)
+    return pl.concat(parts).cast(schema)
+
+
+@dataclass(frozen=True)
+class _Index:
+    """The evidence table with what every folder's ranking reads of it, computed once."""
+
+    rows: pl.DataFrame
+    per_value: pl.DataFrame
+    close_sorted: pl.DataFrame
+
+
+def _index(evidence: pl.DataFrame) -> _Index:
+    close_codes = [k.code for k in EVIDENCE_KINDS if k.close]
+    per_value = evidence.group_by("kind", "value").agg(
+        n_p=pl.col("person_id").n_unique().cast(pl.Float64),
+        n_h=pl.col("household_id").n_unique().cast(pl.Float64),
+        rows=pl.len().cast(pl.Float64))
+    close_sorted = (evidence.filter(pl.col("kind").is_in(close_codes))
+                    .select("kind", "value", amount_e=pl.col("amount").abs())
+                    .sort("kind", "value", "amount_e")
+                    .with_columns(pos=pl.int_range(pl.len()).over("kind", "value")
+                                  .cast(pl.Float64)))
+    return _Index(evidence, per_value, close_sorted)
 
 
 def _record_values(records: pl.DataFrame) -> pl.DataFrame:
@@ -219,7 +245,7 @@ def _within(amount: str, other: str) -> pl.Expr:
     return a.is_null() | ((a - b).abs() <= tol * pl.max_horizontal(a.abs(), b.abs()))
 
 
-def _value_counts(values: pl.DataFrame, evidence: pl.DataFrame) -> pl.DataFrame:
+def _value_counts(values: pl.DataFrame, index: _Index) -> pl.DataFrame:
     """Per review record and kind, how many persons (households) hold an agreeing value.
 
     Exact kinds are counted per value; for a close kind (a balance, a wage) the ID-linked rows
@@ -231,10 +257,7 @@ def _value_counts(values: pl.DataFrame, evidence: pl.DataFrame) -> pl.DataFrame:
     """
     close_codes = [k.code for k in EVIDENCE_KINDS if k.close]
     schema = {RID: pl.Int64, "kind": pl.String, "n_p": pl.Float64, "n_h": pl.Float64}
-    per_value = evidence.group_by("kind", "value").agg(
-        n_p=pl.col("person_id").n_unique().cast(pl.Float64),
-        n_h=pl.col("household_id").n_unique().cast(pl.Float64),
-        rows=pl.len().cast(pl.Float64))
+    per_value = index.per_value
     exact = (values.filter(~pl.col("kind").is_in(close_codes))
              .join(per_value, on=["kind", "value"], how="inner").select(RID, "kind", "n_p", "n_h"))
     close_vals = values.filter(pl.col("kind").is_in(close_codes))
@@ -247,10 +270,7 @@ def _value_counts(values: pl.DataFrame, evidence: pl.DataFrame) -> pl.DataFrame:
     band = band.with_columns(
         lo=pl.col("amount").abs() * (1 - pl.col("tol")),
         hi=pl.col("amount").abs() / (1 - pl.col("tol")).clip(lower_bound=1e-9))
-    ev = (evidence.filter(pl.col("kind").is_in(close_codes))
-          .select("kind", "value", amount_e=pl.col("amount").abs())
-          .sort("kind", "value", "amount_e")
-          .with_columns(pos=pl.int_range(pl.len()).over("kind", "value").cast(pl.Float64)))
+    ev = index.close_sorted
     lo = band.sort("lo").join_asof(ev, left_on="lo", right_on="amount_e", by=["kind", "value"],
                                    strategy="forward", check_sortedness=False).select(RID, "kind", pos_lo="pos")
     hi = band.sort("hi").join_asof(ev, left_on="hi", right_on="amount_e", by=["kind", "value"],
@@ -356,7 +376,7 @@ def _rejected_pairs(decisions: pl.DataFrame | None, recs: pl.DataFrame,
             .join(reg.select(PIDX, "person_id"), on="person_id").select(RID, PIDX).unique())
 
 
-def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame, *, params: MatchParams,
+def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame | _Index, *, params: MatchParams,
                 decisions: pl.DataFrame | None = None, top_n: int = TOP_N) -> pl.DataFrame:
     """Ranked candidates of one folder's review records.
 
@@ -391,7 +411,11 @@ def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame, *, params: Mat
     blocked = build_candidate_pairs(recs, reg, max_name_candidates=RANK_NAME_CANDIDATES)
 
     values = _record_values(recs)
-    counts = _value_counts(values, evidence)
+    index = evidence if isinstance(evidence, _Index) else _index(evidence)
+    # only the rows carrying a value some review record of this folder carries
+    evidence = index.rows.join(values.select("kind", "value").unique(), on=["kind", "value"],
+                               how="semi")
+    counts = _value_counts(values, index)
     found = (_rare_holders(values, counts, evidence)
              .join(reg.select(PIDX, "person_id"), on="person_id", how="inner"))
     # matching's own candidate always stays in the pool, whatever the blocks find
@@ -464,7 +488,7 @@ def rank_review_candidates(folders: Sequence[FolderForRanking], *, params: Match
     dict[str, pl.DataFrame]
         Period -> :func:`rank_folder` output.
     """
-    evidence = evidence_table(folders)
+    evidence = _index(evidence_table(folders))
     return {f.period: rank_folder(f, evidence, params=params, decisions=decisions) for f in folders}
 
 
