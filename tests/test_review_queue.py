@@ -166,3 +166,36 @@ def test_the_sample_run_publishes_ranked_candidates_queue_models_and_pending(sam
     counted = sum(r["households"] for r in summary["households_pending_review"])
     assert counted >= marked["household_id"].n_unique()
     assert summary["review_records_pending"] == len(front)
+
+
+@pytest.mark.slow
+def test_a_clerk_may_confirm_the_second_ranked_candidate(sample_run, tmp_path):
+    import csv
+    import shutil
+
+    from pipelines import warehouse as wh
+    from pipelines.decisions import import_decisions
+    from pipelines.report.layout import REVIEW_COLUMNS
+
+    warehouse = tmp_path / "hedui.duckdb"
+    shutil.copyfile(sample_run[0], warehouse)
+    second = _published(warehouse, """SELECT source, period, record_no, candidate_person_id_2,
+                                             candidate_household_id_2
+                                      FROM links WHERE status = 'review'
+                                        AND candidate_person_id_2 IS NOT NULL
+                                      ORDER BY source, period, record_no LIMIT 1""").row(0, named=True)
+    row = {"期间": second["period"], "来源": second["source"], "记录号": second["record_no"],
+           "候选个人编号": second["candidate_person_id_2"], "核对结论": "确认",
+           "处理说明": "入户核实", "经办人": "王科员"}
+    path = tmp_path / "review.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(REVIEW_COLUMNS))
+        writer.writeheader()
+        writer.writerow({c: row.get(c, "") for c in REVIEW_COLUMNS})
+    with wh.publishing(warehouse) as con:
+        result = import_decisions(path, con)
+    assert result.recorded == 1
+    stored = _published(warehouse, """SELECT person_id, household_id, decision FROM decisions
+                                      WHERE kind = 'link'""")
+    assert stored.rows() == [(second["candidate_person_id_2"], second["candidate_household_id_2"],
+                              "confirmed")]
