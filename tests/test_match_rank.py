@@ -118,6 +118,20 @@ def test_a_close_balance_at_the_same_bank_and_account_type_is_evidence_a_far_one
     assert reasons[0]["evidence_weight"] > reasons[1]["evidence_weight"]
 
 
+def test_of_two_namesakes_with_balances_in_the_band_the_nearer_balance_ranks_first():
+    def bank(no, id_raw, period, balance):
+        return {**record(no, id_raw, "张伟", source="bank", period=period),
+                "institution": "中国农业银行", "account_type": "定期存款", "balance_fen": balance}
+    # P1 (first by person_id) is 6 % away, P2 1 % away: both inside the 10 % band
+    earlier = _folder("2026-09", [bank("8", ID1, "2026-09", 1_080_000),
+                                  bank("9", ID2, "2026-09", 1_010_000)])
+    now = _folder("2026-10", [bank("1", None, "2026-10", 1_000_000)])
+    reasons = json.loads(_ranked_row([earlier, now], "2026-10", "1")["candidate_reasons"])
+    assert [r["person_id"] for r in reasons[:2]] == ["P2", "P1"]
+    assert all(any("相近余额" in x for x in r["reasons"]) for r in reasons[:2])
+    assert reasons[0]["evidence_weight"] > reasons[1]["evidence_weight"]
+
+
 def test_a_rejected_pair_is_never_proposed():
     earlier = _folder("2026-08", [_unit("8", ID2, "张伟", "2026-08", "U-1")])
     now = _folder("2026-10", [_unit("1", None, "张伟", "2026-10", "U-1")])

@@ -301,8 +301,10 @@ def _weights(counts: pl.DataFrame, n_persons: int, n_households: int) -> pl.Data
     m = pl.col("kind").replace_strict({c: k.m for c, k in kinds.items()}, return_dtype=pl.Float64)
     hm = pl.col("kind").replace_strict({c: k.household_m for c, k in kinds.items()},
                                        return_dtype=pl.Float64)
-    # u = share of register persons (households) holding the value
+    # u = share of register persons (households) holding the value; w_scale = log2(m * N), so
+    # that a close kind can narrow n_p to the candidate's own distance (``_evidence_reasons``)
     return counts.with_columns(
+        w_scale=(m * n_persons).log(2),
         w_person=(m * n_persons / pl.col("n_p")).log(2).clip(lower_bound=0.0),
         w_household=pl.when(hm > 0).then((hm * n_households / pl.col("n_h")).log(2)
                                          .clip(lower_bound=0.0)).otherwise(None))
@@ -319,11 +321,25 @@ def _evidence_reasons(pool: pl.DataFrame, values: pl.DataFrame, evidence: pl.Dat
     cand = (pool.select(RID, PIDX).join(reg.select(PIDX, "person_id", "household_id"), on=PIDX)
             .join(values, on=RID))
     months = pl.col("periods").list.head(3).list.join("、")
+    tolerance = pl.col("kind").replace_strict(
+        {k.code: k.tolerance for k in EVIDENCE_KINDS}, return_dtype=pl.Float64)
+    distance = ((pl.col("amount") - pl.col("amount_e")).abs()
+                / pl.max_horizontal(pl.col("amount").abs(), pl.col("amount_e").abs(), pl.lit(1.0)))
     person = (cand.join(evidence.select("kind", "value", "person_id", "period", amount_e="amount"),
                         on=["kind", "value", "person_id"])
               .filter(_within("amount", "amount_e"))
-              .group_by(RID, PIDX, "kind").agg(periods=pl.col("period").unique().sort())
-              .join(weights.select(RID, "kind", w="w_person"), on=[RID, "kind"])
+              .group_by(RID, PIDX, "kind").agg(periods=pl.col("period").unique().sort(),
+                                               distance=distance.min())
+              .join(weights.select(RID, "kind", "n_p", "w_scale", w_band="w_person"),
+                    on=[RID, "kind"])
+              # a close kind: the persons holding a value as close as this candidate's are about
+              # n_p * distance / tolerance of those in the band (uniform within the band), so a
+              # nearer balance or wage weighs more; never more than one holder's weight
+              .with_columns(w=pl.when(pl.col("distance").is_not_null() & (tolerance > 0))
+                            .then((pl.col("w_scale") - (pl.col("n_p") * pl.col("distance")
+                                                        / tolerance).clip(lower_bound=1.0).log(2))
+                                  .clip(lower_bound=pl.col("w_band")))
+                            .otherwise(pl.col("w_band")))
               .with_columns(level=pl.lit(0),
                             text=pl.format("同一{}：{} 已按身份证号匹配此人",
                                            pl.col("kind").replace_strict(labels), months)))
