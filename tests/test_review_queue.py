@@ -177,8 +177,9 @@ def test_a_clerk_may_confirm_the_second_ranked_candidate(sample_run, tmp_path):
     from pipelines.decisions import import_decisions
     from pipelines.report.layout import REVIEW_COLUMNS
 
-    warehouse = tmp_path / "hedui.duckdb"
-    shutil.copyfile(sample_run[0], warehouse)
+    # the warehouse's folder (its key file and caches with it): this test writes decisions
+    shutil.copytree(sample_run[0].parent, tmp_path / "copy")
+    warehouse = tmp_path / "copy" / sample_run[0].name
     second = _published(warehouse, """SELECT source, period, record_no, candidate_person_id_2,
                                              candidate_household_id_2
                                       FROM links WHERE status = 'review'
