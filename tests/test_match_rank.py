@@ -113,6 +113,8 @@ def test_a_close_balance_at_the_same_bank_and_account_type_is_evidence_a_far_one
     reasons = json.loads(got["candidate_reasons"])
     assert got["candidate_person_id"] == "P2"
     assert any("相近余额" in r for r in reasons[0]["reasons"])
+    # the same bank and account type is implied by the close balance: said once
+    assert not any(r.startswith("同一开户行和账户类型") for r in reasons[0]["reasons"])
     # P1 holds the same kind of account (weaker evidence) but not a close balance
     assert not any("相近余额" in r for r in reasons[1]["reasons"])
     assert reasons[0]["evidence_weight"] > reasons[1]["evidence_weight"]

@@ -113,6 +113,10 @@ EVIDENCE_KINDS: tuple[EvidenceKind, ...] = (
     EvidenceKind("account", "开户行和账户类型", "bank", ("institution", "account_type"), m=0.9),
 )
 
+#: weaker kind -> the kind that implies it (same value plus an amount)
+IMPLIED = {"benefit_type": "benefit_amount", "withholder": "withholder_amount",
+           "account": "account_balance"}
+
 _NAME_WORDS = {"exact": "姓名相同", "folded": "姓名相同（繁简或分隔符不同）", "pinyin_same": "姓名同音",
                "truncation": "姓名为截断", "jw_high": "姓名读音相近", "jw_mid": "姓名读音略近",
                "different": "姓名不同"}
@@ -358,6 +362,12 @@ def _evidence_reasons(pool: pl.DataFrame, values: pl.DataFrame, evidence: pl.Dat
     if both.height == 0:
         return pl.DataFrame(schema={RID: pl.Int64, PIDX: pl.Int64, "evidence_weight": pl.Float64,
                                     "evidence_reasons": pl.List(pl.String)})
+    # a kind implied by a stronger one of the same pair says nothing more: not repeated
+    stronger = both.filter(pl.col("kind").is_in(list(IMPLIED.values()))).select(
+        RID, PIDX, "level", _implied=pl.col("kind").replace_strict(
+            {v: k for k, v in IMPLIED.items()}, return_dtype=pl.String))
+    both = both.join(stronger, left_on=[RID, PIDX, "level", "kind"],
+                     right_on=[RID, PIDX, "level", "_implied"], how="anti")
     # a person's own record outweighs a household member's; per record the strongest kind counts
     both = both.with_columns(_order=pl.col("kind").replace_strict(order, return_dtype=pl.Int64))
     return (both.sort([RID, PIDX, "level", "w", "_order"], descending=[False, False, False, True, False])
