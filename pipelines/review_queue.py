@@ -120,6 +120,24 @@ def accepted_facts(refs: Sequence, facts: dict[str, pl.DataFrame]) -> dict[str, 
     return out
 
 
+def touched_households(facts: dict[str, pl.DataFrame], register: pl.DataFrame) -> list[str]:
+    """Households of the persons review records would be accepted for (sorted).
+
+    Parameters
+    ----------
+    facts : dict[str, pl.DataFrame]
+        :func:`accepted_facts` output.
+    register : pl.DataFrame
+        The period's register.
+    """
+    persons = [f.filter(pl.col("link_method") == ACCEPTED_METHOD).select("person_id")
+               for f in facts.values() if f.height]
+    if not persons:
+        return []
+    return (register.join(pl.concat(persons).unique(), on="person_id", how="semi")
+            ["household_id"].drop_nulls().unique().sort().to_list())
+
+
 def pending_review(base, accepted, *, accepted_facts_by_source: dict[str, pl.DataFrame],
                    register: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Compare a period's assessment with the one where every review record is accepted.
@@ -127,7 +145,9 @@ def pending_review(base, accepted, *, accepted_facts_by_source: dict[str, pl.Dat
     Parameters
     ----------
     base, accepted : Assessment
-        ``assess_period`` results without and with the review records.
+        ``assess_period`` results without and with the review records; ``accepted`` may cover
+        only the households the review records touch (:func:`touched_households`), the others
+        cannot change.
     accepted_facts_by_source : dict[str, pl.DataFrame]
         The facts of ``accepted`` (to name the review records behind each household).
     register : pl.DataFrame
@@ -153,7 +173,9 @@ def pending_review(base, accepted, *, accepted_facts_by_source: dict[str, pl.Dat
                 .join(flag_sets(assessment), on="household_id", how="left")
                 .with_columns(flags=pl.col("flags").fill_null(pl.lit([], pl.List(pl.String)))
                               .list.join(",")))
-    before, after = outcome(base), outcome(accepted)
+    after = outcome(accepted)
+    # the second assessment may cover only the households review records touch
+    before = outcome(base).join(after.select("household_id"), on="household_id", how="semi")
     compared = [c for c in (*_COMPARED, "flags") if c in before.columns]
     joined = before.join(after, on="household_id", how="full", suffix="_a", coalesce=True)
     differs = pl.any_horizontal([~pl.col(c).eq_missing(pl.col(f"{c}_a")) for c in compared])

@@ -318,7 +318,7 @@ def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
                  districts: Sequence[str] | None, tag: str = "") -> AssessRef:
     """Assess and flag ``period`` from the folders of its window; writes two parquet files."""
     from pipelines.assess import assess_period
-    from pipelines.review_queue import accepted_facts, pending_review
+    from pipelines.review_queue import accepted_facts, pending_review, touched_households
     from pipelines.rulebook import load_rulebook
     from schemas.published import ASSESSMENTS, FLAGS_TABLE
 
@@ -342,10 +342,14 @@ def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
     ASSESSMENTS.validate(result.assessments).write_parquet(out / "assessments.parquet")
     FLAGS_TABLE.validate(result.flags)
     # issue 19: assess again with every review record accepted as proposed; pending beside flags
+    # (only the households review records touch: a household's outcome depends on its own members)
     with_review = accepted_facts(window_refs, facts)
-    accepted = assess_period(period=period, register=register, facts=with_review,
-                             deliveries=deliveries_frame(window_refs), rulebook=rulebook,
-                             districts=scope)
+    touched = register.filter(pl.col("household_id").is_in(touched_households(with_review, register)))
+    accepted = (assess_period(period=period, register=touched, facts=with_review,
+                              deliveries=deliveries_frame(window_refs), rulebook=rulebook,
+                              districts=scope) if touched.height else
+                type(result)(assessments=result.assessments.head(0), flags=result.flags.head(0),
+                             notes=[]))
     flags, pending_records, uncertain = pending_review(
         result, accepted, accepted_facts_by_source=with_review, register=register)
     flags.write_parquet(out / "flags.parquet")

@@ -17,6 +17,7 @@ from pipelines.review_queue import (
     QUEUE_ORDER,
     pending_review,
     pending_summary,
+    touched_households,
 )
 from pipelines.warehouse import ensure_schema
 
@@ -83,6 +84,19 @@ def test_a_changed_standard_makes_a_household_uncertain_and_no_change_makes_none
     _, _, uncertain = pending_review(base, changed, accepted_facts_by_source=facts,
                                      register=REGISTER)
     assert uncertain["household_id"].to_list() == ["H2"]
+
+
+def test_the_second_assessment_may_cover_only_the_households_review_records_touch():
+    facts = _facts(("1", "P1", "id_exact"), ("7", "P2", ACCEPTED_METHOD))
+    assert touched_households(facts, REGISTER) == ["H2"]
+    assert touched_households(_facts(("1", "P1", "id_exact")), REGISTER) == []
+    base = _assessment([("H1", "INCOME_DROP"), ("H2", "INCOME_DROP")])
+    # only H2 assessed again, and unchanged: H1 (absent from it) is not uncertain
+    only_h2 = _assessment([("H2", "INCOME_DROP")], households=("H2",))
+    flags, records, uncertain = pending_review(base, only_h2, accepted_facts_by_source=facts,
+                                               register=REGISTER)
+    assert uncertain.height == records.height == 0
+    assert flags["pending_review"].to_list() == [False, False]
 
 
 def test_the_queue_puts_pending_records_first_then_the_heaviest():
