@@ -98,12 +98,19 @@ TABLES: dict[str, AnalystTable] = {t.name: t for t in (
         "links",
         """SELECT l.source, l.period, l.record_no, p.person_key, h.household_key,
                   c.person_key AS candidate_person_key, ch.household_key AS candidate_household_key,
-                  l.score, l.status, l.method, l.match_weight, l.comparison, l.reason
+                  c2.person_key AS candidate_person_key_2, ch2.household_key AS candidate_household_key_2,
+                  c3.person_key AS candidate_person_key_3, ch3.household_key AS candidate_household_key_3,
+                  l.score, l.status, l.method, l.match_weight, l.comparison, l.reason,
+                  l.comparison_weights, l.review_pending, l.queue_rank
            FROM links l
            LEFT JOIN _person_keys p ON p.person_id = l.person_id
            LEFT JOIN _household_keys h ON h.household_id = l.household_id
            LEFT JOIN _person_keys c ON c.person_id = l.candidate_person_id
-           LEFT JOIN _household_keys ch ON ch.household_id = l.candidate_household_id""",
+           LEFT JOIN _household_keys ch ON ch.household_id = l.candidate_household_id
+           LEFT JOIN _person_keys c2 ON c2.person_id = l.candidate_person_id_2
+           LEFT JOIN _household_keys ch2 ON ch2.household_id = l.candidate_household_id_2
+           LEFT JOIN _person_keys c3 ON c3.person_id = l.candidate_person_id_3
+           LEFT JOIN _household_keys ch3 ON ch3.household_id = l.candidate_household_id_3""",
         refresh="folder"),
     AnalystTable(
         # a register row's 记录号 is its 个人编号: it becomes the person's key, in the reason too
@@ -128,9 +135,18 @@ TABLES: dict[str, AnalystTable] = {t.name: t for t in (
         # decision_reason and decided_by are clerks' free text and names: never copied
         "flags",
         """SELECT f.period, h.household_key, f.district_code, f.flag, f.evidence,
-                  f.rulebook_version, f.decision, f.re_raised
+                  f.rulebook_version, f.decision, f.re_raised, f.pending_review, f.pending_records
            FROM flags f LEFT JOIN _household_keys h USING (household_id)""",
         refresh="assessed"),
+    AnalystTable(
+        # review records that could change a household's outcome (issue 19), by household key
+        "review_pending_records",
+        """SELECT r.assessed_period AS period, r.district_code, h.household_key, r.source,
+                  r.period AS delivery_period, r.record_no
+           FROM review_pending_records r LEFT JOIN _household_keys h USING (household_id)""",
+        refresh="assessed"),
+    # each folder's fitted match model: m/u per comparison level, prior, iterations (no identity)
+    AnalystTable("match_models", "SELECT * FROM match_models", refresh="full"),
     AnalystTable("quarter_summary", "SELECT * FROM quarter_summary", refresh="full"),
     # counts per group only (pipelines/fairness.py): no identity, copied whole
     AnalystTable("fairness", "SELECT * FROM fairness", refresh="full"),
@@ -144,11 +160,13 @@ TABLES: dict[str, AnalystTable] = {t.name: t for t in (
 
 #: warehouse columns holding 个人编号 / 户编号 that pseudonyms are needed for (beside the register)
 PERSON_ID_COLUMNS: list[tuple[str, str]] = [
-    ("stg_register", "person_id"), ("links", "person_id"), ("links", "candidate_person_id")]
+    ("stg_register", "person_id"), ("links", "person_id"), ("links", "candidate_person_id"),
+    ("links", "candidate_person_id_2"), ("links", "candidate_person_id_3")]
 HOUSEHOLD_ID_COLUMNS: list[tuple[str, str]] = [
     ("stg_register", "household_id"), ("links", "household_id"),
-    ("links", "candidate_household_id"), ("assessments", "household_id"),
-    ("flags", "household_id")]
+    ("links", "candidate_household_id"), ("links", "candidate_household_id_2"),
+    ("links", "candidate_household_id_3"), ("assessments", "household_id"),
+    ("flags", "household_id"), ("review_pending_records", "household_id")]
 
 
 def registry_version() -> str:

@@ -440,12 +440,23 @@ def _flags_of(con: duckdb.DuckDBPyConnection, periods: list[str]) -> pl.DataFram
     ).pl().cast(schema)
 
 
+def _ranked_candidates_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """The select list of the 2nd and 3rd ranked candidates (null on a warehouse without them)."""
+    cols = ("candidate_person_id_2", "candidate_household_id_2", "candidate_person_id_3",
+            "candidate_household_id_3")
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'links'").fetchall()}
+    return "".join(f"{c}, " if c in have else f"NULL::VARCHAR AS {c}, " for c in cols)
+
+
 def _links_of(con: duckdb.DuckDBPyConnection, keys: pl.DataFrame) -> pl.DataFrame:
     """``links`` rows and the stg identity of the (source, period, record_no) keys asked."""
     schema = {"source_code": pl.String(), "period_code": pl.String(), "record_no": pl.String(),
               "link_status": pl.String(), "link_person_id": pl.String(),
               "link_method": pl.String(), "candidate_person_id": pl.String(),
-              "candidate_household_id": pl.String(), "link_evidence": pl.String(),
+              "candidate_household_id": pl.String(), "candidate_person_id_2": pl.String(),
+              "candidate_household_id_2": pl.String(), "candidate_person_id_3": pl.String(),
+              "candidate_household_id_3": pl.String(), "link_evidence": pl.String(),
               "in_stg": pl.Boolean(), "id_norm": pl.String(), "name_norm": pl.String()}
     if keys.is_empty() or not _table_exists(con, "links"):
         return pl.DataFrame(schema=schema)
@@ -457,6 +468,7 @@ def _links_of(con: duckdb.DuckDBPyConnection, keys: pl.DataFrame) -> pl.DataFram
             "SELECT record_no, status AS link_status, person_id AS link_person_id, "
             "method AS link_method, candidate_person_id, "
             "coalesce(candidate_household_id, household_id) AS candidate_household_id, "
+            f"{_ranked_candidates_sql(con)}"
             "json_object('score', score, 'status', status, 'method', method, "
             "'reason', reason, 'comparison', comparison) AS link_evidence "
             "FROM links WHERE source = ? AND period = ? "
@@ -525,6 +537,16 @@ def _validate(rows: pl.DataFrame, con: duckdb.DuckDBPyConnection,
     # a candidate left blank is the one under review
     rows = rows.with_columns(
         pl.coalesce("person_id", "candidate_person_id").alias("person_code"))
+    # issue 19: a clerk may confirm the second or third ranked candidate instead of the first
+    code = pl.col("person_code")
+    rows = rows.with_columns(
+        candidate_household_id=pl.when(code == pl.col("candidate_person_id_2"))
+        .then(pl.col("candidate_household_id_2"))
+        .when(code == pl.col("candidate_person_id_3")).then(pl.col("candidate_household_id_3"))
+        .otherwise(pl.col("candidate_household_id")),
+        candidate_person_id=pl.when((code == pl.col("candidate_person_id_2")).fill_null(False)
+                                    | (code == pl.col("candidate_person_id_3")).fill_null(False))
+        .then(code).otherwise(pl.col("candidate_person_id")))
     already = (existing.filter(pl.col("kind") == "link")
                .select(pl.col("source").alias("source_code"),
                        pl.col("period").alias("period_code"), "record_no",

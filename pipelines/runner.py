@@ -161,6 +161,9 @@ class AssessRef:
     rulebook_version: str
     notes: list[str]
     districts: list[str]
+    #: issue 19: review records that can change a household's outcome, and those households
+    pending_records: Path | None = None
+    uncertain: Path | None = None
 
 
 def code_version() -> str:
@@ -245,7 +248,9 @@ def _folder_records(ref: FolderRef) -> pl.DataFrame:
 
 def stage_match(ctx: RunContext, ref: FolderRef, *, overrides: Path | None = None) -> dict:
     """Link one folder's records to that folder's own register; writes ``links.parquet``."""
-    from pipelines.match import link_folder, load_matching_params, unlinked_no_register
+    from pipelines.match import link_folder_with_model, load_matching_params, unlinked_no_register
+    from pipelines.match.model import comparison_weights, model_frame
+    from pipelines.review_queue import model_path
 
     if not ref.exists:
         return {"period": ref.period, "records": 0}
@@ -258,9 +263,16 @@ def stage_match(ctx: RunContext, ref: FolderRef, *, overrides: Path | None = Non
     else:
         register = pl.read_parquet(ref.stg("register"))
         decisions = pl.read_parquet(overrides) if overrides is not None and overrides.exists() else None
-        links = link_folder(records, register, params=load_matching_params(ctx.matching_file),
-                            decisions=decisions)
+        params = load_matching_params(ctx.matching_file)
+        links, estimates = link_folder_with_model(records, register, params=params,
+                                                  decisions=decisions)
+        if estimates is not None:
+            model_frame(estimates, period=ref.period, params_version=params.version).write_parquet(
+                model_path(ref.dir))
+        links = links.with_columns(comparison_weights(links, estimates))
     if links.width:
+        if "comparison_weights" not in links.columns:
+            links = links.with_columns(comparison_weights(links, None))
         links.write_parquet(ref.links)
     counts = (links.group_by("status").len().to_dicts() if links.width else [])
     by_status = {c["status"]: int(c["len"]) for c in counts}
@@ -318,6 +330,7 @@ def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
     """Assess and flag ``period`` from the folders of its window; writes two parquet files."""
     from pipelines import gradual_exit
     from pipelines.assess import assess_period
+    from pipelines.review_queue import accepted_facts, pending_review, touched_households
     from pipelines.rulebook import load_rulebook
     from schemas.published import ASSESSMENTS, FLAGS_TABLE
 
@@ -331,24 +344,41 @@ def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
     scope = sorted(set(districts) if districts else set(register["district_code"].drop_nulls()))
     window_refs = [by_period[m] for m in months_to_load(period, rulebook_window(rulebook, period))
                    if m in by_period]
+    facts = _facts(window_refs)
     history = None
     if gradual_exit.months_in_force(rulebook.at(pp.month_end(period))):
         # 低保渐退 counts from the first month over S in the earlier assessments
         history = gradual_exit.earlier_assessments(ctx.warehouse, ctx.scratch, period)
-    result = assess_period(period=period, register=register, facts=_facts(window_refs),
+    result = assess_period(period=period, register=register, facts=facts,
                            deliveries=deliveries_frame(window_refs), rulebook=rulebook,
                            districts=scope, history=history)
     out = ctx.scratch / f"assess-{period}{tag}"
     out.mkdir(parents=True, exist_ok=True)
     # the published tables' contract, enforced before anything can reach the warehouse
     ASSESSMENTS.validate(result.assessments).write_parquet(out / "assessments.parquet")
-    FLAGS_TABLE.validate(result.flags).write_parquet(out / "flags.parquet")
+    FLAGS_TABLE.validate(result.flags)
+    # issue 19: assess again with every review record accepted as proposed; pending beside flags
+    # (only the households review records touch: a household's outcome depends on its own members)
+    with_review = accepted_facts(window_refs, facts)
+    touched = register.filter(pl.col("household_id").is_in(touched_households(with_review, register)))
+    accepted = (assess_period(period=period, register=touched, facts=with_review,
+                              deliveries=deliveries_frame(window_refs), rulebook=rulebook,
+                              districts=scope) if touched.height else
+                type(result)(assessments=result.assessments.head(0), flags=result.flags.head(0),
+                             notes=[]))
+    flags, pending_records, uncertain = pending_review(
+        result, accepted, accepted_facts_by_source=with_review, register=register)
+    flags.write_parquet(out / "flags.parquet")
+    pending_records.write_parquet(out / "pending_records.parquet")
+    uncertain.write_parquet(out / "uncertain.parquet")
     version = rulebook.at(pp.month_end(period)).version
     _report("assess", "finish", period=period, households=result.assessments.height,
             flags=result.flags.height)
     return AssessRef(period=period, assessments=out / "assessments.parquet",
                      flags=out / "flags.parquet", rulebook_version=version,
-                     notes=list(result.notes), districts=scope)
+                     notes=list(result.notes), districts=scope,
+                     pending_records=out / "pending_records.parquet",
+                     uncertain=out / "uncertain.parquet")
 
 
 def rulebook_window(rulebook, period: str) -> int:
@@ -384,6 +414,7 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
     from pipelines import warehouse as wh
     from pipelines.decisions import annotate_flags, load_decision_params, load_flag_decisions
     from pipelines.fairness import fairness_warnings, publish_fairness
+    from pipelines.review_queue import publish_review_queue
 
     _report("publish", "start", warehouse=str(ctx.warehouse))
     inputs = input_entries(refs)
@@ -407,12 +438,14 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
             if ref.links.exists():
                 con.execute("""INSERT INTO links BY NAME SELECT source, period, record_no, person_id,
                     household_id, score, status, method, match_weight, candidate_person_id,
-                    candidate_household_id, reason, comparison FROM read_parquet(?)""", [str(ref.links)])
+                    candidate_household_id, reason, comparison, comparison_weights
+                    FROM read_parquet(?)""", [str(ref.links)])
             con.execute("DELETE FROM quarantine WHERE period = ?", [ref.period])
             if ref.quarantine.exists():
                 con.execute("""INSERT INTO quarantine BY NAME SELECT source, period, file, row_number,
                     record_no, reason, reason_code FROM read_parquet(?)""", [str(ref.quarantine)])
             wh.mark_folder_loaded(con, ref.period, ref.cache_key)
+        publish_review_queue(con, refs, republished=republished, assessed=assessed)
         decisions = load_flag_decisions(con)
         params = load_decision_params()
         for a in assessed:
@@ -511,7 +544,9 @@ def build_summary(refs: Sequence[FolderRef], match_counts: Sequence[dict],
             notes.append(f"{r.period}: {r.register_problem}; its extracts stay unmatched")
     for a in assessed:
         notes += [f"{a.period}: {n}" for n in a.notes]
+    from pipelines.review_queue import pending_summary
     return {
+        **pending_summary(assessed),
         "files": len(inputs),
         "rows_in": sum(e["rows_in"] for e in inputs if e["role"] != "unknown"),
         "rows_quarantined": sum(e["rows_quarantined"] for e in inputs),
@@ -613,6 +648,12 @@ def _load_and_match(ctx: RunContext, months: Sequence[str], stages: Stages, *,
                                         if k not in {"dir", "cache_key"}}, "counts": count})
         refs.append(ref)
         counts.append(count)
+    # issue 19: rank review candidates with the evidence of every folder loaded (not cached:
+    # the ranking depends on the window, the links themselves do not)
+    from pipelines.match import load_matching_params
+    from pipelines.review_queue import rank_folders
+    rank_folders(refs, params=load_matching_params(ctx.matching_file),
+                 decisions=pl.read_parquet(overrides) if overrides is not None else None)
     return refs, counts
 
 

@@ -66,6 +66,16 @@ CONTRACT_DDL = (
         person_id VARCHAR, household_id VARCHAR, score DOUBLE, status VARCHAR NOT NULL,
         method VARCHAR NOT NULL, match_weight DOUBLE, candidate_person_id VARCHAR,
         candidate_household_id VARCHAR, reason VARCHAR, comparison JSON)""",
+    # issue 19: each folder's fitted Fellegi-Sunter model, so a past score can be rebuilt
+    """CREATE TABLE IF NOT EXISTS match_models (
+        period VARCHAR NOT NULL, field VARCHAR NOT NULL, level VARCHAR NOT NULL, m DOUBLE NOT NULL,
+        u DOUBLE NOT NULL, weight DOUBLE NOT NULL, prior_match_proportion DOUBLE NOT NULL,
+        prior_weight DOUBLE NOT NULL, em_iterations BIGINT NOT NULL, params_version VARCHAR)""",
+    # issue 19: review records whose acceptance would change a household's flags, per assessed
+    # period and district (replaced like flags); the review queue puts them first
+    """CREATE TABLE IF NOT EXISTS review_pending_records (
+        assessed_period VARCHAR NOT NULL, district_code VARCHAR, household_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL, period VARCHAR NOT NULL, record_no VARCHAR NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS quarantine (
         source VARCHAR NOT NULL, period VARCHAR NOT NULL, file VARCHAR NOT NULL,
         row_number BIGINT, record_no VARCHAR, reason VARCHAR NOT NULL, reason_code VARCHAR)""",
@@ -109,6 +119,17 @@ CONTRACT_DDL = (
 #: which publish built the analyst file beside it
 _STATE_DDL = """CREATE TABLE IF NOT EXISTS pseudonym_state (
     key_check VARCHAR NOT NULL, analyst_published_at TIMESTAMPTZ NOT NULL)"""
+
+#: issue 19: ranked review candidates, per-comparison weights, review queue order, pending flags
+REVIEW_QUEUE_COLUMNS = (
+    ("links", "candidate_person_id_2", "VARCHAR"), ("links", "candidate_household_id_2", "VARCHAR"),
+    ("links", "candidate_person_id_3", "VARCHAR"), ("links", "candidate_household_id_3", "VARCHAR"),
+    ("links", "candidate_reasons", "JSON"),
+    ("links", "comparison_weights", "STRUCT(prior DOUBLE, name DOUBLE, id DOUBLE, birth DOUBLE, "
+                                    "sex DOUBLE, district DOUBLE)"),
+    ("links", "review_pending", "BOOLEAN"), ("links", "queue_rank", "BIGINT"),
+    ("flags", "pending_review", "BOOLEAN"), ("flags", "pending_records", "JSON"),
+)
 
 
 class WarehouseError(RuntimeError):
@@ -360,6 +381,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
     for ddl in CONTRACT_DDL:
         con.execute(ddl)
+    for table, column, kind in REVIEW_QUEUE_COLUMNS:
+        # issue 19's columns beside the contract's, added to warehouses made before them
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
     ensure_decisions_table(con)
     con.execute(_STATE_DDL)
     to_moment(con, "flags", "decided_at")  # naive UTC before decisions kept moments

@@ -19,10 +19,10 @@ from pipelines.match.blocking import PIDX, RID, build_candidate_pairs, prepare_r
 from pipelines.match.compare import compare_pairs
 from pipelines.match.decide import LINK_SCHEMA, decide
 from pipelines.match.params import MatchingParamsError, MatchParams, load_matching_params
-from pipelines.match.score import estimate, score_pairs
+from pipelines.match.score import Estimates, estimate, score_pairs
 
 __all__ = ["LINK_SCHEMA", "MatchParams", "MatchingParamsError", "link_folder",
-           "load_matching_params", "unlinked_no_register"]
+           "link_folder_with_model", "load_matching_params", "unlinked_no_register"]
 
 _IDENTITY = ("id_norm", "id18", "id_status", "id_birth_on", "id_sex", "name_raw", "name_norm",
              "name_pinyin")
@@ -158,10 +158,29 @@ def link_folder(records: pl.DataFrame, register: pl.DataFrame, *, params: MatchP
     ValueError
         When a required column is missing or two records share (source, period, record_no).
     """
+    return link_folder_with_model(records, register, params=params, decisions=decisions)[0]
+
+
+def link_folder_with_model(records: pl.DataFrame, register: pl.DataFrame, *, params: MatchParams,
+                           decisions: pl.DataFrame | None = None
+                           ) -> tuple[pl.DataFrame, Estimates | None]:
+    """:func:`link_folder`, also returning the folder's fitted model (m, u, prior, EM iterations).
+
+    Parameters
+    ----------
+    records, register, params, decisions
+        As for :func:`link_folder`.
+
+    Returns
+    -------
+    tuple[pl.DataFrame, Estimates | None]
+        The links (exactly those of :func:`link_folder`) and the estimates their scores came
+        from; None when the folder has no records (nothing was fitted).
+    """
     rec_in = _check_columns(records, RECORD_COLUMNS, "records")
     reg_in = _check_columns(register, REGISTER_COLUMNS, "register")
     if rec_in.height == 0:
-        return pl.DataFrame(schema=LINK_SCHEMA)
+        return pl.DataFrame(schema=LINK_SCHEMA), None
     ordered = _sorted_by_key(rec_in)
     # after sorting, a repeated key sits next to its copy: one linear pass instead of a group-by
     # (which is then run, on the rare failing input only, to name the first repeated key)
@@ -177,4 +196,5 @@ def link_folder(records: pl.DataFrame, register: pl.DataFrame, *, params: MatchP
     compared = compare_pairs(pairs, recs, reg, params=params)
     estimates = estimate(compared, recs, reg, params=params)
     scored = score_pairs(compared, estimates)
-    return decide(scored, recs, reg, params=params, confirmed=confirmed, rejected=rejected)
+    links = decide(scored, recs, reg, params=params, confirmed=confirmed, rejected=rejected)
+    return links, estimates

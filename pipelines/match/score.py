@@ -99,6 +99,48 @@ def sample_non_pairs(n_records: int, n_register: int, *, size: int, seed: int) -
                          "block": ["u_sample"] * size})
 
 
+def fit_m(vec: np.ndarray, n: np.ndarray, u: list[np.ndarray], *,
+          params: MatchParams) -> tuple[list[np.ndarray], float, int]:
+    """EM for m and the match share over comparison patterns, u held fixed (as Splink does).
+
+    Parameters
+    ----------
+    vec : np.ndarray
+        Integer level codes, shape (patterns, fields), in ``LEVELS`` order.
+    n : np.ndarray
+        How many pairs show each pattern.
+    u : list[np.ndarray]
+        u per field and level.
+    params : MatchParams
+        Starting m and match share, pseudo-counts, iteration cap and tolerance.
+
+    Returns
+    -------
+    tuple[list[np.ndarray], float, int]
+        m per field and level, the match share, the iterations run.
+    """
+    neutral = _neutral_mask()
+    m0 = _table(params.m)
+    lam = params.prior_match_proportion
+    m = list(m0)
+    iterations = 0
+    log_u = sum(np.log(u[k][vec[:, k]]) for k in range(len(FIELDS)))
+    for iterations in range(1, params.em_max_iterations + 1):
+        log_m = sum(np.log(m[k][vec[:, k]]) for k in range(len(FIELDS)))
+        odds = np.exp(np.clip(np.log(lam) - np.log1p(-lam) + log_m - log_u, -700, 700))
+        p = odds / (1.0 + odds)
+        weight = n * p
+        new_m = [_shrink(np.bincount(vec[:, k], weights=weight, minlength=len(m0[k])),
+                         m0[k], neutral[k], params.m_prior_strength)
+                 for k in range(len(FIELDS))]
+        new_lam = float(np.clip(weight.sum() / n.sum(), 1e-6, 1 - 1e-6))
+        change = max(max(np.abs(a - b).max() for a, b in zip(new_m, m)), abs(new_lam - lam))
+        m, lam = new_m, new_lam
+        if change < params.em_tolerance:
+            break
+    return m, lam, iterations
+
+
 def estimate(candidates: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *,
              params: MatchParams) -> Estimates:
     """Estimate u on random non-pairs and m (and the match share) by EM on the candidate pairs.
@@ -135,22 +177,8 @@ def estimate(candidates: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *,
         # EM on distinct comparison vectors weighted by their counts: a handful of rows
         patterns = (pl.DataFrame(_codes(candidates), schema=list(FIELDS), orient="row")
                     .group_by(list(FIELDS)).agg(n=pl.len()).sort(list(FIELDS)))
-        vec = patterns.select(FIELDS).to_numpy()
-        n = patterns["n"].to_numpy().astype(np.float64)
-        log_u = sum(np.log(u[k][vec[:, k]]) for k in range(len(FIELDS)))
-        for iterations in range(1, params.em_max_iterations + 1):
-            log_m = sum(np.log(m[k][vec[:, k]]) for k in range(len(FIELDS)))
-            odds = np.exp(np.clip(np.log(lam) - np.log1p(-lam) + log_m - log_u, -700, 700))
-            p = odds / (1.0 + odds)
-            weight = n * p
-            new_m = [_shrink(np.bincount(vec[:, k], weights=weight, minlength=len(m0[k])),
-                             m0[k], neutral[k], params.m_prior_strength)
-                     for k in range(len(FIELDS))]
-            new_lam = float(np.clip(weight.sum() / n.sum(), 1e-6, 1 - 1e-6))
-            change = max(max(np.abs(a - b).max() for a, b in zip(new_m, m)), abs(new_lam - lam))
-            m, lam = new_m, new_lam
-            if change < params.em_tolerance:
-                break
+        m, lam, iterations = fit_m(patterns.select(FIELDS).to_numpy(),
+                                   patterns["n"].to_numpy().astype(np.float64), u, params=params)
 
     def as_map(tables: list[np.ndarray]) -> dict[str, dict[str, float]]:
         return {f: {lv: float(tables[k][i]) for i, lv in enumerate(LEVELS[f])}

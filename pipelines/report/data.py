@@ -141,12 +141,29 @@ def _records_union(con: duckdb.DuckDBPyConnection) -> str:
     return " UNION ALL ".join(parts)
 
 
+_QUEUE_COLUMNS = {"candidate_person_id_2": "VARCHAR", "candidate_household_id_2": "VARCHAR",
+                  "candidate_person_id_3": "VARCHAR", "candidate_household_id_3": "VARCHAR",
+                  "candidate_reasons": "VARCHAR", "review_pending": "BOOLEAN",
+                  "queue_rank": "BIGINT"}
+
+
+def _queue_columns(con: duckdb.DuckDBPyConnection) -> str:
+    """The review-queue columns of ``links`` (null on a warehouse published before them)."""
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'links'").fetchall()}
+    return ", ".join(f"l.{c}::{t} AS {c}" if c in have else f"NULL::{t} AS {c}"
+                     for c, t in _QUEUE_COLUMNS.items())
+
+
 def review_records(con: duckdb.DuckDBPyConnection, *, period: str) -> pl.DataFrame:
     """Extract records still in ``review`` from the delivery months of :func:`lookback`.
 
     Columns: ``period, source, record_no, record_name, record_id, candidate_person_id,
     candidate_household_id, candidate_name, candidate_id, district_code (the candidate's, null
-    when the candidate is not on that month's register), score, method, reason, comparison``.
+    when the candidate is not on that month's register), score, method, reason, comparison``,
+    and the review queue's ``candidate_person_id_2/_3, candidate_household_id_2/_3,
+    candidate_reasons, review_pending, queue_rank`` (issue 19), in the queue's order: records
+    that can change a household's outcome first.
     """
     return con.sql(
         f"""
@@ -154,12 +171,13 @@ def review_records(con: duckdb.DuckDBPyConnection, *, period: str) -> pl.DataFra
         SELECT l.period, l.source, l.record_no, r.name_raw AS record_name, r.id_text AS record_id,
                l.candidate_person_id, l.candidate_household_id,
                g.name_raw AS candidate_name, coalesce(g.id_norm, g.id_raw) AS candidate_id,
-               g.district_code, l.score, l.method, l.reason, l.comparison
+               g.district_code, l.score, l.method, l.reason, l.comparison,
+               {_queue_columns(con)}
         FROM links l
         LEFT JOIN r ON r.source = l.source AND r.period = l.period AND r.record_no = l.record_no
         LEFT JOIN stg_register g ON g.period = l.period AND g.person_id = l.candidate_person_id
         WHERE l.status = 'review' AND list_contains($w, l.period)
-        ORDER BY l.period DESC, l.source, l.record_no
+        ORDER BY queue_rank NULLS LAST, l.period DESC, l.source, l.record_no
         """,
         params={"w": lookback(period)},
     ).pl()

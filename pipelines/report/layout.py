@@ -26,9 +26,9 @@ UNPRINTED_COLUMNS = {SHEET_FLAGS: ("标记代码", "规则版本")}
 #: records waiting in review: one row per extract record with status 'review'
 REVIEW_COLUMNS = (
     "期间", "来源", "记录号", "记录姓名", "记录证件号", "候选个人编号", "候选户编号",
-    "候选姓名", "候选证件号", "匹配得分",
+    "候选姓名", "候选证件号", "匹配得分", "影响认定", "第二候选", "第三候选",
     "核对结论", "处理说明", "经办人",
-    "存疑原因",
+    "存疑原因", "候选依据",
 )
 #: quarantined rows and refused files: for reference only (the providing department corrects
 #: and re-delivers), so the sheet has no column to fill in

@@ -9,6 +9,7 @@ print layout (landscape A4, one page wide, header row on every page, a footer).
 
 from __future__ import annotations
 
+import json
 import math
 import unicodedata
 from dataclasses import dataclass, field
@@ -185,8 +186,42 @@ def review_sheet(review: pl.DataFrame, *, full_identity: bool = False) -> pl.Dat
         .otherwise(pl.col("score").round(3).map_elements(lambda v: f"{v:.3f}", return_dtype=pl.String))
         .alias("匹配得分"),
         why.alias("存疑原因"),
+        *_queue_cells(review),
         *(pl.lit(None, dtype=pl.String).alias(c) for c in ("核对结论", "处理说明", "经办人")),
     ).select(REVIEW_COLUMNS)
+
+
+def _queue_cells(review: pl.DataFrame) -> list[pl.Expr]:
+    """Issue 19's cells: whether the record can change a household's outcome, the 2nd and 3rd
+    ranked candidates (a clerk may confirm one of them by typing it into 候选个人编号), and each
+    candidate's reasons in words."""
+    def col(name: str, dtype) -> pl.Expr:
+        return pl.col(name) if name in review.columns else pl.lit(None, dtype=dtype)
+
+    def other(i: int) -> pl.Expr:
+        return pl.when(col(f"candidate_person_id_{i}", pl.String).is_not_null()).then(pl.format(
+            "{}（户 {}）", col(f"candidate_person_id_{i}", pl.String),
+            col(f"candidate_household_id_{i}", pl.String)))
+
+    reasons = [_reason_text(text) for text in (review["candidate_reasons"]
+                                               if "candidate_reasons" in review.columns
+                                               else [None] * review.height)]
+    return [
+        pl.when(col("review_pending", pl.Boolean)).then(pl.lit("是：接受后该户的标记或类别会改变"))
+        .when(col("review_pending", pl.Boolean).is_not_null()).then(pl.lit("否"))
+        .alias("影响认定"),
+        other(2).alias("第二候选"),
+        other(3).alias("第三候选"),
+        pl.Series("候选依据", reasons, dtype=pl.String),
+    ]
+
+
+def _reason_text(candidate_reasons: str | None) -> str | None:
+    """One line per ranked candidate: ``第1候选：reason；reason``."""
+    if not candidate_reasons:
+        return None
+    return "\n".join(f"第{c['rank']}候选：{'；'.join(c['reasons']) or '无其他依据'}"
+                     for c in json.loads(candidate_reasons))
 
 
 def quarantine_sheet(quarantine: pl.DataFrame) -> pl.DataFrame:

@@ -1,0 +1,294 @@
+"""Orchestration layer, review queue: rank review candidates, find what matters, publish both.
+
+Three steps a run adds to its stages (issue 19), all after every folder is matched:
+
+- :func:`rank_folders`: up to three ranked candidates per review record
+  (``pipelines.match.rank``), written beside each folder's links as ``ranked.parquet``;
+- :func:`pending_review`: each assessed period is assessed a second time with every review record
+  accepted as proposed (its first candidate taken as its person); a household whose flags,
+  programme or standard would change is *uncertain*: its flag rows are marked
+  ``pending_review`` with the records in question (``pending_records``), and those review records
+  go to the front of the queue;
+- :func:`publish_review_queue`: the ranked candidates, the queue order and each folder's fitted
+  model go into the warehouse (``links`` columns beside the contract's; ``match_models``).
+
+What is matched never changes here: the flags themselves are those rules.md computes from the
+matched records; pending is a column beside them. When a clerk decides a review record
+(``hedui decisions import``), the next run matches or rejects it and pending resolves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+KEY = ["source", "period", "record_no"]
+#: the link method given to a review record taken as proposed (only in the "accepted" assessment)
+ACCEPTED_METHOD = "review_accepted"
+_COMPARED = ("programme", "standard")
+
+
+def ranked_path(folder_dir: Path) -> Path:
+    """Where a folder's ranked review candidates are written."""
+    return Path(folder_dir) / "ranked.parquet"
+
+
+def model_path(folder_dir: Path) -> Path:
+    """Where a folder's fitted model (``match_models`` rows) is written."""
+    return Path(folder_dir) / "model.parquet"
+
+
+def rank_folders(refs: Sequence, *, params, decisions: pl.DataFrame | None = None) -> dict[str, int]:
+    """Rank the review candidates of every loaded folder; writes ``ranked.parquet`` per folder.
+
+    Parameters
+    ----------
+    refs : Sequence[FolderRef]
+        The run's folders (``pipelines.runner.FolderRef``), already matched.
+    params : MatchParams
+    decisions : pl.DataFrame, optional
+        Staff link decisions (a rejected pair is never proposed).
+
+    Returns
+    -------
+    dict[str, int]
+        Period -> review records ranked.
+    """
+    from pipelines.match.model import estimates_from_frame
+    from pipelines.match.rank import FolderForRanking, rank_review_candidates
+    from pipelines.sources import EXTRACT_SOURCES
+
+    folders = []
+    for ref in refs:
+        if not (ref.exists and ref.links.exists()):
+            continue
+        links = pl.read_parquet(ref.links)
+        frames = [pl.read_parquet(ref.stg(s)) for s in EXTRACT_SOURCES if ref.stg(s).exists()]
+        records = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+        register = pl.read_parquet(ref.stg("register")) if ref.register_ok else None
+        model = model_path(ref.dir)
+        estimates = estimates_from_frame(pl.read_parquet(model)) if model.exists() else None
+        folders.append(FolderForRanking(ref.period, records, register, links, estimates))
+    ranked = rank_review_candidates(folders, params=params, decisions=decisions)
+    counts = {}
+    for ref in refs:
+        if ref.period in ranked:
+            ranked[ref.period].write_parquet(ranked_path(ref.dir))
+            counts[ref.period] = ranked[ref.period].height
+    return counts
+
+
+def accepted_facts(refs: Sequence, facts: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """``facts`` plus every review record of ``refs`` taken as its first ranked candidate.
+
+    Parameters
+    ----------
+    refs : Sequence[FolderRef]
+        The folders of the period's window.
+    facts : dict[str, pl.DataFrame]
+        The matched facts the assessment used (source -> clean rows with ``person_id``,
+        ``link_method``).
+
+    Returns
+    -------
+    dict[str, pl.DataFrame]
+        Source -> the same rows plus the review records, ``link_method = 'review_accepted'``.
+    """
+    extra: dict[str, list[pl.DataFrame]] = {}
+    for ref in refs:
+        path = ranked_path(ref.dir)
+        if not path.exists():
+            continue
+        proposed = (pl.read_parquet(path).filter(pl.col("candidate_person_id").is_not_null())
+                    .select(*KEY, person_id="candidate_person_id",
+                            link_method=pl.lit(ACCEPTED_METHOD)))
+        if proposed.height == 0:
+            continue
+        for source in ref.sources:
+            if not ref.stg(source).exists():
+                continue
+            rows = pl.read_parquet(ref.stg(source)).join(proposed, on=KEY, how="inner")
+            if rows.height:
+                extra.setdefault(source, []).append(rows)
+    out = dict(facts)
+    for source, frames in extra.items():
+        base = [facts[source]] if source in facts else []
+        out[source] = pl.concat([*base, *frames], how="diagonal_relaxed")
+    return out
+
+
+def touched_households(facts: dict[str, pl.DataFrame], register: pl.DataFrame) -> list[str]:
+    """Households of the persons review records would be accepted for (sorted).
+
+    Parameters
+    ----------
+    facts : dict[str, pl.DataFrame]
+        :func:`accepted_facts` output.
+    register : pl.DataFrame
+        The period's register.
+    """
+    persons = [f.filter(pl.col("link_method") == ACCEPTED_METHOD).select("person_id")
+               for f in facts.values() if f.height]
+    if not persons:
+        return []
+    return (register.join(pl.concat(persons).unique(), on="person_id", how="semi")
+            ["household_id"].drop_nulls().unique().sort().to_list())
+
+
+def pending_review(base, accepted, *, accepted_facts_by_source: dict[str, pl.DataFrame],
+                   register: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Compare a period's assessment with the one where every review record is accepted.
+
+    Parameters
+    ----------
+    base, accepted : Assessment
+        ``assess_period`` results without and with the review records; ``accepted`` may cover
+        only the households the review records touch (:func:`touched_households`), the others
+        cannot change.
+    accepted_facts_by_source : dict[str, pl.DataFrame]
+        The facts of ``accepted`` (to name the review records behind each household).
+    register : pl.DataFrame
+        The period's register (``person_id, household_id``).
+
+    Returns
+    -------
+    tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+        ``flags``: the base flags, unchanged, with ``pending_review`` (Boolean) and
+        ``pending_records`` (JSON list of ``{source, period, record_no}``, null unless pending);
+        ``records``: ``source, period, record_no, household_id, district_code`` of the review
+        records whose acceptance would change an uncertain household; ``uncertain``: ``household_id,
+        district_code`` of the households whose outcome is uncertain.
+    """
+    def flag_sets(assessment) -> pl.DataFrame:
+        return (assessment.flags.group_by("household_id")
+                .agg(flags=pl.col("flag").unique().sort()))
+
+    def outcome(assessment) -> pl.DataFrame:
+        cols = [c for c in _COMPARED if c in assessment.assessments.columns]
+        return (assessment.assessments.select("household_id", "district_code",
+                                              *[pl.col(c).cast(pl.String) for c in cols])
+                .join(flag_sets(assessment), on="household_id", how="left")
+                .with_columns(flags=pl.col("flags").fill_null(pl.lit([], pl.List(pl.String)))
+                              .list.join(",")))
+    after = outcome(accepted)
+    # the second assessment may cover only the households review records touch
+    before = outcome(base).join(after.select("household_id"), on="household_id", how="semi")
+    compared = [c for c in (*_COMPARED, "flags") if c in before.columns]
+    joined = before.join(after, on="household_id", how="full", suffix="_a", coalesce=True)
+    differs = pl.any_horizontal([~pl.col(c).eq_missing(pl.col(f"{c}_a")) for c in compared])
+    uncertain = (joined.filter(differs)
+                 .select("household_id", district_code=pl.coalesce("district_code",
+                                                                   "district_code_a"))
+                 .sort("household_id"))
+    reviewed = [f.filter(pl.col("link_method") == ACCEPTED_METHOD).select(*KEY, "person_id")
+                for f in accepted_facts_by_source.values() if f.height]
+    records_schema = {"source": pl.String, "period": pl.String, "record_no": pl.String,
+                      "household_id": pl.String, "district_code": pl.String}
+    records = pl.DataFrame(schema=records_schema)
+    if reviewed and uncertain.height:
+        persons = register.select("person_id", "household_id").drop_nulls().unique()
+        records = (pl.concat(reviewed).unique()
+                   .join(persons, on="person_id", how="inner")
+                   .join(uncertain, on="household_id", how="inner")
+                   .select(*KEY, "household_id", "district_code")
+                   .sort(*KEY, "household_id").cast(records_schema))
+    evidence = (records.group_by("household_id")
+                .agg(pending_records=pl.struct(*KEY).sort_by(*KEY)))
+    flags = base.flags.join(uncertain.select("household_id", _u=pl.lit(True)),
+                            on="household_id", how="left", maintain_order="left")
+    if evidence.height:
+        encoded = evidence.with_columns(pending_records=pl.col("pending_records").map_elements(
+            lambda items: json.dumps([dict(x) for x in items], ensure_ascii=False),
+            return_dtype=pl.String))
+        flags = flags.join(encoded, on="household_id", how="left", maintain_order="left")
+    else:
+        flags = flags.with_columns(pending_records=pl.lit(None, pl.String))
+    flags = flags.with_columns(pending_review=pl.col("_u").fill_null(False)).with_columns(
+        pending_records=pl.when(pl.col("pending_review")).then(pl.col("pending_records")))
+    return flags.drop("_u"), records, uncertain
+
+
+def publish_review_queue(con, refs: Sequence, *, republished: Sequence[str],
+                         assessed: Sequence) -> None:
+    """Write the ranked candidates, the queue and the fitted models into the warehouse.
+
+    Runs inside the run's publish transaction. Every loaded folder's review rows get their
+    candidates (the ranking depends on the run's window, so a folder whose links were not
+    re-published still gets the ranking of this run); a re-published folder's model replaces
+    its earlier rows of ``match_models``. The review records that can change an uncertain
+    household's outcome replace the assessed (period, district)'s rows of
+    ``review_pending_records`` (like ``flags``, so a district run leaves the others' alone), and
+    the queue is then ordered over every review row of ``links``: :data:`QUEUE_ORDER`.
+    """
+    for ref in refs:
+        if not ref.exists:
+            continue
+        if ref.period in republished:
+            con.execute("DELETE FROM match_models WHERE period = ?", [ref.period])
+            if model_path(ref.dir).exists():
+                con.execute("INSERT INTO match_models BY NAME SELECT * FROM read_parquet(?)",
+                            [str(model_path(ref.dir))])
+        path = ranked_path(ref.dir)
+        if path.exists():
+            con.execute("""UPDATE links AS l SET candidate_person_id = r.candidate_person_id,
+                    candidate_household_id = r.candidate_household_id,
+                    candidate_person_id_2 = r.candidate_person_id_2,
+                    candidate_household_id_2 = r.candidate_household_id_2,
+                    candidate_person_id_3 = r.candidate_person_id_3,
+                    candidate_household_id_3 = r.candidate_household_id_3,
+                    candidate_reasons = r.candidate_reasons
+                FROM read_parquet(?) AS r
+                WHERE l.status = 'review' AND l.source = r.source AND l.period = r.period
+                  AND l.record_no = r.record_no AND r.candidate_reasons IS NOT NULL""", [str(path)])
+    for a in assessed:
+        pending = getattr(a, "pending_records", None)
+        con.execute("DELETE FROM review_pending_records WHERE assessed_period = ? "
+                    "AND list_contains(?, district_code)", [a.period, list(a.districts)])
+        if pending is not None and Path(pending).exists():
+            con.execute("""INSERT INTO review_pending_records BY NAME
+                SELECT ? AS assessed_period, district_code, household_id, source, period,
+                       record_no FROM read_parquet(?)""", [a.period, str(pending)])
+    con.execute(QUEUE_ORDER)
+
+
+#: the review queue over every review row: records that can change a household's outcome
+#: (``review_pending_records``) first, then by match weight (heaviest first, none last)
+QUEUE_ORDER = """
+    UPDATE links AS l SET review_pending = q.pending, queue_rank = q.queue_rank
+    FROM (SELECT source, period, record_no, pending,
+                 row_number() OVER (ORDER BY pending DESC, match_weight DESC NULLS LAST,
+                                    source, period, record_no) AS queue_rank
+          FROM (SELECT k.source, k.period, k.record_no, k.match_weight,
+                       EXISTS (SELECT 1 FROM review_pending_records p
+                               WHERE p.source = k.source AND p.period = k.period
+                                 AND p.record_no = k.record_no) AS pending
+                FROM links k WHERE k.status = 'review')) AS q
+    WHERE l.source = q.source AND l.period = q.period AND l.record_no = q.record_no;
+    UPDATE links SET review_pending = NULL, queue_rank = NULL
+    WHERE status <> 'review' AND (review_pending IS NOT NULL OR queue_rank IS NOT NULL);
+"""
+
+
+def pending_summary(assessed: Sequence) -> dict:
+    """Run-summary counts: uncertain households per period and district, review records pending.
+
+    Returns
+    -------
+    dict
+        ``households_pending_review``: list of ``{period, district_code, households}``;
+        ``review_records_pending``: review records that can change some household's outcome.
+    """
+    rows, records = [], set()
+    for a in assessed:
+        uncertain = getattr(a, "uncertain", None)
+        if uncertain is not None and Path(uncertain).exists():
+            counts = (pl.read_parquet(uncertain).group_by("district_code")
+                      .agg(households=pl.len()).sort("district_code"))
+            rows += [{"period": a.period, **c} for c in counts.to_dicts()]
+        pending = getattr(a, "pending_records", None)
+        if pending is not None and Path(pending).exists():
+            records |= set(pl.read_parquet(pending).select(KEY).iter_rows())
+    return {"households_pending_review": rows, "review_records_pending": len(records)}
