@@ -50,7 +50,8 @@ def _plant(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""INSERT INTO flags (period, household_id, district_code, flag, evidence, rulebook_version)
         VALUES ('2026-10', 'H990101000001', '990101', 'INCOME_OVER_STANDARD', '{}', 'v1')""")
     # a register row repeating a 个人编号: its 记录号 is the 个人编号, and so is its reason's text
-    con.execute("INSERT INTO quarantine VALUES ('register', '2026-10', 'register.csv', 7, 'R000000003', "
+    con.execute("INSERT INTO quarantine (source, period, file, row_number, record_no, reason) "
+                "VALUES ('register', '2026-10', 'register.csv', 7, 'R000000003', "
                 "'个人编号 R000000003 repeats (2 rows)')")
 
 

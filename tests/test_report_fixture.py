@@ -189,7 +189,7 @@ def build_warehouse(path: Path) -> Path:
         con.execute(
             f"INSERT INTO {table} (source, period, file, row_number, record_no, id_raw, id_norm, name_raw) "
             "VALUES (?, ?, ?, 1, ?, ?, ?, ?)", [source, period, f"{source}.csv", rec, id_raw, id_raw, name])
-    con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)", QUARANTINE)
+    con.executemany("INSERT INTO quarantine (source, period, file, row_number, record_no, reason) VALUES (?, ?, ?, ?, ?, ?)", QUARANTINE)
     con.execute(
         "INSERT INTO runs VALUES ('run-1', 'monthly', ?, '990101,990102', 'succeeded', "
         "TIMESTAMP '2026-11-05 02:00:00', TIMESTAMP '2026-11-05 02:03:00', 'rb-2026a', 'abc123', '[]', '{}')",

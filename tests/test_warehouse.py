@@ -231,7 +231,8 @@ def test_a_kill_between_the_two_renames_leaves_the_old_analyst_file_and_the_next
 
     monkeypatch.setattr(wh.os, "replace", replace_then_die)
     with pytest.raises(KeyboardInterrupt), wh.publishing(path) as con:
-        con.execute("INSERT INTO quarantine VALUES ('pension', '2026-10', 'p.csv', 1, 'X', 'new')")
+        con.execute("INSERT INTO quarantine (source, period, file, row_number, record_no, reason) "
+                    "VALUES ('pension', '2026-10', 'p.csv', 1, 'X', 'new')")
     monkeypatch.setattr(wh.os, "replace", real_replace)
     # the warehouse is published, the analyst file is the previous one, whole: never ahead
     assert _digest(wh.analyst_path(path)) == analyst_before
