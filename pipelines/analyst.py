@@ -101,7 +101,7 @@ TABLES: dict[str, AnalystTable] = {t.name: t for t in (
                   c2.person_key AS candidate_person_key_2, ch2.household_key AS candidate_household_key_2,
                   c3.person_key AS candidate_person_key_3, ch3.household_key AS candidate_household_key_3,
                   l.score, l.status, l.method, l.match_weight, l.comparison, l.reason,
-                  l.comparison_weights, l.review_pending, l.queue_rank
+                  l.comparison_weights
            FROM links l
            LEFT JOIN _person_keys p ON p.person_id = l.person_id
            LEFT JOIN _household_keys h ON h.household_id = l.household_id
@@ -111,6 +111,8 @@ TABLES: dict[str, AnalystTable] = {t.name: t for t in (
            LEFT JOIN _household_keys ch2 ON ch2.household_id = l.candidate_household_id_2
            LEFT JOIN _person_keys c3 ON c3.person_id = l.candidate_person_id_3
            LEFT JOIN _household_keys ch3 ON ch3.household_id = l.candidate_household_id_3""",
+        # review_pending/queue_rank are the clerks' queue, re-ordered over every period on each
+        # publish: staff tables only (the analyst file is refreshed per folder of the window)
         refresh="folder"),
     AnalystTable(
         # a register row's 记录号 is its 个人编号: it becomes the person's key, in the reason too

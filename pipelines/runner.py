@@ -479,7 +479,10 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
              ",".join(sorted({a.rulebook_version for a in assessed})) or None,
              code_version(), json.dumps(inputs, ensure_ascii=False),
              json.dumps(summary, ensure_ascii=False, default=str)])
-        refresh.only(folder_periods=republished, assessed_periods=[a.period for a in assessed])
+        # every loaded folder, not only the re-published ones: publish_review_queue re-ranks the
+        # review candidates of every folder of the window (the ranking depends on the window)
+        refresh.only(folder_periods=[r.period for r in refs if r.exists],
+                     assessed_periods=[a.period for a in assessed])
     _report("publish", "finish", warehouse=str(ctx.warehouse))
     return {"warehouse": str(ctx.warehouse), "finished_at": finished.isoformat(),
             "fairness_warnings": summary["fairness_warnings"]}
