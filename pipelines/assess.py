@@ -76,13 +76,8 @@ FLAG_COLUMNS = ("period", "household_id", "district_code", "flag", "evidence", "
 MONEY = pl.Decimal(18, 2)
 _I = pl.Int128
 
-#: INCOME_DROP always compares P-5..P-3 with P-2..P (rules.md, settled further)
-_DROP_MONTHS = 6
 _RESIDENTIAL = "住宅"
 _NON_RESIDENTIAL = ("商业", "办公", "工业")
-_EXEMPT_VEHICLE_TYPES = ("普通二轮摩托车", "残疾人专用车")
-_SEVERE_DISABILITY = ("一级", "二级")
-_BUSINESS_ROLES = ("法定代表人", "股东")
 
 #: the columns each source's facts must carry beyond source, period, record_no, person_id, link_method
 _FACT_COLUMNS: dict[str, dict[str, pl.DataType]] = {
@@ -203,7 +198,8 @@ class _Context:
     period: str
     rules: Rules
     window: tuple[str, ...]
-    drop_months: tuple[str, ...]
+    drop_months: tuple[str, ...]  # income_drop_months ending with P
+    drop_recent: int  # income_drop_recent_months: the last of drop_months, against the others
     months_delivered: dict[str, int]
     snapshot_state: dict[str, str]  # source -> 'full' | 'partial' | 'missing'
     drop_computable: bool
@@ -221,7 +217,12 @@ class _Context:
                                 "it must be a whole number of months, at least 1")
         win = int(raw_win)
         w = tuple(window(period, win))
-        drop = tuple(window(period, _DROP_MONTHS))
+        drop_n = _whole_months(rules, "income_drop_months", 2)
+        recent = _whole_months(rules, "income_drop_recent_months", 1)
+        if recent >= drop_n:
+            raise RulebookError(f"income_drop_recent_months in force on {rules.day} is {recent}: it "
+                                f"must be fewer than income_drop_months ({drop_n})")
+        drop = tuple(window(period, drop_n))
         dl = deliveries.select(
             pl.col("period").cast(pl.String), pl.col("source").cast(pl.String),
             pl.col("files_accepted").cast(pl.Int64).fill_null(0),
@@ -244,10 +245,19 @@ class _Context:
             missing.append("bank_partial")
         rate = Fraction(rules.value("employment_cost_deduction_rate"))
         return _Context(
-            period=period, rules=rules, window=w, drop_months=drop, months_delivered=months,
+            period=period, rules=rules, window=w, drop_months=drop, drop_recent=recent,
+            months_delivered=months,
             snapshot_state=state, drop_computable=drop_ok, deduction=1 - rate,
             missing_sources=tuple(missing), programmes=programmes,
         )
+
+
+def _whole_months(rules: Rules, name: str, least: int) -> int:
+    raw = rules.value(name)
+    if raw != raw.to_integral_value() or raw < least:
+        raise RulebookError(f"{name} in force on {rules.day} is {raw}: it must be a whole number "
+                            f"of months, at least {least}")
+    return int(raw)
 
 
 def _frac(rules: Rules, name: str) -> Fraction:
@@ -314,7 +324,7 @@ def _persons(reg: pl.DataFrame, deaths: pl.DataFrame, ctx: _Context) -> pl.DataF
 
 def _households(persons: pl.DataFrame, ctx: _Context) -> pl.DataFrame:
     living = ~pl.col("is_dead")
-    severe = (pl.col("disability_grade").is_in(list(_SEVERE_DISABILITY))
+    severe = (pl.col("disability_grade").is_in(list(ctx.rules.words_of("severe_disability_grades")))
               | (pl.col("serious_illness") == "是")).fill_null(False)
     return persons.group_by("household_id", maintain_order=True).agg(
         pl.col("district_code").first(),
@@ -348,7 +358,7 @@ def _income(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.DataFra
     contrib.append(_keys(in_w, "income_w"))
     if ctx.drop_months != ctx.window:  # with W = P-5..P the two record sets are the same
         contrib.append(_keys(in_drop, "income_drop"))
-    last3 = list(ctx.drop_months[3:])
+    last3 = list(ctx.drop_months[-ctx.drop_recent:])
     is_wage = pl.col("source") == "tax_wages"
     last = pl.col("income_month").is_in(last3)
     amount = pl.col("amount_fen")
@@ -389,16 +399,16 @@ def _snapshots(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.Data
     )
 
     veh = _living_rows(_facts(facts, "vehicles", ctx).filter(at_p), living).filter(
-        (pl.col("vehicle_status") == "正常")
-        & ~pl.col("vehicle_type").is_in(list(_EXEMPT_VEHICLE_TYPES)).fill_null(False)
+        pl.col("vehicle_status").is_in(list(rules.words_of("vehicle_counted_statuses")))
+        & ~pl.col("vehicle_type").is_in(list(rules.words_of("vehicle_exempt_types"))).fill_null(False)
     )
     contrib.append(_keys(veh, "vehicles"))
     veh_q = veh.group_by("hh_idx").agg(pl.len().cast(pl.Int64).alias("vehicles_counted"))
 
     limit = float(rules.value("business_capital_limit_wan"))
     bus = _living_rows(_facts(facts, "business", ctx).filter(at_p), living).filter(
-        (pl.col("registration_status") == "存续")
-        & pl.col("role").is_in(list(_BUSINESS_ROLES))
+        pl.col("registration_status").is_in(list(rules.words_of("business_counted_statuses")))
+        & pl.col("role").is_in(list(rules.words_of("business_roles")))
         & (pl.col("capital_wan") >= limit)
     )
     contrib.append(_keys(bus, "business"))
@@ -604,6 +614,8 @@ def _threshold(value: pl.Expr | str, *parameters: str) -> pl.Expr:
 def _flags_frame(hh: pl.DataFrame, contrib: pl.DataFrame, ctx: _Context) -> pl.DataFrame:
     rules = ctx.rules
     b = ctx.deduction.denominator
+    n_recent = ctx.drop_recent
+    n_earlier = len(ctx.drop_months) - n_recent
     ratio = 1 - _frac(rules, "income_drop_ratio")
     share = _frac(rules, "medical_income_share")
     q: dict[str, pl.Expr | str] = {
@@ -620,8 +632,9 @@ def _flags_frame(hh: pl.DataFrame, contrib: pl.DataFrame, ctx: _Context) -> pl.D
         "benefit_income": _jtext(_yuan(pl.col("benefit_income_fen"))),
         "household_income_w": _jtext(_yuan(pl.col("household_income_w_fen"))),
         "medical_out_of_pocket": _jtext(_yuan(pl.col("medical_sum"))),
-        "avg_last3": _jtext(_yuan(_round_half_away(pl.col("last_num"), 3 * b))),
-        "avg_prev3": _jtext(_yuan(_round_half_away(pl.col("prev_num"), 3 * b))),
+        # the evidence names stay avg_last3/avg_prev3 (stable codes) whatever the split in force
+        "avg_last3": _jtext(_yuan(_round_half_away(pl.col("last_num"), n_recent * b))),
+        "avg_prev3": _jtext(_yuan(_round_half_away(pl.col("prev_num"), n_earlier * b))),
         "standard": _jtext(pl.when(pl.col("programme") == "特困").then(pl.col("t_yuan"))
                            .otherwise(pl.col("s_yuan"))),
     }
@@ -632,7 +645,7 @@ def _flags_frame(hh: pl.DataFrame, contrib: pl.DataFrame, ctx: _Context) -> pl.D
     assets_thr = _threshold(pl.col("assets_limit_yuan"), "assets_limit_months", DIBAO_STANDARD)
     med_share = _yuan(_round_half_away(pl.col("hw_num") * share.numerator, share.denominator * b))
     drop_limit = _yuan(_round_half_away(pl.col("prev_num") * ratio.numerator,
-                                        ratio.denominator * 3 * b))
+                                        ratio.denominator * n_earlier * b))
     c = pl.col
     # the thresholds a flag's evidence may name (pipelines/flags/*.py ``thresholds``)
     t: dict[str, pl.Expr] = {

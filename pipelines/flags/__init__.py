@@ -59,9 +59,10 @@ QUANTITIES: Mapping[str, str] = MappingProxyType({
     "business_violation": "a counted business registration (bool)",
     "medical_sum": "medical out-of-pocket settled in W, 分",
     "hw_num": "household income over W, 分 × the deduction denominator p.income_denominator",
-    "last_num": "income of P-2..P, 分 × 3 × p.income_denominator (sum, not average)",
-    "prev_num": "income of P-5..P-3, 分 × 3 × p.income_denominator (sum, not average)",
-    "drop_computable": "every month of P-5..P has a delivery of each income source (bool)",
+    "last_num": "income of the last income_drop_recent_months months, summed, 分 × p.income_denominator",
+    "prev_num": "income of the months of income_drop_months before them, summed, 分 × p.income_denominator",
+    "drop_computable": "every month of the income_drop_months ending with P has a delivery of each "
+                       "income source (bool)",
     "is_tekun": "programme is 特困 (bool)",
     "s_fen": "低保标准 S of the household's district and 城乡类别, 分",
     "t_fen": "特困 standard T, 分",
