@@ -385,6 +385,26 @@ def _load_parameter(file: Path) -> Parameter:
     )
 
 
+def parse_dated(parameter: Parameter, dated: Any, where: str) -> tuple[tuple[date, Value], ...]:
+    """Dated values for ``parameter`` (its kind's values), validated as a parameter file's are.
+
+    Parameters
+    ----------
+    parameter : Parameter
+        The parameter the values are for (its ``kind`` decides how they are read).
+    dated : Any
+        A mapping of effective dates to values, ascending.
+    where : str
+        How an error message names the values.
+
+    Raises
+    ------
+    RulebookError
+        Naming ``where`` and the date when a date or value is not one.
+    """
+    return _dated(dated, where, _as_words if parameter.kind == "words" else _as_number)
+
+
 def _dated(dated: Any, where: str, parse: Any = None) -> tuple[tuple[date, Value], ...]:
     parse = parse or _as_number
     if not isinstance(dated, dict) or not dated:
