@@ -48,7 +48,6 @@ from pipelines.flags import (
     REGISTRY,
     Flag,
     Params,
-    flags_file_for,
     load_flag_programmes,
 )
 from pipelines.periods import month_end, month_start, parse_period, window
@@ -158,8 +157,7 @@ def assess_period(
     """
     parse_period(period)
     rules = rulebook.at(month_end(period))
-    ctx = _Context.build(period, rules, deliveries,
-                         load_flag_programmes(flags_file_for(rulebook.path)))
+    ctx = _Context.build(period, rules, deliveries, load_flag_programmes(rules))
 
     reg = _register_in_scope(register, districts)
     scope = set(districts) if districts is not None else set(reg["district_code"].drop_nulls())

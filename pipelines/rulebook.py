@@ -140,6 +140,8 @@ class Rules:
     references: Mapping[str, str] = field(default_factory=dict)
     #: ``kind: words`` parameters in force, by name
     words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: flag -> the programmes it screens in force (None: every programme), from flags.yaml
+    programmes: Mapping[str, tuple[str, ...] | None] = field(default_factory=dict)
 
     def words_of(self, name: str) -> tuple[str, ...]:
         """A ``kind: words`` parameter in force, by name.
@@ -212,6 +214,8 @@ class Rulebook:
 
     path: Path
     parameters: Mapping[str, Parameter]
+    #: flag -> (dated programmes, version_default) from flags.yaml; the repository's by default
+    screening: Mapping[str, Screening] = field(default_factory=lambda: load_screening())
 
     def at(self, day: date) -> Rules:
         """Resolve every parameter in force on ``day``.
@@ -256,6 +260,12 @@ class Rulebook:
         hashed_words = {k: list(v) for k, v in sorted(words.items()) if k not in unhashed}
         if hashed_words:
             payload["words"] = hashed_words
+        programmes = {name: sc.at(day) for name, sc in self.screening.items()}
+        hashed_programmes = {k: (list(v) if v is not None else ALL_PROGRAMMES)
+                             for k, v in sorted(programmes.items())
+                             if not self.screening[k].is_default(v)}
+        if hashed_programmes:
+            payload["programmes"] = hashed_programmes
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
         return Rules(
             day=day,
@@ -266,6 +276,7 @@ class Rulebook:
             tekun_from_table=from_table,
             references=MappingProxyType({n: p.reference for n, p in self.parameters.items()}),
             words=MappingProxyType(words),
+            programmes=MappingProxyType(programmes),
         )
 
     def _table(self, name: str, day: date) -> dict[tuple[str, str], Decimal]:
@@ -276,6 +287,95 @@ class Rulebook:
             if v is not None:
                 out[(key[0], key[1])] = v
         return out
+
+
+#: the default screening file: which programmes each flag screens (rules/flags.yaml)
+DEFAULT_FLAGS_FILE = DEFAULT_PARAMETERS.parent / "flags.yaml"
+#: the word flags.yaml uses for "every programme"
+ALL_PROGRAMMES = "all"
+
+
+@dataclass(frozen=True)
+class Screening:
+    """The dated programmes one flag screens (None: every programme), from flags.yaml."""
+
+    series: tuple[tuple[date, tuple[str, ...] | None], ...]
+    #: the programmes earlier versions implied: left out of the version hash while in force
+    version_default: tuple[str, ...] | None | str = ""
+
+    def at(self, day: date) -> tuple[str, ...] | None:
+        """The programmes in force on ``day`` (the first dated value before any is)."""
+        value = self.series[0][1]
+        for start, v in self.series:
+            if start > day:
+                break
+            value = v
+        return value
+
+    def is_default(self, value: tuple[str, ...] | None) -> bool:
+        """Whether ``value`` is this flag's ``version_default`` (absent: never)."""
+        return self.version_default != "" and value == self.version_default
+
+
+def flags_file_for(parameters_dir: Path) -> Path:
+    """The ``flags.yaml`` that goes with a rulebook's parameters folder.
+
+    ``DIR/flags.yaml`` for ``DIR/parameters`` (a rules folder laid out like rules/), else the
+    repository's rules/flags.yaml (a bare parameters folder, e.g. a proposal that changes numbers).
+    """
+    own = Path(parameters_dir).parent / "flags.yaml"
+    if Path(parameters_dir).name == "parameters" and own.is_file():
+        return own
+    return DEFAULT_FLAGS_FILE
+
+
+def load_screening(path: Path | None = None) -> dict[str, Screening]:
+    """Read which programmes each flag screens: ``flag -> Screening``, in the file's order.
+
+    Each entry has ``programmes`` (a list of 保障类别, or ``all``; or dated values of those, as a
+    parameter file's), ``description`` and ``reference``, and may have ``version_default``.
+
+    Raises
+    ------
+    RulebookError
+        Naming the file and flag when an entry is not one.
+    """
+    file = Path(path) if path is not None else DEFAULT_FLAGS_FILE
+    where = str(file)
+    try:
+        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RulebookError(f"{where}: cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise RulebookError(f"{where}: not valid YAML ({exc})") from None
+    if not isinstance(doc, dict) or not doc:
+        raise RulebookError(f"{where}: expected a mapping of flag names")
+    out: dict[str, Screening] = {}
+    for name, entry in doc.items():
+        if not isinstance(entry, dict):
+            raise RulebookError(
+                f"{where}: {name}: expected a mapping with programmes, description, reference")
+        for key in ("description", "reference"):
+            if not str(entry.get(key) or "").strip():
+                raise RulebookError(f"{where}: {name}: key {key!r} is missing or empty")
+        raw = entry.get("programmes")
+        dated = raw if isinstance(raw, dict) else {date(1, 1, 1): raw}
+        series = _dated(dated, f"{where}: {name}.programmes", _as_programmes)
+        default: tuple[str, ...] | None | str = ""
+        if "version_default" in entry:
+            default = _as_programmes(entry["version_default"], f"{where}: {name}.version_default")
+        out[str(name)] = Screening(series=series, version_default=default)  # type: ignore[arg-type]
+    return out
+
+
+def _as_programmes(raw: Any, where: str) -> tuple[str, ...] | None:
+    if raw == ALL_PROGRAMMES:
+        return None
+    if isinstance(raw, list) and raw:
+        words = _as_words(raw, where)
+        if words is not None:
+            return words
+    raise RulebookError(f"{where}: programmes must be a list of 保障类别 or {ALL_PROGRAMMES!r}")
 
 
 def parameters_folder(rules_dir: Path | str) -> Path:
@@ -316,7 +416,8 @@ def load_rulebook(path: Path | None = None) -> Rulebook:
     for name in (DIBAO_STANDARD, TEKUN_STANDARD):
         if name in params and params[name].varies_by != _VARIES:
             raise RulebookError(f"{name}.yaml: varies_by must be [district_code, urban_rural]")
-    return Rulebook(path=folder, parameters=MappingProxyType(params))
+    return Rulebook(path=folder, parameters=MappingProxyType(params),
+                    screening=load_screening(flags_file_for(folder)))
 
 
 def parameter_labels(path: Path | None = None) -> dict[str, str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,14 +21,15 @@ from pipelines.flags import (
     load_flag_programmes,
 )
 from pipelines.report import layout
-from pipelines.rulebook import RulebookError, load_rulebook
+from pipelines.rulebook import RulebookError, load_rulebook, load_screening
 
 ROOT = Path(__file__).resolve().parents[1]
+DAY = date(2026, 10, 31)
 NINTH = Path(__file__).resolve().parent / "data" / "ninth_flag"
 
 
 def test_every_flag_file_is_screened_by_rules_and_listed_in_its_order() -> None:
-    programmes = load_flag_programmes()
+    programmes = load_flag_programmes(load_rulebook().at(DAY))
     assert list(programmes) == list(FLAGS)
     assert programmes["MARGINAL_NO_LONGER"] == ("低保边缘",)
     assert programmes["HIGH_MEDICAL_EXPENSE"] is None
@@ -44,18 +47,53 @@ def test_the_re_raise_class_is_the_flags_own() -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("INCOME_OVER_STANDARD:\n  programmes: [低保]\n  description: x\n  reference: y\n",
-     "says nothing of which programmes"),
-    ("NOT_A_FLAG:\n  programmes: all\n  description: x\n  reference: y\n", "NOT_A_FLAG"),
     ("INCOME_OVER_STANDARD:\n  programmes: []\n  description: x\n  reference: y\n",
      "programmes must be"),
+    ("INCOME_OVER_STANDARD:\n  programmes: 低保\n  description: x\n  reference: y\n",
+     "programmes must be"),
     ("INCOME_OVER_STANDARD:\n  programmes: all\n  description: x\n", "'reference'"),
+    (("INCOME_OVER_STANDARD:\n  programmes: {2026-10-01: all, 2026-09-01: [低保]}\n"
+      "  description: x\n  reference: y\n"), "dates must ascend"),
 ])
 def test_a_bad_flags_file_is_refused_by_name(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "flags.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(RulebookError, match=message):
-        load_flag_programmes(path)
+        load_screening(path)
+
+
+@pytest.mark.parametrize(("drop", "message"), [
+    ("INCOME_DROP", "says nothing of which programmes flag\\(s\\) INCOME_DROP"),
+    (None, "NOT_A_FLAG"),
+])
+def test_a_flags_file_must_match_the_flag_files(drop: str | None, message: str) -> None:
+    rules = load_rulebook().at(DAY)
+    programmes = dict(rules.programmes)
+    if drop:
+        del programmes[drop]
+    else:
+        programmes["NOT_A_FLAG"] = None
+    with pytest.raises(RulebookError, match=message):
+        load_flag_programmes(dataclasses.replace(rules, programmes=programmes))
+
+
+def test_dated_programmes_resolve_on_the_last_day_and_name_the_version(tmp_path: Path) -> None:
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules" / "parameters", rules_dir / "parameters")
+    text = DEFAULT_FLAGS_FILE.read_text(encoding="utf-8")
+    (rules_dir / "flags.yaml").write_text(text, encoding="utf-8")
+    before = load_rulebook(rules_dir / "parameters").at(DAY)
+    assert before.version == load_rulebook().at(DAY).version
+    # from 2026-10-15 MARGINAL_NO_LONGER also screens 支出型困难
+    (rules_dir / "flags.yaml").write_text(text.replace(
+        "    0001-01-01: [低保边缘]\n", "    0001-01-01: [低保边缘]\n    2026-10-15: [低保边缘, 支出型困难]\n"),
+        encoding="utf-8")
+    book = load_rulebook(rules_dir / "parameters")
+    assert book.at(date(2026, 9, 30)).programmes["MARGINAL_NO_LONGER"] == ("低保边缘",)
+    after = book.at(DAY)
+    assert after.programmes["MARGINAL_NO_LONGER"] == ("低保边缘", "支出型困难")
+    assert after.version != before.version
+    assert book.at(date(2026, 9, 30)).version == before.version
 
 
 def test_the_default_flags_file_is_the_repositorys() -> None:

@@ -14,8 +14,9 @@ Each module of this package (other than this one) defines ``FLAG``, a :class:`Fl
 - ``sentence``: the clerk's sentence, a template over the evidence's quantity and threshold names
   (``{medical_out_of_pocket}``) or a function ``(evidence, text_module, programme) -> str``.
 
-The programmes a flag screens are a rule, not code: they are read from ``rules/flags.yaml``
-(see :func:`load_flag_programmes`). The registry's order is the order of that file (the order
+The programmes a flag screens are a rule, not code: dated values of ``rules/flags.yaml``, read
+with the rulebook (:func:`pipelines.rulebook.load_screening`) and resolved with it on the last
+day of P (:func:`load_flag_programmes`). The registry's order is the order of that file (the order
 reports and notes list flags in); a flag file it does not list follows, by name.
 
 This package imports no other part of hedui but :mod:`pipelines.rulebook`, so assess, reports,
@@ -35,15 +36,8 @@ from types import MappingProxyType
 from typing import Any
 
 import polars as pl
-import yaml
 
-from pipelines.rulebook import RulebookError, Rules
-
-#: the default programme screening file (rules/flags.yaml of the repository)
-DEFAULT_FLAGS_FILE = Path(__file__).resolve().parents[2] / "rules" / "flags.yaml"
-
-#: the word rules/flags.yaml uses for "every programme"
-ALL_PROGRAMMES = "all"
+from pipelines.rulebook import DEFAULT_FLAGS_FILE, RulebookError, Rules, load_screening
 
 #: the household quantities a condition may name (columns of the assessment's household frame)
 QUANTITIES: Mapping[str, str] = MappingProxyType({
@@ -138,40 +132,9 @@ def _discover() -> dict[str, Flag]:
         if flag.name in found:
             raise ImportError(f"flag {flag.name} is defined twice")
         found[flag.name] = flag
-    order = list(_read_flags_file(DEFAULT_FLAGS_FILE))
+    order = list(load_screening(DEFAULT_FLAGS_FILE))
     rank = {n: i for i, n in enumerate(order)}
     return dict(sorted(found.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
-
-
-def _read_flags_file(path: Path) -> dict[str, tuple[str, ...] | None]:
-    """``flag -> programmes`` (None for every programme) from a rules/flags.yaml."""
-    where = str(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RulebookError(f"{where}: cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise RulebookError(f"{where}: not valid YAML ({exc})") from None
-    if not isinstance(doc, dict) or not doc:
-        raise RulebookError(f"{where}: expected a mapping of flag names")
-    out: dict[str, tuple[str, ...] | None] = {}
-    for name, entry in doc.items():
-        if not isinstance(entry, dict):
-            raise RulebookError(
-                f"{where}: {name}: expected a mapping with programmes, description, reference")
-        for key in ("description", "reference"):
-            if not str(entry.get(key) or "").strip():
-                raise RulebookError(f"{where}: {name}: key {key!r} is missing or empty")
-        programmes = entry.get("programmes")
-        if programmes == ALL_PROGRAMMES:
-            out[str(name)] = None
-        elif (isinstance(programmes, list) and programmes
-              and all(isinstance(p, str) and p.strip() for p in programmes)):
-            out[str(name)] = tuple(p.strip() for p in programmes)
-        else:
-            raise RulebookError(f"{where}: {name}: programmes must be a list of 保障类别 or "
-                                f"{ALL_PROGRAMMES!r}")
-    return out
 
 
 #: every flag, by name, in the order of rules/flags.yaml
@@ -182,42 +145,31 @@ FLAGS: tuple[str, ...] = tuple(REGISTRY)
 FLAG_LABELS: dict[str, str] = {f.name: f.label for f in REGISTRY.values()}
 
 
-def load_flag_programmes(path: Path | None = None) -> dict[str, tuple[str, ...] | None]:
-    """The programmes each registered flag screens (None: every programme), from rules/.
+def load_flag_programmes(rules: Rules, where: Path | str = "flags.yaml") -> dict[str, tuple[str, ...] | None]:
+    """The programmes each registered flag screens on the rules' day (None: every programme).
 
     Parameters
     ----------
-    path : Path, optional
-        A ``flags.yaml``; default ``rules/flags.yaml`` of the repository.
+    rules : Rules
+        The rulebook resolved at the end of P (its ``programmes`` come from rules/flags.yaml).
+    where : Path or str
+        How messages name the screening file.
 
     Raises
     ------
     RulebookError
-        When the file is invalid, names a flag no file defines, or leaves a flag out.
+        When the file names a flag no file of pipelines/flags defines, or leaves a flag out.
     """
-    file = Path(path) if path is not None else DEFAULT_FLAGS_FILE
-    programmes = _read_flags_file(file)
+    programmes = rules.programmes
     unknown = sorted(set(programmes) - set(REGISTRY))
     if unknown:
-        raise RulebookError(f"{file}: names flag(s) no file of pipelines/flags defines: "
+        raise RulebookError(f"{where}: names flag(s) no file of pipelines/flags defines: "
                             + ", ".join(unknown))
     lacking = [n for n in REGISTRY if n not in programmes]
     if lacking:
-        raise RulebookError(f"{file}: says nothing of which programmes flag(s) "
+        raise RulebookError(f"{where}: says nothing of which programmes flag(s) "
                             + ", ".join(lacking) + " screen")
     return {n: programmes[n] for n in REGISTRY}
-
-
-def flags_file_for(parameters_dir: Path) -> Path:
-    """The ``flags.yaml`` that goes with a rulebook's parameters folder.
-
-    ``DIR/flags.yaml`` for ``DIR/parameters`` (a rules folder laid out like rules/), else the
-    repository's rules/flags.yaml (a bare parameters folder, e.g. a proposal that changes numbers).
-    """
-    own = Path(parameters_dir).parent / "flags.yaml"
-    if Path(parameters_dir).name == "parameters" and own.is_file():
-        return own
-    return DEFAULT_FLAGS_FILE
 
 
 def data_dependent_flags() -> tuple[str, ...]:
