@@ -463,7 +463,7 @@ def _load_parameter(file: Path) -> Parameter:
     values = doc.get("values")
     if not isinstance(values, dict) or not values:
         raise RulebookError(f"{where}: key 'values' is missing or empty")
-    series: dict[tuple[str, ...], tuple[tuple[date, Decimal | None], ...]] = {}
+    series: dict[tuple[str, ...], tuple[tuple[date, Value], ...]] = {}
     if varies:
         for district, by_ur in values.items():
             if not isinstance(by_ur, dict) or not by_ur:
