@@ -38,11 +38,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from math import ceil, floor
+from math import floor
 
 import polars as pl
 
 from pipelines import gradual_exit
+from pipelines.flags import (
+    FLAGS,
+    REGISTRY,
+    Flag,
+    Params,
+    load_flag_programmes,
+)
 from pipelines.periods import month_end, month_start, parse_period, window
 from pipelines.rulebook import (
     DIBAO_STANDARD,
@@ -54,17 +61,7 @@ from pipelines.rulebook import (
 )
 from pipelines.sources import EXTRACT_SOURCES, INCOME_SOURCES, SNAPSHOT_SOURCES
 
-#: the flag names of rules.md
-FLAGS = (
-    "INCOME_OVER_STANDARD",
-    "ASSETS_OVER_LIMIT",
-    "PROPERTY_OVER_LIMIT",
-    "ELIGIBLE_NOT_ENROLLED",
-    "MARGINAL_NO_LONGER",
-    "MEMBER_DECEASED",
-    "INCOME_DROP",
-    "HIGH_MEDICAL_EXPENSE",
-)
+__all__ = ["ASSESSMENT_COLUMNS", "FLAGS", "FLAG_COLUMNS", "Assessment", "assess_period"]
 
 #: the published ``assessments`` columns, in order (docs/architecture.md)
 ASSESSMENT_COLUMNS = (
@@ -78,13 +75,8 @@ FLAG_COLUMNS = ("period", "household_id", "district_code", "flag", "evidence", "
 MONEY = pl.Decimal(18, 2)
 _I = pl.Int128
 
-#: INCOME_DROP always compares P-5..P-3 with P-2..P (rules.md, settled further)
-_DROP_MONTHS = 6
 _RESIDENTIAL = "住宅"
 _NON_RESIDENTIAL = ("商业", "办公", "工业")
-_EXEMPT_VEHICLE_TYPES = ("普通二轮摩托车", "残疾人专用车")
-_SEVERE_DISABILITY = ("一级", "二级")
-_BUSINESS_ROLES = ("法定代表人", "股东")
 
 #: the columns each source's facts must carry beyond source, period, record_no, person_id, link_method
 _FACT_COLUMNS: dict[str, dict[str, pl.DataType]] = {
@@ -165,7 +157,7 @@ def assess_period(
     """
     parse_period(period)
     rules = rulebook.at(month_end(period))
-    ctx = _Context.build(period, rules, deliveries)
+    ctx = _Context.build(period, rules, deliveries, load_flag_programmes(rules))
 
     reg = _register_in_scope(register, districts)
     scope = set(districts) if districts is not None else set(reg["district_code"].drop_nulls())
@@ -204,22 +196,31 @@ class _Context:
     period: str
     rules: Rules
     window: tuple[str, ...]
-    drop_months: tuple[str, ...]
+    drop_months: tuple[str, ...]  # income_drop_months ending with P
+    drop_recent: int  # income_drop_recent_months: the last of drop_months, against the others
     months_delivered: dict[str, int]
     snapshot_state: dict[str, str]  # source -> 'full' | 'partial' | 'missing'
     drop_computable: bool
     deduction: Fraction  # 1 - employment_cost_deduction_rate
     missing_sources: tuple[str, ...]
+    #: flag -> the programmes it screens (None: every programme), from rules/flags.yaml
+    programmes: dict[str, tuple[str, ...] | None]
 
     @staticmethod
-    def build(period: str, rules: Rules, deliveries: pl.DataFrame) -> _Context:
+    def build(period: str, rules: Rules, deliveries: pl.DataFrame,
+              programmes: dict[str, tuple[str, ...] | None]) -> _Context:
         raw_win = rules.value("income_window_months")
         if raw_win != raw_win.to_integral_value() or raw_win < 1:
             raise RulebookError(f"income_window_months in force on {rules.day} is {raw_win}: "
                                 "it must be a whole number of months, at least 1")
         win = int(raw_win)
         w = tuple(window(period, win))
-        drop = tuple(window(period, _DROP_MONTHS))
+        drop_n = _whole_months(rules, "income_drop_months", 2)
+        recent = _whole_months(rules, "income_drop_recent_months", 1)
+        if recent >= drop_n:
+            raise RulebookError(f"income_drop_recent_months in force on {rules.day} is {recent}: it "
+                                f"must be fewer than income_drop_months ({drop_n})")
+        drop = tuple(window(period, drop_n))
         dl = deliveries.select(
             pl.col("period").cast(pl.String), pl.col("source").cast(pl.String),
             pl.col("files_accepted").cast(pl.Int64).fill_null(0),
@@ -242,10 +243,19 @@ class _Context:
             missing.append("bank_partial")
         rate = Fraction(rules.value("employment_cost_deduction_rate"))
         return _Context(
-            period=period, rules=rules, window=w, drop_months=drop, months_delivered=months,
+            period=period, rules=rules, window=w, drop_months=drop, drop_recent=recent,
+            months_delivered=months,
             snapshot_state=state, drop_computable=drop_ok, deduction=1 - rate,
-            missing_sources=tuple(missing),
+            missing_sources=tuple(missing), programmes=programmes,
         )
+
+
+def _whole_months(rules: Rules, name: str, least: int) -> int:
+    raw = rules.value(name)
+    if raw != raw.to_integral_value() or raw < least:
+        raise RulebookError(f"{name} in force on {rules.day} is {raw}: it must be a whole number "
+                            f"of months, at least {least}")
+    return int(raw)
 
 
 def _frac(rules: Rules, name: str) -> Fraction:
@@ -312,7 +322,7 @@ def _persons(reg: pl.DataFrame, deaths: pl.DataFrame, ctx: _Context) -> pl.DataF
 
 def _households(persons: pl.DataFrame, ctx: _Context) -> pl.DataFrame:
     living = ~pl.col("is_dead")
-    severe = (pl.col("disability_grade").is_in(list(_SEVERE_DISABILITY))
+    severe = (pl.col("disability_grade").is_in(list(ctx.rules.words_of("severe_disability_grades")))
               | (pl.col("serious_illness") == "是")).fill_null(False)
     return persons.group_by("household_id", maintain_order=True).agg(
         pl.col("district_code").first(),
@@ -346,7 +356,7 @@ def _income(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.DataFra
     contrib.append(_keys(in_w, "income_w"))
     if ctx.drop_months != ctx.window:  # with W = P-5..P the two record sets are the same
         contrib.append(_keys(in_drop, "income_drop"))
-    last3 = list(ctx.drop_months[3:])
+    last3 = list(ctx.drop_months[-ctx.drop_recent:])
     is_wage = pl.col("source") == "tax_wages"
     last = pl.col("income_month").is_in(last3)
     amount = pl.col("amount_fen")
@@ -387,16 +397,16 @@ def _snapshots(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.Data
     )
 
     veh = _living_rows(_facts(facts, "vehicles", ctx).filter(at_p), living).filter(
-        (pl.col("vehicle_status") == "正常")
-        & ~pl.col("vehicle_type").is_in(list(_EXEMPT_VEHICLE_TYPES)).fill_null(False)
+        pl.col("vehicle_status").is_in(list(rules.words_of("vehicle_counted_statuses")))
+        & ~pl.col("vehicle_type").is_in(list(rules.words_of("vehicle_exempt_types"))).fill_null(False)
     )
     contrib.append(_keys(veh, "vehicles"))
     veh_q = veh.group_by("hh_idx").agg(pl.len().cast(pl.Int64).alias("vehicles_counted"))
 
     limit = float(rules.value("business_capital_limit_wan"))
     bus = _living_rows(_facts(facts, "business", ctx).filter(at_p), living).filter(
-        (pl.col("registration_status") == "存续")
-        & pl.col("role").is_in(list(_BUSINESS_ROLES))
+        pl.col("registration_status").is_in(list(rules.words_of("business_counted_statuses")))
+        & pl.col("role").is_in(list(rules.words_of("business_roles")))
         & (pl.col("capital_wan") >= limit)
     )
     contrib.append(_keys(bus, "business"))
@@ -500,8 +510,7 @@ def _standards_frame(rules: Rules) -> pl.DataFrame:
 
 
 def _conditions(hh: pl.DataFrame, ctx: _Context) -> pl.DataFrame:
-    """Per-capita figures, the exact comparisons and every flag's three-valued condition."""
-    rules = ctx.rules
+    """Per-capita figures and the other household quantities, then every flag of the registry."""
     a, b = ctx.deduction.numerator, ctx.deduction.denominator
     m_w, m_p = ctx.months_delivered["tax_wages"], ctx.months_delivered["pension"]
     wage, ben = pl.col("wage_sum"), pl.col("benefit_sum")
@@ -526,52 +535,33 @@ def _conditions(hh: pl.DataFrame, ctx: _Context) -> pl.DataFrame:
         last_num=pl.col("wage_last") * a + pl.col("benefit_last") * b,
         prev_num=pl.col("wage_prev") * a + pl.col("benefit_prev") * b,
     )
-    is_tekun = pl.col("programme") == "特困"
     partial = ctx.snapshot_state["bank"] == "partial"
-    apc = pl.col("assets_pc_fen")
-
-    def assets_above(limit: str) -> pl.Expr:
-        return apc > pl.col(limit)  # a lower bound above a limit is above it too
-
-    def assets_at_most(limit: str) -> pl.Expr:
-        return pl.lit(None, dtype=pl.Boolean) if partial else apc <= pl.col(limit)
-
-    ipc = pl.col("income_pc_fen")
-    ratio = 1 - _frac(rules, "income_drop_ratio")
-    share = _frac(rules, "medical_income_share")
-    min_fen = ceil(_frac(rules, "medical_min_amount") * 100)
-    med = pl.col("medical_sum")
-    programme = pl.col("programme")
     hh = hh.with_columns(
-        c_income_over=ipc > pl.when(is_tekun).then(pl.col("t_fen")).otherwise(pl.col("s_fen")),
-        c_assets_over=assets_above("assets_limit_fen"),
-        c_eligible=(ipc <= pl.col("s_fen")) & assets_at_most("assets_limit_fen")
-        & ~pl.col("property_violation"),
-        c_marg_income=ipc > pl.col("marginal_income_fen"),
-        c_marg_assets=assets_above("marginal_assets_fen"),
-        c_drop=(pl.lit(ctx.drop_computable)
-                & (pl.col("prev_num") > 0)
-                & (pl.col("last_num") * ratio.denominator < pl.col("prev_num") * ratio.numerator)),
-        c_medical=(med >= min_fen) & (med * (share.denominator * b) >= pl.col("hw_num") * share.numerator),
+        is_tekun=pl.col("programme") == "特困",
+        # a partial bank delivery makes assets a lower bound: "at most a limit" is then unknown
+        assets_pc_complete_fen=pl.lit(None, dtype=_I) if partial else pl.col("assets_pc_fen"),
+        drop_computable=pl.lit(ctx.drop_computable),
     )
-    alive = has_living
-    true = pl.lit(True)
+    params = Params(rules=ctx.rules, income_denominator=b)
+    return _raise_flags(hh, params, ctx)
 
-    def raised(cond: pl.Expr, who: pl.Expr = true) -> pl.Expr:
-        return (alive & who & cond).fill_null(False)
 
-    return hh.with_columns(
-        f_INCOME_OVER_STANDARD=raised(pl.col("c_income_over"), programme.is_in(["低保", "特困"])),
-        f_ASSETS_OVER_LIMIT=raised(pl.col("c_assets_over"), programme.is_in(["低保", "特困"])),
-        f_PROPERTY_OVER_LIMIT=raised(pl.col("property_violation"), programme.is_in(["低保", "特困"])),
-        f_ELIGIBLE_NOT_ENROLLED=raised(pl.col("c_eligible"),
-                                       programme.is_in(["低保边缘", "支出型困难", "监测对象"])),
-        f_MARGINAL_NO_LONGER=raised(pl.col("c_marg_income") | pl.col("c_marg_assets")
-                                    | pl.col("property_violation"), programme == "低保边缘"),
-        f_MEMBER_DECEASED=pl.col("has_death"),
-        f_INCOME_DROP=raised(pl.col("c_drop")),
-        f_HIGH_MEDICAL_EXPENSE=raised(pl.col("c_medical")),
-    )
+def _screened(programmes: tuple[str, ...] | None) -> pl.Expr:
+    """The households a flag screens: its programmes (rules/flags.yaml), or every household."""
+    return pl.lit(True) if programmes is None else pl.col("programme").is_in(list(programmes))
+
+
+def _raise_flags(hh: pl.DataFrame, params: Params, ctx: _Context) -> pl.DataFrame:
+    """Each flag's condition (``c_<flag>``, three-valued) and whether it is raised (``f_<flag>``)."""
+    hh = hh.with_columns([flag.condition(params).alias(f"c_{name}")
+                          for name, flag in REGISTRY.items()])
+    alive = pl.col("living_members") > 0
+    raised = []
+    for name, flag in REGISTRY.items():
+        who = _screened(ctx.programmes[name])
+        gate = alive & who if flag.requires_living else who
+        raised.append((gate & pl.col(f"c_{name}")).fill_null(False).alias(f"f_{name}"))
+    return hh.with_columns(raised)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -621,10 +611,12 @@ def _threshold(value: pl.Expr | str, *parameters: str) -> pl.Expr:
 
 def _flags_frame(hh: pl.DataFrame, contrib: pl.DataFrame, ctx: _Context) -> pl.DataFrame:
     rules = ctx.rules
-    a, b = ctx.deduction.numerator, ctx.deduction.denominator
+    b = ctx.deduction.denominator
+    n_recent = ctx.drop_recent
+    n_earlier = len(ctx.drop_months) - n_recent
     ratio = 1 - _frac(rules, "income_drop_ratio")
     share = _frac(rules, "medical_income_share")
-    q = {
+    q: dict[str, pl.Expr | str] = {
         "members": _jtext(pl.col("members")),
         "living_members": _jtext(pl.col("living_members")),
         "income_per_capita": _jtext(_yuan(pl.col("income_pc_fen"))),
@@ -638,89 +630,51 @@ def _flags_frame(hh: pl.DataFrame, contrib: pl.DataFrame, ctx: _Context) -> pl.D
         "benefit_income": _jtext(_yuan(pl.col("benefit_income_fen"))),
         "household_income_w": _jtext(_yuan(pl.col("household_income_w_fen"))),
         "medical_out_of_pocket": _jtext(_yuan(pl.col("medical_sum"))),
-        "avg_last3": _jtext(_yuan(_round_half_away(pl.col("last_num"), 3 * b))),
-        "avg_prev3": _jtext(_yuan(_round_half_away(pl.col("prev_num"), 3 * b))),
+        # the evidence names stay avg_last3/avg_prev3 (stable codes) whatever the split in force
+        "avg_last3": _jtext(_yuan(_round_half_away(pl.col("last_num"), n_recent * b))),
+        "avg_prev3": _jtext(_yuan(_round_half_away(pl.col("prev_num"), n_earlier * b))),
         "standard": _jtext(pl.when(pl.col("programme") == "特困").then(pl.col("t_yuan"))
                            .otherwise(pl.col("s_yuan"))),
     }
-
-    def pick(*names: str) -> pl.Expr:
-        return _jobject({n: q[n] for n in names})
 
     s_thr = _threshold(pl.col("s_yuan"), DIBAO_STANDARD)
     t_thr = _jobject({"value": pl.col("t_yuan"), "parameters": pl.concat_str(
         [pl.lit("["), pl.col("t_params"), pl.lit("]")])})
     assets_thr = _threshold(pl.col("assets_limit_yuan"), "assets_limit_months", DIBAO_STANDARD)
-    prop_thr = {
+    med_share = _yuan(_round_half_away(pl.col("hw_num") * share.numerator, share.denominator * b))
+    drop_limit = _yuan(_round_half_away(pl.col("prev_num") * ratio.numerator,
+                                        ratio.denominator * n_earlier * b))
+    c = pl.col
+    # the thresholds a flag's evidence may name (pipelines/flags/*.py ``thresholds``)
+    t: dict[str, pl.Expr] = {
+        "standard": s_thr,
+        "tekun_standard": t_thr,
+        "assets_limit": assets_thr,
         "max_residential_units": _threshold(str(int(rules.value("max_residential_units"))),
                                             "max_residential_units"),
         "business_capital_limit_wan": _threshold(str(rules.value("business_capital_limit_wan")),
                                                  "business_capital_limit_wan"),
         "vehicle_exempt_count": _threshold(_jtext(pl.col("vehicles_exempt")), "vehicle_exempt_count"),
+        "marginal_income_limit": _threshold(c("marginal_income_yuan"), "marginal_multiplier",
+                                            DIBAO_STANDARD),
+        "marginal_assets_limit": _threshold(c("marginal_assets_yuan"),
+                                            "marginal_assets_limit_months", DIBAO_STANDARD),
+        "income_drop_limit": _threshold(_jtext(drop_limit), "income_drop_ratio",
+                                        "employment_cost_deduction_rate"),
+        "medical_min_amount": _threshold(
+            str(_decimal_yuan(_frac(rules, "medical_min_amount") * 100)), "medical_min_amount"),
+        "medical_income_share_amount": _threshold(
+            _jtext(med_share), "medical_income_share", "employment_cost_deduction_rate"),
     }
-    property_q = ("residential_units", "has_non_residential_unit", "vehicles_counted",
-                  "businesses_counted")
-    income_q = ("living_members", "wage_income", "benefit_income", "income_per_capita")
-    is_tekun = pl.col("programme") == "特困"
-    med_share = _yuan(_round_half_away(pl.col("hw_num") * share.numerator, share.denominator * b))
-    drop_limit = _yuan(_round_half_away(pl.col("prev_num") * ratio.numerator,
-                                        ratio.denominator * 3 * b))
-    c = pl.col
-    specs: dict[str, tuple[pl.Expr, pl.Expr, list[tuple[str, pl.Expr]]]] = {
-        "INCOME_OVER_STANDARD": (
-            pick(*income_q, "standard"),
-            pl.when(is_tekun).then(_jobject({"tekun_standard": t_thr}))
-            .otherwise(_jobject({"standard": s_thr})),
-            [("income_w", pl.lit(True))]),
-        "ASSETS_OVER_LIMIT": (
-            pick("living_members", "assets_per_capita", "assets_lower_bound"),
-            _jobject({"assets_limit": assets_thr}),
-            [("bank", pl.lit(True))]),
-        "PROPERTY_OVER_LIMIT": (
-            pick("living_members", *property_q),
-            _jobject(prop_thr),
-            [("real_estate", c("re_violation")), ("vehicles", c("vehicle_violation")),
-             ("business", c("business_violation"))]),
-        "ELIGIBLE_NOT_ENROLLED": (
-            pick(*income_q, "assets_per_capita", "assets_lower_bound", *property_q, "standard"),
-            _jobject({"standard": s_thr, "assets_limit": assets_thr, **prop_thr}),
-            [(cat, pl.lit(True)) for cat in ("income_w", "bank", "real_estate", "vehicles",
-                                             "business")]),
-        "MARGINAL_NO_LONGER": (
-            pick(*income_q, "assets_per_capita", "assets_lower_bound", *property_q),
-            _jobject({
-                "marginal_income_limit": _threshold(c("marginal_income_yuan"), "marginal_multiplier",
-                                                    DIBAO_STANDARD),
-                "marginal_assets_limit": _threshold(c("marginal_assets_yuan"),
-                                                    "marginal_assets_limit_months", DIBAO_STANDARD),
-                **prop_thr}),
-            [("income_w", c("c_marg_income")), ("bank", c("c_marg_assets")),
-             ("real_estate", c("re_violation")), ("vehicles", c("vehicle_violation")),
-             ("business", c("business_violation"))]),
-        "MEMBER_DECEASED": (
-            pick("members", "living_members"),
-            pl.lit("{}"),
-            [("death", pl.lit(True))]),
-        "INCOME_DROP": (
-            pick("living_members", "avg_last3", "avg_prev3"),
-            _jobject({"income_drop_limit": _threshold(_jtext(drop_limit), "income_drop_ratio",
-                                                      "employment_cost_deduction_rate")}),
-            [("income_drop" if ctx.drop_months != ctx.window else "income_w", pl.lit(True))]),
-        "HIGH_MEDICAL_EXPENSE": (
-            pick("living_members", "medical_out_of_pocket", "wage_income", "benefit_income",
-                 "household_income_w"),
-            _jobject({
-                "medical_min_amount": _threshold(
-                    str(_decimal_yuan(_frac(rules, "medical_min_amount") * 100)),
-                    "medical_min_amount"),
-                "medical_income_share_amount": _threshold(
-                    _jtext(med_share), "medical_income_share", "employment_cost_deduction_rate"),
-            }),
-            [("medical", pl.lit(True)), ("income_w", pl.lit(True))]),
-    }
+    specs = {name: (_quantities(flag, q), _thresholds(flag, t),
+                    [(cat, _record_condition(cond)) for cat, cond in flag.records])
+             for name, flag in REGISTRY.items()}
     flagged = hh.filter(pl.any_horizontal([pl.col(f"f_{f}") for f in specs]))
     records = _records_by_category(contrib, flagged)
     flagged = flagged.join(records, on="hh_idx", how="left", maintain_order="left")
+    if ctx.drop_months == ctx.window:  # with W = P-5..P the two record sets are the same
+        flagged = flagged.with_columns(rec_income_drop=pl.col("rec_income_w"),
+                                       conf_income_drop=pl.col("conf_income_w"))
     parts = []
     for flag, (quantities, thresholds, cats) in specs.items():
         wanted = [(cat, cond.fill_null(False)) for cat, cond in cats]
@@ -733,7 +687,8 @@ def _flags_frame(hh: pl.DataFrame, contrib: pl.DataFrame, ctx: _Context) -> pl.D
                                for cat, cond in wanted]).alias("n_confirmed"),
             # 低保渐退 state (pipelines/gradual_exit.py); null, so absent, when not in force
             (pl.lit(f',"{gradual_exit.EVIDENCE_KEY}":') + pl.col("gradual_exit_json")
-             if flag == "INCOME_OVER_STANDARD" else pl.lit(None, dtype=pl.String)).alias("extra"),
+             if gradual_exit.EVIDENCE_KEY in REGISTRY[flag].evidence_extras
+             else pl.lit(None, dtype=pl.String)).alias("extra"),
         ))
     flags = pl.concat(parts)
     evidence = pl.concat_str([
@@ -775,6 +730,34 @@ def _records_by_category(contrib: pl.DataFrame, flagged: pl.DataFrame) -> pl.Dat
     return out.with_columns([pl.col(f"conf_{c}").fill_null(0) for c in _CATEGORIES])
 
 
+def _record_condition(cond: pl.Expr | str | None) -> pl.Expr:
+    """When a record category counts for a flag: always (None), a column, or an expression."""
+    if cond is None:
+        return pl.lit(True)
+    return pl.col(cond) if isinstance(cond, str) else cond
+
+
+def _quantities(flag: Flag, table: dict[str, pl.Expr | str]) -> pl.Expr:
+    """A flag's evidence quantities as one JSON object, in the order its file names them."""
+    unknown = [n for n in flag.quantities if n not in table]
+    if unknown:
+        raise ValueError(f"flag {flag.name} names unknown evidence quantit(ies) "
+                         f"{', '.join(unknown)}; known: {', '.join(table)}")
+    return _jobject({n: table[n] for n in flag.quantities})
+
+
+def _thresholds(flag: Flag, table: dict[str, pl.Expr]) -> pl.Expr:
+    """A flag's thresholds as one JSON object, from the names (or the chooser) its file gives."""
+    def pick(*names: str) -> pl.Expr:
+        unknown = [n for n in names if n not in table]
+        if unknown:
+            raise ValueError(f"flag {flag.name} names unknown threshold(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(table)}")
+        return _jobject({n: table[n] for n in names})
+
+    return flag.thresholds(pick) if callable(flag.thresholds) else pick(*flag.thresholds)
+
+
 def _notes(hh: pl.DataFrame, flags: pl.DataFrame, ctx: _Context) -> list[str]:
     notes: list[str] = []
     n_w = len(ctx.window)
@@ -809,20 +792,10 @@ def _notes(hh: pl.DataFrame, flags: pl.DataFrame, ctx: _Context) -> list[str]:
     if no_standard:
         notes.append(f"{no_standard} household(s) have a 区县代码/城乡类别 without a standard: "
                      "flags that need the standard are not raised for them")
-    held = hh.filter(pl.col("living_members") > 0).select(
-        (pl.col("programme").is_in(["低保", "特困"]) & pl.col("c_income_over").is_null())
-        .sum().alias("INCOME_OVER_STANDARD"),
-        (pl.col("programme").is_in(["低保", "特困"]) & pl.col("c_assets_over").is_null())
-        .sum().alias("ASSETS_OVER_LIMIT"),
-        (pl.col("programme").is_in(["低保", "特困"]) & pl.col("property_violation").is_null())
-        .sum().alias("PROPERTY_OVER_LIMIT"),
-        (pl.col("programme").is_in(["低保边缘", "支出型困难", "监测对象"])
-         & pl.col("c_eligible").is_null()).sum().alias("ELIGIBLE_NOT_ENROLLED"),
-        ((pl.col("programme") == "低保边缘")
-         & (pl.col("c_marg_income") | pl.col("c_marg_assets") | pl.col("property_violation"))
-         .is_null()).sum().alias("MARGINAL_NO_LONGER"),
-        pl.col("c_medical").is_null().sum().alias("HIGH_MEDICAL_EXPENSE"),
-    ).row(0, named=True)
+    held = hh.filter(pl.col("living_members") > 0).select([
+        (_screened(ctx.programmes[name]) & pl.col(f"c_{name}").is_null()).sum().alias(name)
+        for name, flag in REGISTRY.items() if flag.requires_living
+    ]).row(0, named=True)
     for flag, n in held.items():
         if n:
             notes.append(f"{flag} could not be decided for {n} household(s): a quantity it needs "

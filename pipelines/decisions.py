@@ -33,6 +33,7 @@ import fastexcel
 import polars as pl
 import yaml
 
+from pipelines.flags import data_dependent_flags
 from pipelines.report.layout import (
     FLAG_DECISIONS,
     FLAG_LABELS,
@@ -189,8 +190,8 @@ def load_decision_params(path: Path | None = None) -> dict:
     -------
     dict
         ``reraise_relative_change`` (float in (0, 1)), ``compared_quantities`` (list of str),
-        ``data_dependent_threshold_flags`` (list of flag names), ``new_record_sources`` (list
-        of source names).
+        ``data_dependent_threshold_flags`` (the flags whose file in pipelines/flags/ says
+        ``reraise="data_dependent"``), ``new_record_sources`` (list of source names).
 
     Raises
     ------
@@ -203,8 +204,10 @@ def load_decision_params(path: Path | None = None) -> dict:
     if not isinstance(doc, Mapping):
         raise ValueError(f"{path}: expected a mapping of parameters")
     out: dict = {}
-    for name in ("reraise_relative_change", "compared_quantities",
-                 "data_dependent_threshold_flags", "new_record_sources"):
+    if "data_dependent_threshold_flags" in doc:
+        raise ValueError(f"{path}: data_dependent_threshold_flags is no longer read here: each "
+                         "flag's file in pipelines/flags/ says its re-raise class (reraise=...)")
+    for name in ("reraise_relative_change", "compared_quantities", "new_record_sources"):
         entry = doc.get(name)
         if not isinstance(entry, Mapping) or "value" not in entry:
             raise ValueError(f"{path}: parameter {name} is missing or has no value")
@@ -216,14 +219,12 @@ def load_decision_params(path: Path | None = None) -> dict:
     if isinstance(rel, bool) or not isinstance(rel, int | float) or not 0 < rel < 1:
         raise ValueError(f"{path}: reraise_relative_change must be a number between 0 and 1")
     out["reraise_relative_change"] = float(rel)
-    for name in ("compared_quantities", "data_dependent_threshold_flags", "new_record_sources"):
+    for name in ("compared_quantities", "new_record_sources"):
         value = out[name]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"{path}: {name} must be a list of names")
-    unknown_flags = set(out["data_dependent_threshold_flags"]) - set(FLAG_LABELS)
-    if unknown_flags:
-        raise ValueError(f"{path}: data_dependent_threshold_flags names unknown flags "
-                         f"{sorted(unknown_flags)}")
+    # the re-raise class is the flag's own (its threshold formula), not a separate list
+    out["data_dependent_threshold_flags"] = list(data_dependent_flags())
     unknown_sources = set(out["new_record_sources"]) - set(EXTRACT_SOURCES)
     if unknown_sources:
         raise ValueError(f"{path}: new_record_sources names unknown sources "

@@ -41,7 +41,7 @@ import jinja2
 import polars as pl
 import yaml
 
-from pipelines.assess import FLAGS
+from pipelines.flags import FLAGS
 from pipelines.periods import month_end, parse_period, window
 from pipelines.report.layout import FLAG_LABELS
 from pipelines.report.text import THRESHOLD_LABELS, format_yuan, mask_id, mask_name

@@ -25,7 +25,7 @@ import yaml
 from pipelines.assess import assess_period
 from pipelines.gradual_exit import empty_history
 from pipelines.periods import window
-from pipelines.rulebook import Rulebook
+from pipelines.rulebook import Rulebook, parse_dated
 from pipelines.sources import EXTRACT_SOURCES
 
 #: the household every case describes
@@ -167,10 +167,13 @@ def load_cases(folder: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def with_parameters(rulebook: Rulebook, overrides: dict[str, Any] | None) -> Rulebook:
-    """The rulebook with some global parameters set to one value from the beginning of time.
+    """The rulebook with some global parameters replaced for one case.
 
     A case says ``parameters: {gradual_exit_months: 3}`` to describe a city that adopted a value
-    the default rulebook does not have yet.
+    the default rulebook does not have yet (in force from the beginning of time), or gives dated
+    values as a parameter file does, ``parameters: {assets_limit_months: {0001-01-01: 24,
+    2026-10-15: 30}}``, to pin which day of P the rulebook is resolved on. A ``kind: words``
+    parameter takes a list of words.
     """
     if not overrides:
         return rulebook
@@ -180,8 +183,9 @@ def with_parameters(rulebook: Rulebook, overrides: dict[str, Any] | None) -> Rul
             raise ValueError(f"parameter {name!r} is not in the rulebook")
         if params[name].varies_by:
             raise ValueError(f"parameter {name!r} varies by district: a case cannot override it")
+        dated = value if isinstance(value, dict) else {date(1, 1, 1): value}
         params[name] = replace(params[name], series=MappingProxyType(
-            {(): ((date(1, 1, 1), Decimal(str(value))),)}))
+            {(): parse_dated(params[name], dated, f"case parameters.{name}")}))
     return replace(rulebook, parameters=MappingProxyType(params))
 
 

@@ -167,6 +167,13 @@ def validate_clean(frame: pl.DataFrame, *, source: str) -> pl.DataFrame:
         detail = "; ".join([f"{col} {check}: {n} row(s)" for col, check, n in summary]
                            + ([f"columns {', '.join(columns)}"] if columns else []))
         raise CleanLayerError(f"clean {source} frame breaks its schema: {detail}") from None
+    except pl.exceptions.PolarsError:
+        # pandera itself fails on some frames of another shape (it cannot collect failure
+        # cases of mixed types): name the columns instead of a traceback
+        want = set(CLEAN_SCHEMAS[source].columns)
+        odd = sorted(want ^ set(frame.columns)) or sorted(want)
+        raise CleanLayerError(f"clean {source} frame breaks its schema: columns "
+                              f"{', '.join(odd)}") from None
     # uniqueness checked here: pandera's own unique check costs a second per million rows
     key = KEYS[source]
     repeated = int(frame.select(pl.col(key).is_duplicated().sum()).item())

@@ -99,11 +99,17 @@ def test_a_run_killed_while_landing_leaves_the_warehouse_as_it_was(tmp_path):
     proc = _spawn("monthly", "--incoming", SAMPLE / "incoming", "--period", SAMPLE_PERIOD,
                   "--warehouse", warehouse, "--orchestrator", "local")
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (tmp_path / ".work").exists():
+    landing = []
+    # a month folder in the run's scratch means landing has begun (.work/<run_id>/<YYYY-MM>/)
+    while time.monotonic() < deadline and proc.poll() is None and not landing:
+        landing = [d for d in tmp_path.glob(".work/*/[0-9][0-9][0-9][0-9]-[0-9][0-9]") if d.is_dir()]
         time.sleep(0.01)
-    time.sleep(0.3)
+    assert landing and proc.poll() is None, "the run ended or timed out before it began landing"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(30)
+    # where the kill fell: a month landing, nothing assessed yet, no warehouse copy being published
+    assert not list(tmp_path.glob(".work/*/assess-*")), "the kill fell after landing"
+    assert not list(tmp_path.glob(".hedui.duckdb.staging/*.tmp")), "the kill fell in the publish"
     assert _digest(warehouse) == before
 
 

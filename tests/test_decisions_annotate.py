@@ -222,9 +222,26 @@ def test_annotation_keeps_every_flag_and_re_raises_only_dismissals(incomes, deci
                                                 strict=True))
 
 
-def test_params_carry_documented_values():
-    assert PARAMS["reraise_relative_change"] == 0.10
-    assert "income_per_capita" in PARAMS["compared_quantities"]
+def test_the_margin_a_policy_officer_writes_is_the_margin_applied(tmp_path: Path):
+    # outcomes, not values: whatever rules/decisions.yaml says, a move just over its margin
+    # re-raises and one just under does not; editing the margin moves that line
+    good = Path(__file__).resolve().parents[1] / "rules" / "decisions.yaml"
+    for margin in (PARAMS["reraise_relative_change"], 0.25):
+        text = good.read_text(encoding="utf-8")
+        head, _, tail = text.partition("reraise_relative_change:\n  value: ")
+        path = tmp_path / f"decisions-{margin}.yaml"
+        path.write_text(head + f"reraise_relative_change:\n  value: {margin}"
+                        + tail[tail.index("\n"):], encoding="utf-8")
+        params = load_decision_params(path)
+        assert params["reraise_relative_change"] == margin
+        moved = {}
+        for step in (0.99, 1.01):
+            out = annotate_flags(
+                flags_frame([("2026-11", "H001", INCOME, evidence(income=1200.0 + step * margin * S))]),
+                decisions_frame([(1, "2026-10", "H001", INCOME, "dismissed", evidence(income=1200.0))]),
+                params=params)
+            moved[step] = out.get_column("re_raised").item()
+        assert moved == {0.99: False, 1.01: True}, margin
 
 
 @pytest.mark.parametrize(("broken", "message"), [

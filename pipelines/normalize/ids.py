@@ -128,23 +128,6 @@ def clean_text_expr(raw: pl.Expr) -> pl.Expr:
     return pl.when(text.str.len_chars() > 0).then(text).otherwise(None)
 
 
-def convert_15_expr(id15: pl.Expr) -> pl.Expr:
-    """A legacy 15-digit ID as 18 digits: century ``19`` inserted, check digit computed.
-
-    Parameters
-    ----------
-    id15
-        String expression of 15-digit IDs.
-
-    Returns
-    -------
-    pl.Expr
-        String expression (null where the input is not 15 digits).
-    """
-    body = pl.concat_str([id15.str.slice(0, 6), pl.lit("19"), id15.str.slice(6, 9)])
-    return pl.when(id15.str.contains(_ID15)).then(pl.concat_str([body, check_digit_expr(body)]))
-
-
 def add_id_columns(frame: pl.DataFrame, *, raw: str, excel_number: str | None = None) -> pl.DataFrame:
     """Add the clean identity columns computed from the raw ID column ``raw``.
 

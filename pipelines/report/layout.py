@@ -6,6 +6,8 @@ columns back. Keeping both sides on one definition is what lets a clerk's edits 
 
 from __future__ import annotations
 
+from pipelines.flags import FLAG_LABELS as REGISTRY_LABELS
+
 SHEET_FLAGS = "核查标记"
 SHEET_REVIEW = "待复核匹配"
 SHEET_QUARANTINE = "隔离记录"
@@ -46,17 +48,8 @@ FLAG_DECISIONS = {"属实": "verified", "排除": "dismissed", "转交": "referr
 LINK_DECISIONS = {"确认": "confirmed", "否定": "rejected",
                   "confirmed": "confirmed", "rejected": "rejected"}
 
-#: flag names of rules.md and how the workbook shows them
-FLAG_LABELS = {
-    "INCOME_OVER_STANDARD": "收入超过保障标准",
-    "ASSETS_OVER_LIMIT": "金融资产超过限额",
-    "PROPERTY_OVER_LIMIT": "财产状况不符合条件",
-    "ELIGIBLE_NOT_ENROLLED": "可能符合低保条件未纳入",
-    "MARGINAL_NO_LONGER": "不再符合低保边缘条件",
-    "MEMBER_DECEASED": "家庭成员已死亡",
-    "INCOME_DROP": "家庭收入骤降",
-    "HIGH_MEDICAL_EXPENSE": "医疗支出较大",
-}
+#: flag names of rules.md and how the workbook shows them (each flag's file in pipelines/flags/)
+FLAG_LABELS = REGISTRY_LABELS
 
 #: source names and how the workbook shows them
 SOURCE_LABELS = {

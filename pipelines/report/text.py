@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
 import polars as pl
 
+from pipelines.flags import REGISTRY
 from pipelines.report.layout import FLAG_DECISIONS, FLAG_LABELS, LINK_DECISIONS
 
 #: separators between the parts of a minority name (inputs.md lists these as seen in practice)
@@ -235,7 +237,8 @@ def _standard_label(programme: str | None) -> str:
     return "特困人员基本生活标准" if programme == "特困" else "低保标准"
 
 
-def _income_sentence(q: dict, t: dict, programme: str | None) -> str:
+def income_sentence(q: dict, t: dict, programme: str | None) -> str:
+    """INCOME_OVER_STANDARD: income per capita above S (T for 特困)."""
     found = _pick(_split_assets(t)[0], "standard", fallback=True)
     sentence = f"家庭月人均收入 {format_quantity('income_per_capita', q.get('income_per_capita'))}"
     if found is None:
@@ -243,7 +246,8 @@ def _income_sentence(q: dict, t: dict, programme: str | None) -> str:
     return sentence + f"，高于{_standard_label(programme)} {format_quantity('standard', found[1])}"
 
 
-def _assets_sentence(q: dict, t: dict, *, word: str = "高于", what: str = "限额") -> str:
+def assets_sentence(q: dict, t: dict, *, word: str = "高于", what: str = "限额") -> str:
+    """ASSETS_OVER_LIMIT (and the assets part of ELIGIBLE_NOT_ENROLLED): assets per capita against the limit."""
     found = _pick(_split_assets(t)[1], "asset", fallback=True)
     sentence = f"家庭人均金融资产 {format_quantity('assets_per_capita', q.get('assets_per_capita'))}"
     if q.get("assets_lower_bound") is True:
@@ -279,14 +283,16 @@ def _property_parts(q: dict, t: dict) -> list[str]:
     return parts
 
 
-def _property_sentence(q: dict, t: dict) -> str:
+def property_sentence(q: dict, t: dict) -> str:
+    """PROPERTY_OVER_LIMIT: the property violations the evidence shows."""
     parts = _property_parts(q, t)
     if not parts:
         return "家庭财产状况不符合条件（住房、车辆或企业登记）"
     return "，".join(parts) + "，财产状况不符合条件"
 
 
-def _marginal_sentence(q: dict, t: dict) -> str:
+def marginal_sentence(q: dict, t: dict) -> str:
+    """MARGINAL_NO_LONGER: which marginal limit (or property rule) the household is over."""
     parts = []
     income_side, asset_side = _split_assets(t)
     income = _number(q.get("income_per_capita"))
@@ -311,16 +317,18 @@ def _marginal_sentence(q: dict, t: dict) -> str:
     return "；".join(parts)
 
 
-def _eligible_sentence(q: dict, t: dict) -> str:
+def eligible_sentence(q: dict, t: dict) -> str:
+    """ELIGIBLE_NOT_ENROLLED: income, assets and property within 低保's limits."""
     standard = _pick(_split_assets(t)[0], "standard", fallback=True)
     text = f"家庭月人均收入 {format_quantity('income_per_capita', q.get('income_per_capita'))}"
     text += f"，不高于低保标准 {format_quantity('standard', standard[1])}" if standard else "，不高于低保标准"
     if "assets_per_capita" in q:
-        text += "；" + _assets_sentence(q, t, word="不高于")
+        text += "；" + assets_sentence(q, t, word="不高于")
     return text + "；无不符合条件的财产，可能符合低保条件"
 
 
-def _deceased_sentence(q: dict, records: list) -> str:
+def deceased_sentence(q: dict, records: list) -> str:
+    """MEMBER_DECEASED: how many death records, and whether no member is left alive."""
     deaths = [r for r in records if isinstance(r, dict) and r.get("source") == "deaths"]
     text = f"家庭成员有死亡登记记录 {len(deaths)} 条" if deaths else "家庭成员有死亡登记记录"
     living = _number(q.get("living_members"))
@@ -329,7 +337,8 @@ def _deceased_sentence(q: dict, records: list) -> str:
     return text
 
 
-def _drop_sentence(q: dict, t: dict) -> str:
+def drop_sentence(q: dict, t: dict) -> str:
+    """INCOME_DROP: the two three-month averages and the line."""
     last = format_quantity("avg_last3", q.get("avg_last3"))
     prev = format_quantity("avg_prev3", q.get("avg_prev3"))
     found = _pick(t, "drop", fallback=True)
@@ -339,7 +348,8 @@ def _drop_sentence(q: dict, t: dict) -> str:
     return text
 
 
-def _medical_sentence(q: dict, t: dict) -> str:
+def medical_sentence(q: dict, t: dict) -> str:
+    """HIGH_MEDICAL_EXPENSE: the out-of-pocket amount and the higher of its two lines."""
     paid = format_quantity("medical_out_of_pocket", q.get("medical_out_of_pocket"))
     # rules.md: the line is max(medical_min_amount, medical_income_share × household income)
     values = [v for v in (_number(_threshold_value(e)) for e in t.values()) if v is not None]
@@ -388,26 +398,37 @@ def explain_flag(flag: str, evidence: str | dict | None, *, programme: str | Non
         The household's 保障类别 (decides whether S or T is named).
     """
     ev = evidence if isinstance(evidence, dict) else parse_evidence(evidence)
-    q, t = ev["quantities"], ev["thresholds"]
-    if flag == "INCOME_OVER_STANDARD":
-        from pipelines.gradual_exit import sentence as gradual_exit_sentence
+    found = REGISTRY.get(flag)
+    if found is None:
+        return FLAG_LABELS.get(flag, flag)
+    if callable(found.sentence):
+        # the flag's own file says how its sentence reads (pipelines/flags/<flag>.py)
+        return found.sentence({**ev, "evidence": evidence}, sys.modules[__name__], programme)
+    return fill_template(found.sentence, ev)
 
-        return _income_sentence(q, t, programme) + gradual_exit_sentence(evidence)
-    if flag == "ASSETS_OVER_LIMIT":
-        return _assets_sentence(q, t)
-    if flag == "PROPERTY_OVER_LIMIT":
-        return _property_sentence(q, t)
-    if flag == "ELIGIBLE_NOT_ENROLLED":
-        return _eligible_sentence(q, t)
-    if flag == "MARGINAL_NO_LONGER":
-        return _marginal_sentence(q, t)
-    if flag == "MEMBER_DECEASED":
-        return _deceased_sentence(q, ev["records"])
-    if flag == "INCOME_DROP":
-        return _drop_sentence(q, t)
-    if flag == "HIGH_MEDICAL_EXPENSE":
-        return _medical_sentence(q, t)
-    return FLAG_LABELS.get(flag, flag)
+
+def fill_template(template: str, evidence: dict) -> str:
+    """A flag's sentence template filled from its evidence.
+
+    ``{name}`` is a quantity of the evidence, or else a threshold's value, formatted as a clerk
+    reads it (:func:`format_quantity`: money in yuan, counts as integers); a name the evidence
+    lacks reads 未知.
+
+    Parameters
+    ----------
+    template : str
+        E.g. ``"窗口期医疗个人自付 {medical_out_of_pocket}，达到阈值 {medical_min_amount}"``.
+    evidence : dict
+        A :func:`parse_evidence` result.
+    """
+    q, t = evidence["quantities"], evidence["thresholds"]
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1)
+        value = q[name] if name in q else _threshold_value(t.get(name))
+        return format_quantity(name, value)
+
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", one, template)
 
 
 def describe_quantities(evidence: str | dict | None) -> str:

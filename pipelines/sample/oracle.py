@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.flags import FLAGS
 from pipelines.periods import add_months, month_end, month_start, window
 from pipelines.sample.facts import standard_fen
 
-FLAG_ORDER = ("INCOME_OVER_STANDARD", "ASSETS_OVER_LIMIT", "PROPERTY_OVER_LIMIT", "ELIGIBLE_NOT_ENROLLED",
-              "MARGINAL_NO_LONGER", "MEMBER_DECEASED", "INCOME_DROP", "HIGH_MEDICAL_EXPENSE")
+#: the flags to restate, in registry order (the list is shared; the conditions below are not)
+FLAG_ORDER = FLAGS
 
 
 def _div_round(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -170,6 +171,9 @@ def assess_truth(register: pl.DataFrame, ledger: dict[str, pl.DataFrame], delive
             "INCOME_DROP": pl.lit(computable) & (pl.col("prev5") > 0) & (10 * pl.col("last5") < 7 * pl.col("prev5")),
             "HIGH_MEDICAL_EXPENSE": (pl.col("medical_fen") >= 1_000_000) & (10 * pl.col("medical_fen") >= pl.col("income_w5")),
         }
+        unstated = [f for f in FLAG_ORDER if f not in conds and f != "MEMBER_DECEASED"]
+        if unstated:
+            raise ValueError(f"the sample oracle does not restate flag(s) {', '.join(unstated)}")
         flagged = hh.with_columns(
             [(alive & c).fill_null(False).alias(k) for k, c in conds.items()]
             + [(pl.col("deceased") > 0).alias("MEMBER_DECEASED")]

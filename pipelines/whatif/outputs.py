@@ -50,6 +50,12 @@ def parameter_changes(result: WhatifResult) -> list[dict]:
         if b != a:
             out.append({"parameter": name, "scope": "全市", "before": _text(b), "after": _text(a),
                         "unit": units.get(name, "")})
+    for name in sorted(set(before.words) | set(after.words)):  # kind: words parameters
+        wb, wa = before.words.get(name), after.words.get(name)
+        if wb != wa:
+            out.append({"parameter": name, "scope": "全市",
+                        "before": "、".join(wb) if wb else _text(wb),
+                        "after": "、".join(wa) if wa else _text(wa), "unit": units.get(name, "")})
     for name, tb, ta in ((DIBAO_STANDARD, before.standards, after.standards),
                          (TEKUN_STANDARD, before.tekun_standards, after.tekun_standards)):
         for key in sorted(set(tb) | set(ta)):
