@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -66,11 +67,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def scratch_root(warehouse: Path) -> Path:
+    """Where runs keep their parquet between stages: ``$HEDUI_SCRATCH``, else ``.work/`` beside
+    the warehouse. On a Dask cluster every worker must see it at the same path (shared storage)."""
+    env = os.environ.get("HEDUI_SCRATCH", "").strip()
+    return Path(env).expanduser().resolve() if env else warehouse.parent / ".work"
+
+
 def _remove_dead_scratch(work: Path) -> None:
     """Delete scratch folders of runs that were killed: they hold cleaned personal data."""
     if not work.is_dir():
         return
+    here = socket.gethostname()
     for run_dir in work.iterdir():
+        try:
+            # shared scratch: a run of another machine is not ours to judge by its pid
+            if (run_dir / "host").read_text() != here:
+                continue
+        except OSError:
+            pass
         try:
             pid = int((run_dir / "pid").read_text())
         except (OSError, ValueError):
@@ -102,12 +117,14 @@ class RunContext:
         from pipelines.fsio import private_dir
 
         run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-        _remove_dead_scratch(warehouse.parent / ".work")
+        work = scratch_root(warehouse)
+        _remove_dead_scratch(work)
         # the scratch holds cleaned rows with ID numbers and names: staff's account only
         wh.make_directory(warehouse.parent)
-        private_dir(warehouse.parent / ".work")
-        scratch = private_dir(warehouse.parent / ".work" / run_id)
+        private_dir(work)
+        scratch = private_dir(work / run_id)
         (scratch / "pid").write_text(str(os.getpid()))
+        (scratch / "host").write_text(socket.gethostname())
         return cls(run_id=run_id, flow=flow, incoming=incoming, warehouse=warehouse,
                    scratch=scratch, started_at=datetime.now(timezone.utc),
                    rules_dir=rules_dir, matching_file=matching_file, use_cache=use_cache,
@@ -543,6 +560,9 @@ class Stages:
     match: Callable[..., dict] = stage_match
     assess: Callable[..., AssessRef] = stage_assess
     publish: Callable[..., dict] = stage_publish
+    #: ``folders(ctx, months, overrides=, settle_seconds=) -> {month: (FolderRef, counts)}``:
+    #: land+clean+match several folders at once (a cluster); None: land_clean, match in turn
+    folders: Callable[..., dict[str, tuple[FolderRef, dict]]] | None = None
 
 
 def _link_overrides(ctx: RunContext) -> Path | None:
@@ -584,26 +604,36 @@ def _load_and_match(ctx: RunContext, months: Sequence[str], stages: Stages, *,
     from pipelines import folder_cache
 
     overrides = _link_overrides(ctx)
-    refs: list[FolderRef] = []
-    counts: list[dict] = []
+    restored: dict[str, tuple[FolderRef, dict]] = {}
+    keys: dict[str, str] = {}
     for m in months:
         folder = ctx.incoming / m
-        key = None
         if ctx.use_cache and folder.is_dir():
             _assert_folder_settled(folder, settle_seconds=settle_seconds)
             key = folder_cache.folder_key(folder, matching_file=ctx.matching_file, overrides=overrides)
+            keys[m] = key
             meta = folder_cache.restore(ctx.warehouse, m, key, ctx.scratch / m)
             if meta is not None:
                 ref = FolderRef(**{**meta["ref"], "dir": ctx.scratch / m, "cache_key": key})
-                refs.append(ref)
-                counts.append(meta["counts"])
+                restored[m] = (ref, meta["counts"])
                 _report("reuse", "start", period=m)
                 _report("reuse", "finish", period=m, **{k: v for k, v in meta["counts"].items()
                                                         if k not in {"period"}})
-                continue
-        ref = stages.land_clean(ctx, m, settle_seconds=settle_seconds)
-        count = stages.match(ctx, ref, overrides=overrides)
-        if key is not None and ref.exists:
+    # the folders to process are independent of each other: in turn, or fanned out (Dask)
+    todo = [m for m in months if m not in restored]
+    if stages.folders is not None:
+        computed = stages.folders(ctx, todo, overrides=overrides, settle_seconds=settle_seconds)
+    else:
+        computed = {}
+        for m in todo:
+            ref = stages.land_clean(ctx, m, settle_seconds=settle_seconds)
+            computed[m] = (ref, stages.match(ctx, ref, overrides=overrides))
+    refs: list[FolderRef] = []
+    counts: list[dict] = []
+    for m in months:
+        ref, count = restored[m] if m in restored else computed[m]
+        key = keys.get(m)
+        if m not in restored and key is not None and ref.exists:
             ref.cache_key = key
             folder_cache.store(ctx.warehouse, m, key, ref.dir,
                                {"ref": {k: v for k, v in as_dict(ref).items()
