@@ -138,7 +138,7 @@ def session(target: DaskTarget | str) -> Iterator[object]:
         if target.workers:
             # one thread per worker: polars already uses every core inside a task
             cluster = LocalCluster(n_workers=target.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
             client = Client(cluster, timeout=timeout * 6)
         else:
             client = Client(target.address, timeout=timeout)

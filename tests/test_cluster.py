@@ -239,6 +239,22 @@ def test_local_cluster_gives_the_in_process_warehouse(sample_run, tmp_path):
     assert summary["households_assessed"] == expected_summary["households_assessed"]
 
 
+@pytest.mark.slow
+def test_the_prefect_flow_on_a_local_cluster_gives_the_in_process_warehouse(
+        sample_warehouse, tmp_path):
+    """The default orchestrator: Prefect runs the flow in the driver (one ephemeral server, none
+    on the workers); the folders and districts run on the LocalCluster's workers."""
+    warehouse = tmp_path / "prefect" / "hedui.duckdb"
+    r = _hedui("monthly", "--incoming", str(SAMPLE / "incoming"), "--period", SAMPLE_PERIOD,
+               "--warehouse", str(warehouse), "--dask", "local:2", timeout=400,
+               PREFECT_HOME=str(tmp_path / "prefect-home"))
+    assert r.returncode == 0, r.stderr
+    assert "Dask local:2：2 个工作进程" in r.stdout
+    assert "Traceback" not in r.stderr
+    _assert_same_warehouse(warehouse, sample_warehouse)
+    assert [row[0] for row in _runs(warehouse)] == ["succeeded"]
+
+
 class _Cluster:
     """A ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, killed on close."""
 
@@ -247,11 +263,16 @@ class _Cluster:
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen] = []
-        self.scheduler = self._spawn("scheduler", [DASK, "scheduler", "--host", "127.0.0.1",
-                                                    "--port", str(self.port), "--no-dashboard"])
-        self.workers = [self._spawn(f"worker{i}", [
-            DASK, "worker", self.address, "--nthreads", "1", "--nworkers", "1",
-            "--no-dashboard", "--host", "127.0.0.1", "--no-nanny"]) for i in range(workers)]
+        try:
+            self.scheduler = self._spawn("scheduler", [
+                DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port),
+                "--no-dashboard", "--dashboard-address", "127.0.0.1:0"])
+            self.workers = [self._spawn(f"worker{i}", [
+                DASK, "worker", self.address, "--nthreads", "1", "--nworkers", "1",
+                "--no-dashboard", "--host", "127.0.0.1", "--no-nanny"]) for i in range(workers)]
+        except BaseException:
+            self.close()
+            raise
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = (self.log_dir / f"{name}.log").open("w")
@@ -335,10 +356,10 @@ def test_a_worker_killed_mid_run_is_survived_with_the_same_warehouse(
 def test_when_every_worker_is_lost_the_run_fails_cleanly(sample_warehouse, tmp_path):
     """With no worker left the run cannot finish: it fails naming the lost partition and leaves
     the warehouse as it was (a copy of the sample's, so a failed row could be recorded)."""
-    c = _Cluster(1, tmp_path)
     warehouse = copy_warehouse(sample_warehouse, tmp_path / "lost")
     shutil.rmtree(warehouse.parent / ".cache", ignore_errors=True)  # make the folders run
     before = _dump(warehouse, analyst=False)  # the copy has no analyst file
+    c = _Cluster(1, tmp_path)
     try:
         with c.client() as client:
             client.wait_for_workers(1, timeout=90)
