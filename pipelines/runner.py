@@ -309,8 +309,9 @@ def deliveries_frame(refs: Sequence[FolderRef]) -> pl.DataFrame:
               .sort("period", "source"))
 
 
-def _facts(refs: Sequence[FolderRef]) -> dict[str, pl.DataFrame]:
-    """Clean rows of every loaded folder whose link is ``matched``, with person_id and method."""
+def _facts(refs: Sequence[FolderRef], persons: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+    """Clean rows of every loaded folder whose link is ``matched``, with person_id and method;
+    only rows of ``persons`` (a ``person_id`` column) when given."""
     facts: dict[str, list[pl.LazyFrame]] = {}
     for ref in refs:
         if not ref.links.exists():
@@ -319,6 +320,8 @@ def _facts(refs: Sequence[FolderRef]) -> dict[str, pl.DataFrame]:
                  .filter(pl.col("status") == "matched")
                  .select("source", "period", "record_no", "person_id",
                          pl.col("method").alias("link_method")))
+        if persons is not None:
+            links = links.join(persons.lazy(), on="person_id", how="semi", maintain_order="left")
         for source in ref.sources:
             if not ref.stg(source).exists():
                 continue
@@ -345,7 +348,11 @@ def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
     scope = sorted(set(districts) if districts else set(register["district_code"].drop_nulls()))
     window_refs = [by_period[m] for m in months_to_load(period, rulebook_window(rulebook, period))
                    if m in by_period]
-    result = assess_period(period=period, register=register, facts=_facts(window_refs),
+    # a district partition reads only its own persons' rows: the others' would be dropped by
+    # assess_period's joins on person_id anyway, so the rows are the same, the memory smaller
+    persons = (register.filter(pl.col("district_code").is_in(scope)).select("person_id").unique()
+               if districts else None)
+    result = assess_period(period=period, register=register, facts=_facts(window_refs, persons),
                            deliveries=deliveries_frame(window_refs), rulebook=rulebook,
                            districts=scope)
     out = ctx.scratch / f"assess-{period}{tag}"
