@@ -31,7 +31,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import polars as pl
@@ -336,9 +336,12 @@ def assess_on_dask(ctx: runner.RunContext, period: str, refs: Sequence[runner.Fo
     versions = {p.rulebook_version for p in parts}
     if len(versions) != 1:  # one period, one rulebook: anything else is a bug, not data
         raise runner.RunFailed(f"{period} 各区县分区的规则版本不一致：{sorted(versions)}")
-    merged = runner.AssessRef(period=period, assessments=out / parts[0].assessments.name,
-                              flags=out / parts[0].flags.name, rulebook_version=versions.pop(),
-                              notes=merge_notes([p.notes for p in parts]), districts=scope)
+    # every path of the reference (assessments, flags, and any file a later stage adds) points
+    # at the concatenated file of the same name
+    paths = {f.name: out / getattr(parts[0], f.name).name for f in fields(runner.AssessRef)
+             if isinstance(getattr(parts[0], f.name), Path)}
+    merged = replace(parts[0], **paths, rulebook_version=versions.pop(),
+                     notes=merge_notes([p.notes for p in parts]), districts=scope)
     households = pl.scan_parquet(merged.assessments).select(pl.len()).collect().item()
     flags = pl.scan_parquet(merged.flags).select(pl.len()).collect().item()
     runner._report("assess", "finish", period=period, households=households, flags=flags)
