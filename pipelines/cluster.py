@@ -57,8 +57,7 @@ class ClusterUnavailable(runner.RunFailed):
     """The scheduler cannot be reached or the cluster cannot be started (nothing ran)."""
 
 
-class PartitionFailed(runner.RunFailed):
-    """A partition's task failed on the cluster; the message names the partition."""
+PartitionFailed = runner.PartitionFailed
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,10 @@ class RunFailed(RuntimeError):
     """A failure the contract names (missing folder or register, district without standard, …)."""
 
 
+class PartitionFailed(RunFailed):
+    """A partition's task failed on a Dask cluster; the message names the partition."""
+
+
 # ---------------------------------------------------------------------------------------------
 # progress reporting: the CLI installs a reporter; stages call it; logs never carry identities
 
@@ -725,6 +729,8 @@ def execute_quarterly(ctx: RunContext, quarter: str, *, stages: Stages | None = 
     if prior_ref.register_ok:
         try:
             prior = stages.assess(ctx, prior_month, refs, districts=None, tag="-prior")
+        except PartitionFailed:
+            raise  # a lost or failed partition is a failed run, not a month without register
         except RunFailed:
             prior = None
     qs = quarter_summary_frame(quarter, assessed, prior)

@@ -255,6 +255,33 @@ def test_the_prefect_flow_on_a_local_cluster_gives_the_in_process_warehouse(
     assert [row[0] for row in _runs(warehouse)] == ["succeeded"]
 
 
+@pytest.mark.slow
+def test_quarterly_on_a_local_cluster_gives_the_in_process_warehouse(tmp_path):
+    """Quarterly: every month and the prior month assessed by district on the workers."""
+    from pipelines.periods import quarter_months
+
+    warehouses = {}
+    for label, dask in (("inprocess", None), ("dask", "local:2")):
+        warehouse = tmp_path / label / "hedui.duckdb"
+        ctx = runner.RunContext.create(flow="quarterly", incoming=SAMPLE / "incoming",
+                                       warehouse=warehouse)
+        try:
+            if dask is None:
+                summary = runner.execute_quarterly(ctx, "2026Q3")
+            else:
+                with cluster.session(dask):
+                    summary = runner.execute_quarterly(ctx, "2026Q3", stages=cluster.dask_stages())
+        finally:
+            ctx.cleanup()
+        warehouses[label] = (warehouse, summary)
+    (a, sa), (b, sb) = warehouses["inprocess"], warehouses["dask"]
+    _assert_same_warehouse(b, a)
+    assert sb["quarter_summary"] == sa["quarter_summary"] and sa["quarter_summary"]
+    assert sb["prior_month_assessed"] == sa["prior_month_assessed"]
+    assert sb["notes"] == sa["notes"]
+    assert sb["months"] == quarter_months("2026Q3")
+
+
 class _Cluster:
     """A ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, killed on close."""
 
