@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -198,8 +199,8 @@ def _partition_error(what: str, exc: BaseException) -> PartitionFailed:
     return PartitionFailed(f"分区 {what} 失败：意外错误（{type(exc).__name__}），详见工作进程日志")
 
 
-def _gather(client, futures: dict[str, object],
-            on_done: Callable[[str, object], None] | None = None) -> dict[str, object]:
+def _gather(client, futures: dict[str, Any],
+            on_done: Callable[[str, Any], None] | None = None) -> dict[str, Any]:
     """Results by partition name; the first failure cancels the rest and names its partition.
 
     Dask reruns the tasks of a worker that dies; with no worker left at all, tasks would wait
@@ -209,7 +210,7 @@ def _gather(client, futures: dict[str, object],
     from distributed import wait
 
     pending = dict(futures)
-    results: dict[str, object] = {}
+    results: dict[str, Any] = {}
     alone_since: float | None = None
     while pending:
         try:

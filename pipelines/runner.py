@@ -643,10 +643,10 @@ def _load_and_match(ctx: RunContext, months: Sequence[str], stages: Stages, *,
     counts: list[dict] = []
     for m in months:
         ref, count = restored[m] if m in restored else computed[m]
-        key = keys.get(m)
-        if m not in restored and key is not None and ref.exists:
-            ref.cache_key = key
-            folder_cache.store(ctx.warehouse, m, key, ref.dir,
+        stored_key = keys.get(m)
+        if m not in restored and stored_key is not None and ref.exists:
+            ref.cache_key = stored_key
+            folder_cache.store(ctx.warehouse, m, stored_key, ref.dir,
                                {"ref": {k: v for k, v in as_dict(ref).items()
                                         if k not in {"dir", "cache_key"}}, "counts": count})
         refs.append(ref)
