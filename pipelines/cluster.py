@@ -152,9 +152,10 @@ def session(target: DaskTarget | str) -> Iterator[object]:
     except (OSError, TimeoutError) as exc:
         if cluster is not None:
             cluster.close()
-        where = f"无法启动本机 Dask 集群（{target}）" if target.workers else \
-            f"无法在 {timeout:g} 秒内连接 Dask 调度器 {target}"
-        raise ClusterUnavailable(f"{where}：{type(exc).__name__}。请确认调度器已启动（dask scheduler）"
+        if target.workers:
+            raise ClusterUnavailable(f"无法启动本机 Dask 集群（{target}）：{type(exc).__name__}") from exc
+        raise ClusterUnavailable(f"无法在 {timeout:g} 秒内连接 Dask 调度器 {target}："
+                                 f"{type(exc).__name__}。请确认调度器已启动（dask scheduler）"
                                  "且地址、端口可达") from exc
     _active = (str(target), client)
     try:

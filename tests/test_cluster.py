@@ -339,6 +339,23 @@ def _monthly_on(address: str, warehouse: Path, **kw) -> subprocess.Popen:
 
 
 @pytest.mark.slow
+def test_a_scheduler_without_workers_fails_fast_and_leaves_the_warehouse(
+        sample_warehouse_copy, tmp_path):
+    before = _digest(sample_warehouse_copy)
+    c = _Cluster(0, tmp_path)
+    try:
+        r = _hedui("monthly", "--incoming", str(SAMPLE / "incoming"), "--period", SAMPLE_PERIOD,
+                   "--warehouse", str(sample_warehouse_copy), "--orchestrator", "local",
+                   "--dask", c.address, timeout=120, HEDUI_DASK_CONNECT_TIMEOUT="5")
+    finally:
+        c.close()
+    assert r.returncode == 1, r.stderr
+    assert f"Dask 调度器 {c.address} 在 5 秒内没有可用的工作进程" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert _digest(sample_warehouse_copy) == before
+
+
+@pytest.mark.slow
 def test_a_real_scheduler_and_two_workers_give_the_in_process_warehouse(
         sample_warehouse, real_cluster, tmp_path):
     warehouse = tmp_path / "real" / "hedui.duckdb"
