@@ -312,9 +312,48 @@ def _prefect_failures_hidden(kinds: tuple[type[BaseException], ...]) -> Iterator
             h.removeFilter(quiet)
 
 
+def check_dask(value: str | None):
+    """``--dask`` parsed (``tcp://host:port`` or ``local:N``); else exit 2 saying what is wrong."""
+    if value is None:
+        return None
+    from pipelines import cluster
+
+    try:
+        return cluster.parse_target(value)
+    except ValueError as exc:
+        _fail(str(exc), code=2)
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def _cluster(dask) -> Iterator[None]:
+    """Open the Dask session before anything runs: an unreachable scheduler fails in seconds."""
+    if dask is None:
+        yield
+        return
+    from pipelines import cluster
+
+    with _quiet_distributed(), cluster.session(dask) as client:
+        console.print(f"Dask {dask}：{cluster.worker_count(client)} 个工作进程")
+        yield
+
+
+@contextmanager
+def _quiet_distributed() -> Iterator[None]:
+    """distributed logs a worker's loss (which it then recovers from) at WARNING: the operator
+    sees hedui's own line when a run fails, not the scheduler's chatter."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | None,
          target: Path, orchestrator: Orchestrator, use_cache: bool = True,
-         rekey: bool = False, rules: Path | None = None) -> dict:
+         rekey: bool = False, rules: Path | None = None, dask=None) -> dict:
     from pipelines import runner
     from pipelines import warehouse as wh
     from pipelines.rulebook import RulebookError, load_rulebook, parameters_folder
@@ -327,7 +366,7 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
         wh.check_pseudonym_key(target, rekey=rekey)
         if rules_dir is not None:
             load_rulebook(rules_dir)  # an invalid --rules is refused, naming file and key
-        with _progress():
+        with _cluster(dask), _progress():
             if orchestrator is Orchestrator.prefect:
                 _quiet_prefect()
                 from prefect.settings import (
@@ -340,21 +379,29 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
                 # the flow records its own failed row in `runs` (same run_id and start time)
                 with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), \
                         _prefect_failures_hidden((*named, wh.WarehouseError)):
+                    on = str(dask) if dask is not None else None
                     if flow_name == "monthly":
                         return flows.monthly_flow(incoming=str(incoming), period=label,
                                                   districts=districts, warehouse=str(target),
                                                   use_cache=use_cache, rekey=rekey,
-                                                  rules_dir=str(rules_dir) if rules_dir else None)
+                                                  rules_dir=str(rules_dir) if rules_dir else None,
+                                                  dask=on)
                     return flows.quarterly_flow(incoming=str(incoming), quarter=label,
                                                 warehouse=str(target), use_cache=use_cache,
                                                 rekey=rekey,
-                                                rules_dir=str(rules_dir) if rules_dir else None)
+                                                rules_dir=str(rules_dir) if rules_dir else None,
+                                                dask=on)
             ctx = runner.RunContext.create(flow=flow_name, incoming=incoming, warehouse=target,
                                            use_cache=use_cache, rekey=rekey, rules_dir=rules_dir)
+            stages = None
+            if dask is not None:
+                from pipelines import cluster
+
+                stages = cluster.dask_stages()
             try:
                 if flow_name == "monthly":
-                    return runner.execute_monthly(ctx, label, districts=districts)
-                return runner.execute_quarterly(ctx, label)
+                    return runner.execute_monthly(ctx, label, districts=districts, stages=stages)
+                return runner.execute_quarterly(ctx, label, stages=stages)
             except named as exc:
                 runner.record_failure(ctx, period_label=label, districts=districts,
                                       message=str(exc))
@@ -401,6 +448,13 @@ RekeyOpt = Annotated[bool, typer.Option(
 RulesOpt = Annotated[Path | None, typer.Option(
     "--rules", help="Rulebook folder (a rules/ folder with parameters/, or a parameters folder) "
                     "[default: the project's rules/].", file_okay=False)]
+DaskOpt = Annotated[str | None, typer.Option(
+    "--dask", metavar="ADDRESS|local:N",
+    help="Run the folders (land, clean, match) and the districts (assess) on a Dask cluster: "
+         "tcp://host:port of a running `dask scheduler`, or local:N to start N local worker "
+         "processes for this run. Workers need the installed package and must see --incoming and "
+         "the scratch folder ($HEDUI_SCRATCH, default .work/ beside the warehouse) at the same "
+         "paths. Publishing stays in this process; the warehouse is the same as without --dask.")]
 OrchestratorOpt = Annotated[Orchestrator, typer.Option(
     "--orchestrator", help="prefect: run as Prefect flows (ephemeral local server unless "
                            "PREFECT_API_URL is set); local: same stages, no Prefect.")]
@@ -419,10 +473,12 @@ def monthly(
     no_cache: NoCacheOpt = False,
     rekey: RekeyOpt = False,
     rules: RulesOpt = None,
+    dask: DaskOpt = None,
 ) -> None:
     """Monthly cross-check: load the window's folders, link, assess and flag PERIOD."""
     from pipelines.summary import print_summary
 
+    on = check_dask(dask)
     period = check_period(period)
     check_incoming(incoming, [period])
     districts = (check_districts(district, incoming=incoming, period=period, rules=rules)
@@ -434,7 +490,7 @@ def monthly(
     check_warehouse_writable(target)
     summary = _run("monthly", incoming=incoming, label=period, districts=districts,
                    target=target, orchestrator=orchestrator, use_cache=not no_cache, rekey=rekey,
-                   rules=rules)
+                   rules=rules, dask=on)
     print_summary(summary, console)
     console.print(f"next: [bold]hedui report --period {period}"
                   + (escape(f" --warehouse {warehouse}") if warehouse else "") + "[/bold]")
@@ -450,11 +506,13 @@ def quarterly(
     no_cache: NoCacheOpt = False,
     rekey: RekeyOpt = False,
     rules: RulesOpt = None,
+    dask: DaskOpt = None,
 ) -> None:
     """Quarterly city-wide screening: every month of QUARTER, every district, plus quarter_summary."""
     from pipelines.periods import quarter_months
     from pipelines.summary import print_summary
 
+    on = check_dask(dask)
     quarter = check_quarter(quarter)
     check_incoming(incoming, quarter_months(quarter))
     from pipelines import warehouse as wh
@@ -463,7 +521,7 @@ def quarterly(
     check_warehouse_writable(target)
     summary = _run("quarterly", incoming=incoming, label=quarter, districts=None,
                    target=target, orchestrator=orchestrator, use_cache=not no_cache, rekey=rekey,
-                   rules=rules)
+                   rules=rules, dask=on)
     print_summary(summary, console)
     from rich.table import Table
 

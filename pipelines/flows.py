@@ -8,6 +8,8 @@ With no ``PREFECT_API_URL`` the flows run against Prefect's ephemeral local serv
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import flow, task
@@ -40,6 +42,20 @@ publish_task = task(runner.stage_publish, name="publish", cache_policy=NO_CACHE)
 
 PREFECT_STAGES = runner.Stages(land_clean=land_clean_task, match=match_task, assess=assess_task,
                                publish=publish_task)
+
+
+@contextmanager
+def _stages(dask: str | None) -> Iterator[runner.Stages]:
+    """The flow's stages: Prefect tasks in this process, or (``dask``) the fan-out of
+    :mod:`pipelines.cluster` as two driver-side tasks whose work runs on the Dask workers."""
+    if not dask:
+        yield PREFECT_STAGES
+        return
+    from pipelines import cluster
+
+    with cluster.session(dask):
+        yield cluster.dask_stages(publish=publish_task, wrap=lambda fn, name: task(
+            fn, name=name, cache_policy=NO_CACHE))
 
 #: files modified more recently than this are treated as still arriving (scheduled runs)
 SETTLE_SECONDS = 30.0
@@ -80,16 +96,18 @@ def _record_failure(ctx: runner.RunContext, label: str, districts: list[str] | N
 def monthly_flow(incoming: str, period: str, districts: list[str] | None = None,
                  warehouse: str | None = None, settle_seconds: float = 0.0,
                  use_cache: bool = True, rekey: bool = False,
-                 rules_dir: str | None = None) -> dict:
-    """The monthly cross-check of ``period`` for ``districts`` (all when None)."""
+                 rules_dir: str | None = None, dask: str | None = None) -> dict:
+    """The monthly cross-check of ``period`` for ``districts`` (all when None); ``dask``: run the
+    folders and districts on that Dask scheduler (``tcp://host:port``) or ``local:N``."""
     from pipelines import warehouse as wh
 
     ctx = runner.RunContext.create(flow="monthly", incoming=Path(incoming),
                                    warehouse=wh.resolve(warehouse), use_cache=use_cache,
                                    rekey=rekey, rules_dir=Path(rules_dir) if rules_dir else None)
     try:
-        summary = runner.execute_monthly(ctx, period, districts=districts, stages=PREFECT_STAGES,
-                                         settle_seconds=settle_seconds)
+        with _stages(dask) as stages:
+            summary = runner.execute_monthly(ctx, period, districts=districts, stages=stages,
+                                             settle_seconds=settle_seconds)
     except Exception as exc:
         _record_failure(ctx, period, districts, exc)
         raise
@@ -102,16 +120,18 @@ def monthly_flow(incoming: str, period: str, districts: list[str] | None = None,
 @flow(name="hedui-quarterly", log_prints=False)
 def quarterly_flow(incoming: str, quarter: str, warehouse: str | None = None,
                    settle_seconds: float = 0.0, use_cache: bool = True, rekey: bool = False,
-                   rules_dir: str | None = None) -> dict:
-    """The quarterly city-wide screening: every month of ``quarter``, every district."""
+                   rules_dir: str | None = None, dask: str | None = None) -> dict:
+    """The quarterly city-wide screening: every month of ``quarter``, every district (``dask``:
+    as in :func:`monthly_flow`)."""
     from pipelines import warehouse as wh
 
     ctx = runner.RunContext.create(flow="quarterly", incoming=Path(incoming),
                                    warehouse=wh.resolve(warehouse), use_cache=use_cache,
                                    rekey=rekey, rules_dir=Path(rules_dir) if rules_dir else None)
     try:
-        summary = runner.execute_quarterly(ctx, quarter, stages=PREFECT_STAGES,
-                                           settle_seconds=settle_seconds)
+        with _stages(dask) as stages:
+            summary = runner.execute_quarterly(ctx, quarter, stages=stages,
+                                               settle_seconds=settle_seconds)
     except Exception as exc:
         _record_failure(ctx, quarter, None, exc)
         raise

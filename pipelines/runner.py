@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -33,6 +34,10 @@ DROP_MONTHS = 6
 
 class RunFailed(RuntimeError):
     """A failure the contract names (missing folder or register, district without standard, …)."""
+
+
+class PartitionFailed(RunFailed):
+    """A partition's task failed on a Dask cluster; the message names the partition."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,11 +73,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def scratch_root(warehouse: Path) -> Path:
+    """Where runs keep their parquet between stages: ``$HEDUI_SCRATCH``, else ``.work/`` beside
+    the warehouse. On a Dask cluster every worker must see it at the same path (shared storage)."""
+    env = os.environ.get("HEDUI_SCRATCH", "").strip()
+    return Path(env).expanduser().resolve() if env else warehouse.parent / ".work"
+
+
 def _remove_dead_scratch(work: Path) -> None:
     """Delete scratch folders of runs that were killed: they hold cleaned personal data."""
     if not work.is_dir():
         return
+    here = socket.gethostname()
     for run_dir in work.iterdir():
+        try:
+            # shared scratch: a run of another machine is not ours to judge by its pid
+            if (run_dir / "host").read_text() != here:
+                continue
+        except OSError:
+            pass
         try:
             pid = int((run_dir / "pid").read_text())
         except (OSError, ValueError):
@@ -104,12 +123,14 @@ class RunContext:
         from pipelines.fsio import private_dir
 
         run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-        _remove_dead_scratch(warehouse.parent / ".work")
+        work = scratch_root(warehouse)
+        _remove_dead_scratch(work)
         # the scratch holds cleaned rows with ID numbers and names: staff's account only
         wh.make_directory(warehouse.parent)
-        private_dir(warehouse.parent / ".work")
-        scratch = private_dir(warehouse.parent / ".work" / run_id)
+        private_dir(work)
+        scratch = private_dir(work / run_id)
         (scratch / "pid").write_text(str(os.getpid()))
+        (scratch / "host").write_text(socket.gethostname())
         return cls(run_id=run_id, flow=flow, incoming=incoming, warehouse=warehouse,
                    scratch=scratch, started_at=datetime.now(timezone.utc),
                    rules_dir=rules_dir, matching_file=matching_file, use_cache=use_cache,
@@ -306,8 +327,9 @@ def deliveries_frame(refs: Sequence[FolderRef]) -> pl.DataFrame:
               .sort("period", "source"))
 
 
-def _facts(refs: Sequence[FolderRef]) -> dict[str, pl.DataFrame]:
-    """Clean rows of every loaded folder whose link is ``matched``, with person_id and method."""
+def _facts(refs: Sequence[FolderRef], persons: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+    """Clean rows of every loaded folder whose link is ``matched``, with person_id and method;
+    only rows of ``persons`` (a ``person_id`` column) when given."""
     facts: dict[str, list[pl.LazyFrame]] = {}
     for ref in refs:
         if not ref.links.exists():
@@ -316,6 +338,8 @@ def _facts(refs: Sequence[FolderRef]) -> dict[str, pl.DataFrame]:
                  .filter(pl.col("status") == "matched")
                  .select("source", "period", "record_no", "person_id",
                          pl.col("method").alias("link_method")))
+        if persons is not None:
+            links = links.join(persons.lazy(), on="person_id", how="semi", maintain_order="left")
         for source in ref.sources:
             if not ref.stg(source).exists():
                 continue
@@ -344,7 +368,11 @@ def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
     scope = sorted(set(districts) if districts else set(register["district_code"].drop_nulls()))
     window_refs = [by_period[m] for m in months_to_load(period, rulebook_window(rulebook, period))
                    if m in by_period]
-    facts = _facts(window_refs)
+    # a district partition reads only its own persons' rows: the others' would be dropped by
+    # assess_period's joins on person_id anyway, so the rows are the same, the memory smaller
+    persons = (register.filter(pl.col("district_code").is_in(scope)).select("person_id").unique()
+               if districts else None)
+    facts = _facts(window_refs, persons)
     history = None
     if gradual_exit.months_in_force(rulebook.at(pp.month_end(period))):
         # 低保渐退 counts from the first month over S in the earlier assessments
@@ -584,6 +612,9 @@ class Stages:
     match: Callable[..., dict] = stage_match
     assess: Callable[..., AssessRef] = stage_assess
     publish: Callable[..., dict] = stage_publish
+    #: ``folders(ctx, months, overrides=, settle_seconds=) -> {month: (FolderRef, counts)}``:
+    #: land+clean+match several folders at once (a cluster); None: land_clean, match in turn
+    folders: Callable[..., dict[str, tuple[FolderRef, dict]]] | None = None
 
 
 def _link_overrides(ctx: RunContext) -> Path | None:
@@ -625,28 +656,38 @@ def _load_and_match(ctx: RunContext, months: Sequence[str], stages: Stages, *,
     from pipelines import folder_cache
 
     overrides = _link_overrides(ctx)
-    refs: list[FolderRef] = []
-    counts: list[dict] = []
+    restored: dict[str, tuple[FolderRef, dict]] = {}
+    keys: dict[str, str] = {}
     for m in months:
         folder = ctx.incoming / m
-        key = None
         if ctx.use_cache and folder.is_dir():
             _assert_folder_settled(folder, settle_seconds=settle_seconds)
             key = folder_cache.folder_key(folder, matching_file=ctx.matching_file, overrides=overrides)
+            keys[m] = key
             meta = folder_cache.restore(ctx.warehouse, m, key, ctx.scratch / m)
             if meta is not None:
                 ref = FolderRef(**{**meta["ref"], "dir": ctx.scratch / m, "cache_key": key})
-                refs.append(ref)
-                counts.append(meta["counts"])
+                restored[m] = (ref, meta["counts"])
                 _report("reuse", "start", period=m)
                 _report("reuse", "finish", period=m, **{k: v for k, v in meta["counts"].items()
                                                         if k not in {"period"}})
-                continue
-        ref = stages.land_clean(ctx, m, settle_seconds=settle_seconds)
-        count = stages.match(ctx, ref, overrides=overrides)
-        if key is not None and ref.exists:
-            ref.cache_key = key
-            folder_cache.store(ctx.warehouse, m, key, ref.dir,
+    # the folders to process are independent of each other: in turn, or fanned out (Dask)
+    todo = [m for m in months if m not in restored]
+    if stages.folders is not None:
+        computed = stages.folders(ctx, todo, overrides=overrides, settle_seconds=settle_seconds)
+    else:
+        computed = {}
+        for m in todo:
+            ref = stages.land_clean(ctx, m, settle_seconds=settle_seconds)
+            computed[m] = (ref, stages.match(ctx, ref, overrides=overrides))
+    refs: list[FolderRef] = []
+    counts: list[dict] = []
+    for m in months:
+        ref, count = restored[m] if m in restored else computed[m]
+        stored_key = keys.get(m)
+        if m not in restored and stored_key is not None and ref.exists:
+            ref.cache_key = stored_key
+            folder_cache.store(ctx.warehouse, m, stored_key, ref.dir,
                                {"ref": {k: v for k, v in as_dict(ref).items()
                                         if k not in {"dir", "cache_key"}}, "counts": count})
         refs.append(ref)
@@ -737,6 +778,8 @@ def execute_quarterly(ctx: RunContext, quarter: str, *, stages: Stages | None = 
     if prior_ref.register_ok:
         try:
             prior = stages.assess(ctx, prior_month, refs, districts=None, tag="-prior")
+        except PartitionFailed:
+            raise  # a lost or failed partition is a failed run, not a month without register
         except RunFailed:
             prior = None
     qs = quarter_summary_frame(quarter, assessed, prior)
