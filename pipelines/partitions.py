@@ -147,7 +147,7 @@ def checkout(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: It
     for table in tables:
         name = _qualified(store, table)
         held = parts.get(table, {})
-        if objects.get(table) == "VIEW" and table in parts:
+        if objects.get(table) == "VIEW":
             wanted = list(held) if periods is None else [p for p in periods if p in held]
             con.execute(f"CREATE TEMP TABLE _hedui_checkout AS SELECT * FROM {name} LIMIT 0")
             con.execute(f"DROP VIEW {name}")
