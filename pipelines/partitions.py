@@ -149,10 +149,11 @@ def checkout(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: It
         held = parts.get(table, {})
         if objects.get(table) == "VIEW":
             wanted = list(held) if periods is None else [p for p in periods if p in held]
-            con.execute(f"CREATE TEMP TABLE _hedui_checkout AS SELECT * FROM {name} LIMIT 0")
+            # the view's stored column types, not a bind of it: after a folder move its files
+            # are elsewhere, and the publish that repairs the paths must still run
+            columns = _columns(con, store, table)
             con.execute(f"DROP VIEW {name}")
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM temp._hedui_checkout")
-            con.execute("DROP TABLE temp._hedui_checkout")
+            con.execute(f"CREATE TABLE {name} (" + ", ".join(f"{_q(c)} {t}" for c, t in columns) + ")")
             store.checked_out[table] = None if periods is None else list(periods)
         elif objects.get(table) == "BASE TABLE" and store.checked_out.get(table, None) is not None:
             # a second declaration adds periods to a table already checked out

@@ -516,6 +516,9 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
             parts.prepare(analyst_store)
             new_files += parts.commit(con, book, analyst_store, analyst_tables, token=token,
                                       now=published_at)
+            # views the run did not check out still name their files as the book does; rebuilt
+            # so a moved warehouse folder is repaired by any publish
+            parts.rebuild_views(con, book, analyst_store)
             con.execute(f"CHECKPOINT {_ANALYST_CATALOG}")
             con.execute(f"DETACH {_ANALYST_CATALOG}")
             con.execute("DELETE FROM pseudonym_state")

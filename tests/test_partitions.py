@@ -192,3 +192,20 @@ def test_partition_files_are_private_and_the_analyst_ones_group_readable(tmp_pat
     analyst_files = list(wh.analyst_parts_dir(path).glob("*/*"))
     assert analyst_files and _mode(wh.analyst_parts_dir(path)) == 0o750
     assert all(_mode(p) == 0o640 for p in analyst_files)
+
+
+def test_a_moved_warehouse_folder_is_repaired_by_the_next_publish(tmp_path):
+    first = tmp_path / "a" / "hedui.duckdb"
+    _publish(first, "2026-09", ["sep"])
+    _publish(first, "2026-10", ["oct"])
+    (tmp_path / "a").rename(tmp_path / "b")
+    moved = tmp_path / "b" / "hedui.duckdb"
+    con = duckdb.connect(str(moved), read_only=True)
+    with pytest.raises(duckdb.Error):  # loudly, never another warehouse's rows
+        con.execute("SELECT count(*) FROM quarantine").fetchall()
+    con.close()
+    _publish(moved, "2026-10", ["oct"])
+    assert _rows(moved, "SELECT period, reason FROM quarantine ORDER BY 1") == [
+        ("2026-09", "sep"), ("2026-10", "oct")]
+    assert _rows(wh.analyst_path(moved), "SELECT period, reason FROM analyst.quarantine ORDER BY 1") == [
+        ("2026-09", "sep"), ("2026-10", "oct")]
