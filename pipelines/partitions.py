@@ -13,9 +13,11 @@ A publish works on a private copy of the catalog (small: it holds no partitioned
    published rows of the periods the run declares it may change (all periods when it declares
    none), so the run's ``DELETE … WHERE period = ?`` / ``INSERT`` statements work unchanged;
 2. the run writes;
-3. :func:`commit` writes every replaced period of every partitioned table to a **new** parquet
+3. :func:`commit` writes every changed period of every partitioned table to a **new** parquet
    file (never over a published one), records the files in the book, retires the files they
-   replace, and turns the table back into a view over the table's current files.
+   replace, and turns the table back into a view over the table's current files. A checked-out
+   period whose rows are unchanged (same count and row-hash fingerprint) keeps its file, so a
+   run may check out the months it reads (its window) and pays writes only for those it changes.
 
 Nothing is visible until the caller renames the catalog copy over the published catalog: a run
 killed before that leaves only unreferenced new files, removed by :func:`collect_garbage` at the
@@ -84,6 +86,8 @@ class Store:
     dir_mode: int
     #: ``table -> periods`` checked out by :func:`checkout` (None: every period)
     checked_out: dict[str, list[str] | None] = field(default_factory=dict)
+    #: ``table -> {period: fingerprint}`` of the rows checked out, to skip unchanged periods
+    fingerprints: dict[str, dict[str, tuple]] = field(default_factory=dict)
 
 
 def ensure_book(con: duckdb.DuckDBPyConnection, book: str) -> None:
@@ -169,6 +173,16 @@ def checkout(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: It
         if files:
             con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet(?, union_by_name=true)",
                         [files])
+            store.fingerprints.setdefault(table, {}).update(_fingerprints(con, name, wanted))
+
+
+def _fingerprints(con: duckdb.DuckDBPyConnection, name: str, periods: Sequence[str]) -> dict[str, tuple]:
+    """``period -> (rows, xor and sum of row hashes)``: equal when a period's rows are unchanged."""
+    if not periods:
+        return {}
+    return {r[0]: tuple(r[1:]) for r in con.execute(
+        f"SELECT period, count(*), bit_xor(hash(t)), sum(hash(t)::HUGEINT) FROM {name} t "
+        "WHERE list_contains(?, period) GROUP BY period", [list(periods)]).fetchall()}
 
 
 def partitionable(con: duckdb.DuckDBPyConnection, store: Store, table: str) -> bool:
@@ -219,6 +233,11 @@ def commit(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: Iter
             replaced = set(old) | set(present)
         folder = store.parts_dir / f"{store.schema}.{table}"
         _make_dir(folder, store.dir_mode)
+        # a checked-out period whose rows the run left exactly as they were keeps its file
+        before = store.fingerprints.get(table, {})
+        after = _fingerprints(con, name, [p for p in present if p in before])
+        unchanged = {p for p in after if after[p] == before[p] and p in old}
+        replaced -= unchanged
         new: dict[str, tuple[str, int]] = {}
         for period in present:
             if period not in replaced:
@@ -248,6 +267,7 @@ def commit(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: Iter
         con.execute(f"CREATE VIEW {name} AS "
                     + _view_select(con, columns, [store.parts_dir / files[p] for p in sorted(files)]))
         store.checked_out.pop(table, None)
+        store.fingerprints.pop(table, None)
     return written
 
 

@@ -170,7 +170,13 @@ def test_rerunning_a_month_gives_the_same_tables(tmp_path):
     _publish(path, "2026-10", ["c"])
     dump = {t: _rows(path, f"SELECT * FROM {t} ORDER BY ALL") for t in ("quarantine", "flags")}
     analyst_dump = _rows(wh.analyst_path(path), "SELECT * FROM analyst.flags ORDER BY ALL")
+    files = set(_files(path))
+    # the run holds its window (both months) and rewrites 2026-10 with the same rows
+    with wh.publishing(path, periods=["2026-09", "2026-10"]) as con:
+        assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 3
     _publish(path, "2026-10", ["c"])
+    # unchanged periods keep their files: an identical rerun writes no new partition file
+    assert set(_files(path)) == files
     assert {t: _rows(path, f"SELECT * FROM {t} ORDER BY ALL") for t in ("quarantine", "flags")} == dump
     assert _rows(wh.analyst_path(path), "SELECT * FROM analyst.flags ORDER BY ALL") == analyst_dump
 
