@@ -95,8 +95,9 @@ def _write_month(con, period: str, persons: int) -> None:
             SELECT '{s}', ?, '{s[0]}' || i::VARCHAR, 'P' || lpad(i::VARCHAR, 9, '0'),
             'H' || lpad((i // 2)::VARCHAR, 9, '0'), 1.0, 'matched', 'id_exact', 20.0,
             '{{"id": "exact", "name": "exact"}}' FROM range({per_source}) t(i)""", p)
-    con.execute(f"""INSERT INTO quarantine SELECT 'bank', ?, 'bank.csv', i + 2, 'b' || i::VARCHAR,
-        'ID_CHECKSUM' FROM range({persons // 100}) t(i)""", p)
+    con.execute(f"""INSERT INTO quarantine (source, period, file, row_number, record_no, reason)
+        SELECT 'bank', ?, 'bank.csv', i + 2, 'b' || i::VARCHAR, 'ID_CHECKSUM'
+        FROM range({persons // 100}) t(i)""", p)
     con.execute(f"""INSERT INTO assessments (period, household_id, district_code, urban_rural,
         programme, members, living_members, income_per_capita, assets_per_capita,
         residential_units, standard, rulebook_version)
