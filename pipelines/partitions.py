@@ -217,7 +217,12 @@ def commit(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: Iter
     objects = _objects(con, store)
     written: list[Path] = []
     for table in tables:
-        if objects.get(table) != "BASE TABLE" or not partitionable(con, store, table):
+        if objects.get(table) != "BASE TABLE":
+            continue
+        if not partitionable(con, store, table):
+            if table in store.checked_out:
+                # its published periods are files: a null period has no file to go to
+                raise PartitionError(f"the run wrote rows of {table} without a period")
             continue
         name = _qualified(store, table)
         present = [r[0] for r in con.execute(f"SELECT DISTINCT period FROM {name} ORDER BY 1").fetchall()]

@@ -68,6 +68,11 @@ def test_writing_a_period_the_block_did_not_declare_fails_and_changes_nothing(tm
         with wh.publishing(path, periods=["2026-10"]) as con:
             con.execute("INSERT INTO quarantine VALUES ('bank', '2026-11', 'b.csv', 1, 'R', 'stray')")
     assert path.read_bytes() == before
+    with pytest.raises(wh.WarehouseError, match="without a period"):
+        with wh.publishing(path, periods=["2026-10"]) as con:
+            con.execute("ALTER TABLE quarantine ALTER period DROP NOT NULL")
+            con.execute("INSERT INTO quarantine VALUES ('bank', NULL, 'b.csv', 1, 'R', 'no period')")
+    assert path.read_bytes() == before
     assert _rows(path, "SELECT reason FROM quarantine") == [("kept",)]
 
 
