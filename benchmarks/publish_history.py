@@ -156,9 +156,9 @@ def main() -> None:
     from pipelines import warehouse as wh
 
     commit = subprocess.run(["git", "-C", str(args.code), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
+                            capture_output=True, text=True, check=False).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(args.code), "status", "--porcelain", "pipelines"],
-                           capture_output=True, text=True).stdout.strip()
+                           capture_output=True, text=True, check=False).stdout.strip()
     work = Path(tempfile.mkdtemp(prefix="publish-history-", dir=args.work))
     print(f"# publish_history: code {args.code} commit {commit}{' (modified)' if dirty else ''}, "
           f"{args.persons:,} persons/month, {os.cpu_count()} cores, load {_load()} at start, "
