@@ -483,8 +483,13 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
             new_key = secrets.token_hex(32) if key is None else None
             key = key if new_key is None else new_key
             same_key = stored is not None and not key_check_differs(key, stored, legacy)
-            parts.checkout(con, book, store, _partitioned_in(con, book),
-                           None if periods is None else list(periods))
+            try:
+                parts.checkout(con, book, store, _partitioned_in(con, book),
+                               None if periods is None else list(periods))
+            except duckdb.IOException as exc:
+                raise WarehouseError(
+                    f"仓库 {target} 的分区文件不在 {store.parts_dir}（只复制或移动了仓库文件？"
+                    f"请连同 {store.parts_dir.name} 文件夹一起复制或移动）：{exc}") from exc
             ensure_schema(con)
             _OPEN[id(con)] = _Publish(book, store)
             try:

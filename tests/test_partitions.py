@@ -219,3 +219,14 @@ def test_a_moved_warehouse_folder_is_repaired_by_the_next_publish(tmp_path):
         ("2026-09", "sep"), ("2026-10", "oct")]
     assert _rows(wh.analyst_path(moved), "SELECT period, reason FROM analyst.quarantine ORDER BY 1") == [
         ("2026-09", "sep"), ("2026-10", "oct")]
+
+
+def test_a_warehouse_file_copied_without_its_partitions_is_refused_with_a_message(tmp_path):
+    path = tmp_path / "a" / "hedui.duckdb"
+    _publish(path, "2026-10", ["x"])
+    lone = tmp_path / "b" / "hedui.duckdb"
+    lone.parent.mkdir()
+    lone.write_bytes(path.read_bytes())
+    with pytest.raises(wh.WarehouseError, match="分区文件"):
+        _publish(lone, "2026-10", ["y"])
+    assert _rows(path, "SELECT reason FROM quarantine") == [("x",)]
