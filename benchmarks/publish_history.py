@@ -3,8 +3,8 @@
 Builds synthetic warehouses holding N months each (default 6 and 24) of a generated city month —
 register, three extract sources (raw and staging layers), links, quarantine, assessments, flags —
 then times the publish of one more month into each, the way ``stage_publish`` writes it in a
-steady-state monthly run (hold the window P-5..P, replace P's rows, narrow the analyst refresh to
-P, append a ``runs`` row). Prints
+steady-state monthly run (hold P-1 and P, replace P's rows, narrow the analyst refresh to P,
+append a ``runs`` row). Prints
 wall and CPU seconds (all threads) per publish with the load average, and the ratio between the
 largest and the smallest history.
 
@@ -114,14 +114,15 @@ def _write_month(con, period: str, persons: int) -> None:
 def publish_month(wh, path: Path, index: int, persons: int) -> None:
     """Publish month ``index`` as ``stage_publish`` does in a steady-state monthly run.
 
-    The block holds the run's window (P-5..P, the months a monthly run reads), rewrites P's rows
+    The block holds P and P-1 (the month before is read inside the block), rewrites P's rows
     and narrows the analyst refresh to P (the other five folders come from the folder cache).
     """
     period = _month(index)
     declares = "periods" in inspect.signature(wh.publishing).parameters
     refresh = wh.AnalystRefresh()
-    window = [_month(i) for i in range(max(0, index - 5), index + 1)]
-    kwargs = {"periods": window} if declares else {}
+    # what stage_publish holds: the month it writes and the month before (read by fairness)
+    held = [_month(i) for i in range(max(0, index - 1), index + 1)]
+    kwargs = {"periods": held} if declares else {}
     with wh.publishing(path, analyst_refresh=refresh, **kwargs) as con:
         _ddl(con)
         _write_month(con, period, persons)

@@ -380,16 +380,17 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
     _report("publish", "start", warehouse=str(ctx.warehouse))
     inputs = input_entries(refs)
     refresh = wh.AnalystRefresh()
-    # the big tables are stored per period: the block holds the run's window (the months it
-    # writes and the ones it reads, e.g. fairness compares P with P-1) and the publish rewrites
-    # only the months whose rows changed, so its cost follows the run, not the history
-    window = sorted({*(ref.period for ref in refs), *(a.period for a in assessed)})
-    with wh.publishing(ctx.warehouse, rekey=ctx.rekey, analyst_refresh=refresh,
-                       periods=window) as con:
+    # the big tables are stored per period: the block holds only the months it writes and the
+    # month before each assessed one (read in the block, e.g. fairness compares P with P-1), and
+    # the publish rewrites only the months whose rows changed: its cost follows the run, not the
+    # history (docs/architecture.md, warehouse)
+    with wh.publishing(ctx.warehouse, rekey=ctx.rekey, analyst_refresh=refresh, periods=[]) as con:
         held = wh.loaded_folders(con)
         republished = [ref.period for ref in refs if ref.exists and not (
             # the warehouse already holds exactly these rows for this folder
             ref.cache_key is not None and held.get(ref.period) == ref.cache_key)]
+        wh.declare_periods(con, sorted({*republished, *(a.period for a in assessed),
+                                        *(pp.add_months(a.period, -1) for a in assessed)}))
         for ref in refs:
             if ref.period not in republished:
                 continue
