@@ -5,8 +5,11 @@ the file for a minute would lock every analyst out, and a run killed half-way mu
 warehouse as it was. So a run never writes a published file in place:
 
 1. take an exclusive lock file beside the warehouse (two runs never interleave);
-2. copy the published warehouse into a private staging folder (0700) beside it;
-3. write the run's rows into the copy inside one transaction;
+2. copy the published warehouse into a private staging folder (0700) beside it: a small file,
+   since the big per-period tables live in parquet files the file's views name
+   (:mod:`pipelines.partitions`), and check out the periods the run declares;
+3. write the run's rows into the copy inside one transaction, then write the changed periods to
+   new parquet files (never over a published one) and turn the tables back into views;
 4. build the analyst database (:mod:`pipelines.analyst`) into a second staging file from the
    copy: incrementally from a copy of the published analyst file when that file belongs to the
    published warehouse, else from scratch;
