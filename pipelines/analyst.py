@@ -201,9 +201,19 @@ def _tables(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> set[st
         "AND table_schema = ?", [catalog, schema]).fetchall()}
 
 
+def _in_periods(periods: Sequence[str]) -> str:
+    """``period IN ('a', 'b')`` as literals: a constant filter the parquet scans prune files by."""
+    if not periods:
+        return "false"
+    return "period IN (" + ", ".join("'" + p.replace("'", "''") + "'" for p in periods) + ")"
+
+
 def _key_map(con: duckdb.DuckDBPyConnection, name: str, columns: Sequence[tuple[str, str]], *,
-             key: str, kind: str, id_col: str, key_col: str, present: set[str]) -> None:
-    parts = [f"SELECT {c}::VARCHAR AS v FROM main.{t}" for t, c in columns if t in present]
+             key: str, kind: str, id_col: str, key_col: str, present: set[str],
+             scoped: Sequence[str], periods: Sequence[str] | None) -> None:
+    parts = [f"SELECT {c}::VARCHAR AS v FROM main.{t}"
+             + (f" WHERE {_in_periods(periods)}" if periods is not None and t in scoped else "")
+             for t, c in columns if t in present]
     ids = ([r[0] for r in con.execute(
         f"SELECT DISTINCT v FROM ({' UNION ALL '.join(parts)}) WHERE v IS NOT NULL ORDER BY v"
     ).fetchall()] if parts else [])
@@ -215,7 +225,8 @@ def _key_map(con: duckdb.DuckDBPyConnection, name: str, columns: Sequence[tuple[
 
 
 def build(con: duckdb.DuckDBPyConnection, catalog: str, *, key: str, published_at: datetime,
-          folder_periods: Sequence[str] | None, assessed_periods: Sequence[str] | None) -> None:
+          folder_periods: Sequence[str] | None, assessed_periods: Sequence[str] | None,
+          period_scoped: Sequence[str] = ()) -> None:
     """Write the analyst tables into the attached database ``catalog`` from ``con``'s warehouse.
 
     Parameters
@@ -234,12 +245,25 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str, *, key: str, published_a
         ``*_at`` column, so identical reruns still publish identical tables).
     folder_periods, assessed_periods
         The delivery folders and assessed months whose rows changed; None rebuilds everything.
+    period_scoped
+        Warehouse tables with a ``period`` column whose history is long (the partitioned
+        tables): in an incremental build the key maps read only their rows of the rebuilt
+        periods, so the build's cost follows the run's months, not the warehouse's history.
+        Ignored when a ``"full"`` table uses the key maps (it needs every period's keys).
     """
     present = _tables(con, con.sql("SELECT current_database()").fetchall()[0][0], "main")
+    incremental = folder_periods is not None and assessed_periods is not None
+    full_uses_keys = any("_person_keys" in t.select or "_household_keys" in t.select
+                         for t in TABLES.values() if t.refresh == "full")
+    key_periods = (sorted({*folder_periods, *assessed_periods})  # type: ignore[misc]
+                   if incremental and not full_uses_keys else None)
+    scoped = list(period_scoped)
     _key_map(con, "_person_keys", PERSON_ID_COLUMNS, key=key, kind="person",
-             id_col="person_id", key_col="person_key", present=present)
+             id_col="person_id", key_col="person_key", present=present,
+             scoped=scoped, periods=key_periods)
     _key_map(con, "_household_keys", HOUSEHOLD_ID_COLUMNS, key=key, kind="household",
-             id_col="household_id", key_col="household_key", present=present)
+             id_col="household_id", key_col="household_key", present=present,
+             scoped=scoped, periods=key_periods)
     existing = _tables(con, catalog, SCHEMA)
     con.execute("BEGIN TRANSACTION")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {catalog}.{SCHEMA}")
@@ -252,9 +276,8 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str, *, key: str, published_a
         if periods is None or table.name not in existing:
             con.execute(f"CREATE OR REPLACE TABLE {target} AS {select}")
         elif periods:
-            con.execute(f"DELETE FROM {target} WHERE list_contains($p, period)", {"p": list(periods)})
-            con.execute(f"INSERT INTO {target} SELECT * FROM ({select}) "
-                        f"WHERE list_contains($p, period)", {"p": list(periods)})
+            con.execute(f"DELETE FROM {target} WHERE {_in_periods(periods)}")
+            con.execute(f"INSERT INTO {target} SELECT * FROM ({select}) WHERE {_in_periods(periods)}")
     for stale in existing - set(TABLES):
         con.execute(f"DROP TABLE {catalog}.{SCHEMA}.{stale}")
     con.execute(f"CREATE OR REPLACE TABLE {catalog}.main.{META_TABLE} (published_at TIMESTAMPTZ, "

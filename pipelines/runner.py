@@ -447,15 +447,20 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
     _report("publish", "start", warehouse=str(ctx.warehouse))
     inputs = input_entries(refs)
     refresh = wh.AnalystRefresh()
-    with wh.publishing(ctx.warehouse, rekey=ctx.rekey, analyst_refresh=refresh) as con:
+    # the big tables are stored per period: the block holds only the months it writes and the
+    # month before each assessed one (read in the block, e.g. fairness compares P with P-1), and
+    # the publish rewrites only the months whose rows changed: its cost follows the run, not the
+    # history (docs/architecture.md, warehouse)
+    with wh.publishing(ctx.warehouse, rekey=ctx.rekey, analyst_refresh=refresh, periods=[]) as con:
         held = wh.loaded_folders(con)
-        republished: list[str] = []
+        republished = [ref.period for ref in refs if ref.exists and not (
+            # the warehouse already holds exactly these rows for this folder
+            ref.cache_key is not None and held.get(ref.period) == ref.cache_key)]
+        wh.declare_periods(con, sorted({*republished, *(a.period for a in assessed),
+                                        *(pp.add_months(a.period, -1) for a in assessed)}))
         for ref in refs:
-            if not ref.exists:
+            if ref.period not in republished:
                 continue
-            if ref.cache_key is not None and held.get(ref.period) == ref.cache_key:
-                continue  # the warehouse already holds exactly these rows for this folder
-            republished.append(ref.period)
             by_period = ("period = ?", [ref.period])
             for source in ("register", *EXTRACT_SOURCES):
                 wh.replace_rows_from_parquet(con, f"stg_{source}", [ref.stg(source)], where=by_period[0],
@@ -529,7 +534,7 @@ def record_failure(ctx: RunContext, *, period_label: str, districts: Sequence[st
         return
     try:
         # only the runs log changes: the analyst file's other tables are carried over
-        with wh.publishing(ctx.warehouse, lock_wait_seconds=60,
+        with wh.publishing(ctx.warehouse, lock_wait_seconds=60, periods=[],
                            analyst_refresh=wh.AnalystRefresh([], [])) as con:
             con.execute(
                 """INSERT INTO runs (run_id, flow, period, districts, status, started_at,

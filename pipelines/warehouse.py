@@ -5,8 +5,11 @@ the file for a minute would lock every analyst out, and a run killed half-way mu
 warehouse as it was. So a run never writes a published file in place:
 
 1. take an exclusive lock file beside the warehouse (two runs never interleave);
-2. copy the published warehouse into a private staging folder (0700) beside it;
-3. write the run's rows into the copy inside one transaction;
+2. copy the published warehouse into a private staging folder (0700) beside it: a small file,
+   since the big per-period tables live in parquet files the file's views name
+   (:mod:`pipelines.partitions`), and check out the periods the run declares;
+3. write the run's rows into the copy inside one transaction, then write the changed periods to
+   new parquet files (never over a published one) and turn the tables back into views;
 4. build the analyst database (:mod:`pipelines.analyst`) into a second staging file from the
    copy: incrementally from a copy of the published analyst file when that file belongs to the
    published warehouse, else from scratch;
@@ -46,6 +49,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines import analyst
+from pipelines import partitions as parts
 from pipelines.fsio import PRIVATE_FILE, fsync_path, private_dir
 
 DEFAULT_WAREHOUSE = Path("warehouse") / "hedui.duckdb"
@@ -58,6 +62,14 @@ ANALYST_MODE = 0o640
 WAREHOUSE_DIR_MODE = 0o750
 #: name under which the analyst working copy is attached while it is built
 _ANALYST_CATALOG = "hedui_analyst_build"
+#: the big per-period tables, stored as one parquet file per period (see pipelines/partitions.py);
+#: every other table is an ordinary table of the (small) warehouse file
+PARTITIONED_TABLES = frozenset({"links", "quarantine", "assessments", "flags"})
+#: prefixes of the raw and staging layers, partitioned like :data:`PARTITIONED_TABLES`
+PARTITIONED_PREFIXES = ("raw_", "stg_")
+#: the folders of the parquet files: identities, staff only / pseudonyms, the analysts' group
+PARTS_DIR_MODE = 0o700
+ANALYST_PARTS_DIR_MODE = 0o750
 
 #: contract tables, created up front so analysts find them even before the first month lands
 CONTRACT_DDL = (
@@ -149,6 +161,23 @@ def analyst_path(warehouse: Path | str | None) -> Path:
     """The analyst database published beside ``warehouse``: ``<stem>-analyst.duckdb``."""
     target = resolve(warehouse)
     return target.with_name(f"{target.stem}-analyst.duckdb")
+
+
+def parts_dir(warehouse: Path | str | None) -> Path:
+    """Folder of the warehouse's per-period parquet files: ``.<name>.parts`` beside it (0700)."""
+    target = resolve(warehouse)
+    return target.with_name(f".{target.name}.parts")
+
+
+def analyst_parts_dir(warehouse: Path | str | None) -> Path:
+    """Folder of the analyst file's per-period parquet files (0750, files 0640)."""
+    target = analyst_path(warehouse)
+    return target.with_name(f".{target.name}.parts")
+
+
+def is_partitioned(table: str) -> bool:
+    """Whether a warehouse table is stored one parquet file per period."""
+    return table in PARTITIONED_TABLES or table.startswith(PARTITIONED_PREFIXES)
 
 
 def key_file(warehouse: Path) -> Path:
@@ -413,14 +442,52 @@ def _analyst_in_step(target: Path, previous: datetime | None) -> bool:
             and registry == analyst.registry_version())
 
 
+@dataclass
+class _Publish:
+    """The state of one open publish, found from its connection by :func:`declare_periods`."""
+
+    book: str
+    store: parts.Store
+
+
+#: ``id(connection) -> publish`` while a ``publishing`` block is open
+_OPEN: dict[int, _Publish] = {}
+
+
+def _partitioned_in(con: duckdb.DuckDBPyConnection, catalog: str, schema: str = "main") -> list[str]:
+    return sorted(r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? "
+        "AND table_schema = ?", [catalog, schema]).fetchall() if is_partitioned(r[0]))
+
+
+def declare_periods(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> None:
+    """Declare more periods a ``publishing(..., periods=[...])`` block will change.
+
+    Loads the published rows of those periods into the block's partitioned tables (call it
+    before deleting or inserting rows of these periods). A block opened with ``periods=None``
+    already holds every period.
+    """
+    state = _OPEN.get(id(con))
+    if state is None:
+        raise WarehouseError("declare_periods needs the connection of an open publishing block")
+    parts.checkout(con, state.book, state.store, _partitioned_in(con, state.book), list(periods))
+
+
 @contextmanager
 def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rekey: bool = False,
-               analyst_refresh: AnalystRefresh | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+               analyst_refresh: AnalystRefresh | None = None,
+               periods: Sequence[str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open a private copy of the warehouse for writing; publish it and its analyst file atomically.
 
     Everything written through the yielded connection becomes visible in one step when the
     ``with`` block ends without an exception, together with the analyst database rebuilt from
     it; on any exception (or a kill) both published files are left exactly as they were.
+
+    The big tables (:func:`is_partitioned`) are stored one parquet file per period. Inside the
+    block they are ordinary tables holding the published rows of the declared ``periods`` only;
+    the publish writes those periods' rows to new files and leaves every other period's files
+    as they are. So a block declares every period it changes (``periods=`` or
+    :func:`declare_periods`); writing a row of an undeclared period fails the publish.
 
     Parameters
     ----------
@@ -434,11 +501,16 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
     analyst_refresh
         Which analyst rows the block's writes changed (see :class:`AnalystRefresh`); None
         rebuilds the whole analyst file.
+    periods
+        The periods whose rows of the partitioned tables the block may change; None (the
+        default) loads every period: correct for any block, with a cost that grows with the
+        warehouse's history.
 
     Raises
     ------
     WarehouseError
-        The directory or file cannot be written, or another run holds the lock too long.
+        The directory or file cannot be written, another run holds the lock too long, or the
+        block wrote rows of a period it did not declare.
     PseudonymKeyError
         The warehouse holds pseudonyms, their key is missing or different and ``rekey`` is off.
     """
@@ -472,6 +544,13 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
             tmp.unlink(missing_ok=True)
             raise WarehouseError(f"cannot open a working copy of {target}: {exc}") from exc
         try:
+            book = con.sql("SELECT current_database()").fetchall()[0][0]
+            store = parts.Store("warehouse", book, "main", parts_dir(target), WAREHOUSE_MODE,
+                                PARTS_DIR_MODE)
+            analyst_store = parts.Store("analyst", _ANALYST_CATALOG, analyst.SCHEMA,
+                                        analyst_parts_dir(target), ANALYST_MODE, ANALYST_PARTS_DIR_MODE)
+            parts.ensure_book(con, book)
+            parts.collect_garbage(con, book, [store, analyst_store])
             stored, legacy, previous = _stored_state(con)
             key = find_pseudonym_key(target)
             problem = _key_problem(target, key, stored, legacy)
@@ -482,19 +561,47 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
             new_key = secrets.token_hex(32) if key is None else None
             key = key if new_key is None else new_key
             same_key = stored is not None and not key_check_differs(key, stored, legacy)
+            try:
+                parts.checkout(con, book, store, _partitioned_in(con, book),
+                               None if periods is None else list(periods))
+            except duckdb.IOException as exc:
+                raise WarehouseError(
+                    f"仓库 {target} 的分区文件不在 {store.parts_dir}（只复制或移动了仓库文件？"
+                    f"请连同 {store.parts_dir.name} 文件夹一起复制或移动）：{exc}") from exc
             ensure_schema(con)
-            con.execute("BEGIN TRANSACTION")
-            yield con
-            con.execute("COMMIT")
+            _OPEN[id(con)] = _Publish(book, store)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                yield con
+                con.execute("COMMIT")
+            finally:
+                _OPEN.pop(id(con), None)
+            parts.prepare(store)
+            new_files = parts.commit(con, book, store, _partitioned_in(con, book), token=token)
             incremental = (refresh.narrowed and same_key and not legacy
                            and _analyst_in_step(target, previous))
             if incremental:
                 shutil.copyfile(analyst_path(target), analyst_tmp)
             published_at = datetime.now(UTC)
             con.execute(f"ATTACH ? AS {_ANALYST_CATALOG}", [str(analyst_tmp)])
+            analyst_tables = [t.name for t in analyst.TABLES.values() if t.refresh != "full"]
+            if incremental:
+                for kind, chosen in (("folder", refresh.folder_periods),
+                                     ("assessed", refresh.assessed_periods)):
+                    if chosen:
+                        parts.checkout(con, book, analyst_store,
+                                       [t.name for t in analyst.TABLES.values() if t.refresh == kind],
+                                       list(chosen))
             analyst.build(con, _ANALYST_CATALOG, key=key, published_at=published_at,
                           folder_periods=refresh.folder_periods if incremental else None,
-                          assessed_periods=refresh.assessed_periods if incremental else None)
+                          assessed_periods=refresh.assessed_periods if incremental else None,
+                          period_scoped=_partitioned_in(con, book) if incremental else ())
+            parts.prepare(analyst_store)
+            new_files += parts.commit(con, book, analyst_store, analyst_tables, token=token,
+                                      now=published_at)
+            # views the run did not check out still name their files as the book does; rebuilt
+            # so a moved warehouse folder is repaired by any publish
+            parts.rebuild_views(con, book, analyst_store)
             con.execute(f"CHECKPOINT {_ANALYST_CATALOG}")
             con.execute(f"DETACH {_ANALYST_CATALOG}")
             con.execute("DELETE FROM pseudonym_state")
@@ -503,6 +610,10 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
             con.close()
             os.chmod(tmp, WAREHOUSE_MODE)
             os.chmod(analyst_tmp, ANALYST_MODE)
+            for written in new_files:
+                fsync_path(written)
+            for folder in {p.parent for p in new_files}:
+                fsync_path(folder)
             fsync_path(tmp)
             fsync_path(analyst_tmp)
             if new_key is not None:
@@ -512,19 +623,28 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
             os.replace(tmp, target)
             os.replace(analyst_tmp, analyst_path(target))
             fsync_path(target.parent)
+        except parts.PartitionError as exc:
+            _discard(con, tmp, analyst_tmp)
+            raise WarehouseError(str(exc)) from exc
         except BaseException:
-            try:
-                con.close()
-            except duckdb.Error:
-                pass
-            for leftover in (tmp, analyst_tmp):
-                leftover.unlink(missing_ok=True)
-                Path(str(leftover) + ".wal").unlink(missing_ok=True)
+            _discard(con, tmp, analyst_tmp)
             raise
         try:
             staging.rmdir()
         except OSError:
             pass
+
+
+def _discard(con: duckdb.DuckDBPyConnection, tmp: Path, analyst_tmp: Path) -> None:
+    """Close and delete a failed publish's working copies (its new parquet files are orphans,
+    removed by the next publish's garbage collection)."""
+    try:
+        con.close()
+    except duckdb.Error:
+        pass
+    for leftover in (tmp, analyst_tmp):
+        leftover.unlink(missing_ok=True)
+        Path(str(leftover) + ".wal").unlink(missing_ok=True)
 
 
 def connect_readonly(path: Path | str | None) -> duckdb.DuckDBPyConnection:

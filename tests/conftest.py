@@ -63,8 +63,8 @@ def sample_warehouse(sample_run) -> Path:
 def copy_warehouse(warehouse: Path, into: Path) -> Path:
     """Copy ``warehouse`` with what lives beside it into folder ``into``; returns the new path.
 
-    The key file of the analyst pseudonyms (``<name>.key``, when there is one) and the folder
-    cache (``.cache/``) come along, so a run on the copy behaves as a second run on the original.
+    The key file of the analyst pseudonyms (``<name>.key``, when there is one), the big tables'
+    partition files (``.<name>.parts/``) and the folder cache (``.cache/``) come along, so a run on the copy behaves as a second run on the original.
     Scratch folders of runs (``.work/``) do not.
     """
     into.mkdir(parents=True, exist_ok=True)
@@ -76,6 +76,10 @@ def copy_warehouse(warehouse: Path, into: Path) -> Path:
     cache = warehouse.parent / ".cache"
     if cache.is_dir():
         shutil.copytree(cache, into / ".cache")
+    # the big tables' per-period parquet files (pipelines/partitions.py) belong to the warehouse
+    parts = warehouse.with_name(f".{warehouse.name}.parts")
+    if parts.is_dir():
+        shutil.copytree(parts, target.with_name(f".{target.name}.parts"))
     return target
 
 

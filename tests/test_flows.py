@@ -43,7 +43,7 @@ def _analyst_dump(path):
     try:
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'analyst' "
-            "AND table_type = 'BASE TABLE' ORDER BY 1").fetchall()]
+            "AND table_type IN ('BASE TABLE', 'VIEW') ORDER BY 1").fetchall()]
         assert tables, "the analyst file has no tables"
         # like the warehouse: every table but the runs log
         return {t: con.sql(f"SELECT * FROM analyst.{t} ORDER BY ALL").fetchall()

@@ -177,6 +177,7 @@ def test_a_warehouse_moved_without_its_key_file_is_refused_and_left_unchanged(tm
     moved.parent.mkdir()
     shutil.copyfile(home, moved)
     shutil.copyfile(wh.analyst_path(home), wh.analyst_path(moved))
+    shutil.copytree(wh.parts_dir(home), wh.parts_dir(moved))  # the big tables' files move too
     before = _digests(moved.parent)
     with pytest.raises(wh.PseudonymKeyError) as refused:
         _publish(moved)

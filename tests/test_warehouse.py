@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from pipelines import analyst
+from pipelines import partitions as parts
 from pipelines import warehouse as wh
 
 
@@ -249,10 +250,12 @@ import sys
 from pipelines import warehouse as wh
 path = sys.argv[1]
 i = int(sys.argv[2])
+periods = None if sys.argv[3] == "all" else [sys.argv[3]]
 while True:
     i += 1
-    # each publish says which folder it changed, as a run does, so the analyst file follows it
-    with wh.publishing(path, analyst_refresh=wh.AnalystRefresh(["2026-10"], [])) as con:
+    # honest about what changed: the 2026-10 folder's analyst rows are rebuilt each time
+    with wh.publishing(path, analyst_refresh=wh.AnalystRefresh(["2026-10"], []),
+                       periods=periods) as con:
         con.execute("INSERT INTO quarantine SELECT 'bank', '2026-10', 'b.csv', r, 'R' || r, ? "
                     "FROM range(20000) t(r)", [f"publish {i}"])
     print(i, flush=True)
@@ -268,12 +271,16 @@ def _counters(path):
         con.close()
 
 
-@pytest.mark.parametrize("delay", [0.15, 0.6, 1.1, 1.7])
-def test_a_run_killed_at_any_moment_leaves_a_readable_pair_and_the_next_run_repairs_it(tmp_path, delay):
+# the publish of a declared period (writes one partition file per table) and the one that loads
+# every period (what a block that declares nothing gets)
+@pytest.mark.parametrize(("delay", "periods"), [(0.15, "2026-10"), (0.6, "all"), (1.1, "2026-10"),
+                                                (1.7, "2026-10"), (2.5, "all")])
+def test_a_run_killed_at_any_moment_leaves_a_readable_pair_and_the_next_run_repairs_it(
+        tmp_path, delay, periods):
     path = tmp_path / "hedui.duckdb"
     _seed(path)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(path), "0"], env=env,
+    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(path), "0", periods], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
@@ -287,6 +294,23 @@ def test_a_run_killed_at_any_moment_leaves_a_readable_pair_and_the_next_run_repa
         pass
     assert _counters(wh.analyst_path(path)) == _counters(path)
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
+    # the killed run's partition files, never published, are gone; the published ones remain
+    assert _orphan_partition_files(path) == []
+
+
+def _orphan_partition_files(path):
+    """Partition files neither the published book references nor keeps for old readers."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        known = {r[0] for r in con.execute(
+            f"SELECT file FROM {parts.PARTS_TABLE} UNION SELECT file FROM {parts.RETIRED_TABLE}"
+        ).fetchall()}
+    finally:
+        con.close()
+    found = [f"{p.parent.name}/{p.name}" for folder in (wh.parts_dir(path), wh.analyst_parts_dir(path))
+             for p in folder.glob("*/*")]
+    assert found, "the warehouse keeps its big tables in partition files"
+    return sorted(set(found) - known)
 
 
 def test_the_pseudonym_key_comes_from_the_environment_or_a_private_file(tmp_path, monkeypatch):
