@@ -447,7 +447,7 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
     _report("publish", "start", warehouse=str(ctx.warehouse))
     inputs = input_entries(refs)
     refresh = wh.AnalystRefresh()
-    # the big tables are stored per period: the block holds only the months it writes and the
+    # the big tables are stored per period: the block holds only the window's months and the
     # month before each assessed one (read in the block, e.g. fairness compares P with P-1), and
     # the publish rewrites only the months whose rows changed: its cost follows the run, not the
     # history (docs/architecture.md, warehouse)
@@ -456,7 +456,10 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
         republished = [ref.period for ref in refs if ref.exists and not (
             # the warehouse already holds exactly these rows for this folder
             ref.cache_key is not None and held.get(ref.period) == ref.cache_key)]
-        wh.declare_periods(con, sorted({*republished, *(a.period for a in assessed),
+        # every loaded folder too: publish_review_queue re-ranks the review candidates of each
+        # folder of the window (the ranking depends on the window) and orders their queue
+        wh.declare_periods(con, sorted({*(r.period for r in refs if r.exists),
+                                        *(a.period for a in assessed),
                                         *(pp.add_months(a.period, -1) for a in assessed)}))
         for ref in refs:
             if ref.period not in republished:
