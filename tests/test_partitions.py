@@ -66,11 +66,11 @@ def test_writing_a_period_the_block_did_not_declare_fails_and_changes_nothing(tm
     before = path.read_bytes()
     with pytest.raises(wh.WarehouseError, match="did not declare"), \
             wh.publishing(path, periods=["2026-10"]) as con:
-        con.execute("INSERT INTO quarantine VALUES ('bank', '2026-11', 'b.csv', 1, 'R', 'stray')")
+        con.execute("INSERT INTO quarantine (source, period, file, row_number, record_no, reason) VALUES ('bank', '2026-11', 'b.csv', 1, 'R', 'stray')")
     assert path.read_bytes() == before
     with pytest.raises(wh.WarehouseError, match="without a period"), \
             wh.publishing(path, periods=["2026-10"]) as con:
-        con.execute("INSERT INTO quarantine VALUES ('bank', NULL, 'b.csv', 1, 'R', 'no period')")
+        con.execute("INSERT INTO quarantine (source, period, file, row_number, record_no, reason) VALUES ('bank', NULL, 'b.csv', 1, 'R', 'no period')")
     assert path.read_bytes() == before
     assert _rows(path, "SELECT reason FROM quarantine") == [("kept",)]
 
@@ -109,7 +109,7 @@ def test_column_types_survive_the_parquet_files(tmp_path):
     _publish(path, "2026-10", ["x"])
     types = dict(_rows(path, "SELECT column_name, data_type FROM information_schema.columns "
                              "WHERE table_name = 'flags'"))
-    assert types["evidence"] == "JSON" and types["decided_at"] == "TIMESTAMP"
+    assert types["evidence"] == "JSON" and types["decided_at"] == "TIMESTAMP WITH TIME ZONE"
     types = dict(_rows(path, "SELECT column_name, data_type FROM information_schema.columns "
                              "WHERE table_name = 'assessments'"))
     assert types["income_per_capita"] == "DECIMAL(18,2)"
@@ -156,12 +156,13 @@ def test_a_column_added_later_reads_as_null_in_older_periods_and_new_tables_need
     with wh.publishing(path, periods=["2026-10"]) as con:
         # what another stage adds the usual way: a column on a big table, a new small table
         con.execute("ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS detail VARCHAR")
-        con.execute("INSERT INTO quarantine VALUES ('bank', '2026-10', 'b', 1, 'R', 'new', 'd')")
-        con.execute("CREATE TABLE IF NOT EXISTS fairness (period VARCHAR, district_code VARCHAR, n BIGINT)")
-        con.execute("INSERT INTO fairness VALUES ('2026-10', '990101', 3)")
+        con.execute("INSERT INTO quarantine (source, period, file, row_number, record_no, reason, detail) "
+                    "VALUES ('bank', '2026-10', 'b', 1, 'R', 'new', 'd')")
+        con.execute("CREATE TABLE IF NOT EXISTS later_counts (period VARCHAR, district_code VARCHAR, n BIGINT)")
+        con.execute("INSERT INTO later_counts VALUES ('2026-10', '990101', 3)")
     assert _rows(path, "SELECT period, reason, detail FROM quarantine ORDER BY 1") == [
         ("2026-09", "old", None), ("2026-10", "new", "d")]
-    assert _rows(path, "SELECT * FROM fairness") == [("2026-10", "990101", 3)]
+    assert _rows(path, "SELECT * FROM later_counts") == [("2026-10", "990101", 3)]
     # a later run that does not touch 2026-10 keeps the column
     _publish(path, "2026-09", ["again"])
     assert _rows(path, "SELECT period, detail FROM quarantine ORDER BY 1") == [
