@@ -52,8 +52,8 @@ def _digest(path: Path) -> str:
 
 
 def _dump(warehouse: Path, *, analyst: bool = True) -> dict:
-    """Every table but ``runs``, of the warehouse and of its analyst file, without run ids and
-    timestamps, sorted (row order in a table is not part of the contract)."""
+    """Every table and view but ``runs`` and the partition book, of the warehouse and of its
+    analyst file, without run ids and timestamps, sorted (row order is not part of the contract)."""
     from pipelines.warehouse import analyst_path
 
     out = {}
@@ -62,8 +62,11 @@ def _dump(warehouse: Path, *, analyst: bool = True) -> dict:
         con = duckdb.connect(str(path), read_only=True)
         try:
             tables = con.execute(
+                # the big tables are views over per-period files (pipelines/partitions.py); the
+                # book of those files names them with a random suffix: storage, not contents
                 "SELECT table_schema, table_name FROM information_schema.tables "
-                "WHERE table_type = 'BASE TABLE' AND table_name <> 'runs' ORDER BY 1, 2").fetchall()
+                "WHERE table_type IN ('BASE TABLE', 'VIEW') AND table_name <> 'runs' "
+                "AND NOT starts_with(table_name, '_hedui_') ORDER BY 1, 2").fetchall()
             assert tables, f"{path} has no tables"
             for schema, table in tables:
                 cols = [r[0] for r in con.execute(
