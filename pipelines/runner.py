@@ -25,6 +25,7 @@ import polars as pl
 from pipelines import __version__
 from pipelines import periods as pp
 from pipelines.deliveries import delivery_changes
+from pipelines.fsio import pid_alive
 from pipelines.reasons import count_by_kind
 from pipelines.sources import EXTRACT_SOURCES
 
@@ -63,16 +64,6 @@ def _report(stage: str, event: str, **info: object) -> None:
 # references handed between stages
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def scratch_root(warehouse: Path) -> Path:
     """Where runs keep their parquet between stages: ``$HEDUI_SCRATCH``, else ``.work/`` beside
     the warehouse. On a Dask cluster every worker must see it at the same path (shared storage)."""
@@ -96,7 +87,7 @@ def _remove_dead_scratch(work: Path) -> None:
             pid = int((run_dir / "pid").read_text())
         except (OSError, ValueError):
             pid = 0
-        if pid and (pid == os.getpid() or _pid_alive(pid)):
+        if pid and (pid == os.getpid() or pid_alive(pid)):
             continue
         shutil.rmtree(run_dir, ignore_errors=True)
 
