@@ -20,7 +20,7 @@ import polars as pl
 
 #: the code of a reason no kind matches (shown as written)
 OTHER = "other"
-#: placeholders that name what kind of problem it is (kept in the kind); all others are values
+#: template fields that name what kind of problem it is (kept in the kind); all others are values
 _KIND_FIELDS = frozenset({"column", "columns"})
 _ELIDED = "…"
 
