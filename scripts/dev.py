@@ -99,7 +99,7 @@ Done. Look at:
   {ROOT / 'reports' / 'hedui-2026-10.html'}            the period's report (opens offline)
   {ROOT / 'reports'}/hedui-2026-10-<区县代码>.xlsx     the district workbooks staff work from
   {warehouse}                                          the DuckDB warehouse (tables: README)
-  HEDUI_WAREHOUSE={warehouse} {BIN / 'marimo'} edit notebooks/monthly_overview.py
+  HEDUI_WAREHOUSE={warehouse} {BIN / 'marimo'} run notebooks/monthly_overview.py   (analysts: reads only hedui-analyst.duckdb)
 """, flush=True)
     return 0
 
