@@ -94,8 +94,13 @@ def unlinked_no_register(records: pl.DataFrame) -> pl.DataFrame:
     ).cast(LINK_SCHEMA).select(list(LINK_SCHEMA))
 
 
-def _decision_pairs(decisions: pl.DataFrame | None, recs: pl.DataFrame,
-                    reg: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def decision_pairs(decisions: pl.DataFrame | None, recs: pl.DataFrame,
+                   reg: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Staff decisions as ``(confirmed, rejected)`` (record, register person) index pairs.
+
+    Matching and the review ranking both read them: a rejected pairing is never linked nor
+    offered again.
+    """
     empty = pl.DataFrame(schema={RID: pl.Int64, PIDX: pl.Int64})
     if decisions is None or decisions.height == 0:
         return empty, empty
@@ -190,7 +195,7 @@ def link_folder_with_model(records: pl.DataFrame, register: pl.DataFrame, *, par
     # a row without person_id cannot be linked to (the cleaner quarantines such rows anyway)
     reg = prepare_register(reg_in.filter(pl.col("person_id").is_not_null())
                            .sort("person_id", "household_id", "id_norm", nulls_last=True))
-    confirmed, rejected = _decision_pairs(decisions, recs, reg)
+    confirmed, rejected = decision_pairs(decisions, recs, reg)
     pairs = build_candidate_pairs(recs, reg, max_name_candidates=params.max_name_candidates,
                                   confirmed=confirmed)
     compared = compare_pairs(pairs, recs, reg, params=params)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipelines.match import decision_pairs
 from pipelines.match.blocking import (
     PIDX,
     RID,
@@ -384,24 +385,6 @@ def _level_reasons() -> pl.Expr:
     return pl.concat_list(parts).list.drop_nulls()
 
 
-def _rejected_pairs(decisions: pl.DataFrame | None, recs: pl.DataFrame,
-                    reg: pl.DataFrame) -> pl.DataFrame:
-    empty = pl.DataFrame(schema={RID: pl.Int64, PIDX: pl.Int64})
-    if decisions is None or decisions.height == 0:
-        return empty
-    dec = decisions.filter(pl.col("decision") == "rejected")
-    if "scope" not in dec.columns:
-        dec = dec.with_columns(scope=pl.lit("identity"), period=pl.lit(None, pl.String),
-                               record_no=pl.lit(None, pl.String))
-    by_identity = dec.filter(pl.col("scope") == "identity").join(
-        recs.select(RID, "source", "id_norm", "name_norm"),
-        on=["source", "id_norm", "name_norm"], nulls_equal=True)
-    by_record = dec.filter(pl.col("scope") == "record").join(
-        recs.select(RID, *KEY), on=KEY)
-    return (pl.concat([by_identity.select(RID, "person_id"), by_record.select(RID, "person_id")])
-            .join(reg.select(PIDX, "person_id"), on="person_id").select(RID, PIDX).unique())
-
-
 def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame | _Index, *, params: MatchParams,
                 decisions: pl.DataFrame | None = None, top_n: int = TOP_N) -> pl.DataFrame:
     """Ranked candidates of one folder's review records.
@@ -451,7 +434,7 @@ def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame | _Index, *, pa
     pool = (pl.concat([blocked, found.select(RID, PIDX, block=pl.lit("evidence")), previous],
                       how="vertical_relaxed")
             .unique([RID, PIDX], keep="first", maintain_order=True)
-            .join(_rejected_pairs(decisions, recs, reg), on=[RID, PIDX], how="anti")
+            .join(decision_pairs(decisions, recs, reg)[1], on=[RID, PIDX], how="anti")
             .sort(RID, PIDX))
     scored = score_pairs(compare_pairs(pool, recs, reg, params=params), folder.estimates)
     weights = _weights(counts, n_persons=reg.height, n_households=reg["household_id"].n_unique())
