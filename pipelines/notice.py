@@ -627,10 +627,12 @@ def notice_command(warehouse: Path, *, period: str, household_id: str) -> str:
         raise ValueError(f"核对月份 {period!r} 格式不对，应为 YYYY-MM（例如 2026-10）") from exc
     if not Path(warehouse).exists():
         raise NoticeError(f"没有找到数据库 {warehouse}：请先运行 hedui monthly，或用 --warehouse 指定")
+    from pipelines.warehouse import WarehouseError, connect_readonly
+
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error as exc:
-        raise NoticeError(f"数据库 {warehouse} 无法打开：{exc}") from exc
+        con = connect_readonly(warehouse)  # names the process holding a lock, in Chinese
+    except WarehouseError as exc:
+        raise NoticeError(str(exc)) from None
     try:
         return household_notice(con, period=period, household_id=household_id)
     finally:

@@ -651,7 +651,7 @@ def connect_readonly(path: Path | str | None) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the published warehouse (never blocks a run: runs write a copy)."""
     target = resolve(path)
     if not target.exists():
-        raise WarehouseError(f"no warehouse at {target}: run `hedui monthly` first")
+        raise WarehouseError(f"找不到仓库文件 {target}：请先运行 hedui monthly，或用 --warehouse 指定")
     try:
         return duckdb.connect(str(target), read_only=True)
     except duckdb.Error as exc:

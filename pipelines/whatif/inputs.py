@@ -192,9 +192,11 @@ def open_readonly(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection, or WhatifInputError in Chinese when there is none to open."""
     if not Path(warehouse).exists():
         raise WhatifInputError(f"找不到仓库文件 {warehouse}：请先运行 hedui monthly")
+    from pipelines.warehouse import WarehouseError, connect_readonly
+
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error as exc:
-        raise WhatifInputError(f"无法只读打开仓库 {warehouse}：{exc}") from None
+        con = connect_readonly(warehouse)  # names the process holding a lock, in Chinese
+    except WarehouseError as exc:
+        raise WhatifInputError(str(exc)) from None
     con.execute("SET enable_progress_bar = false")  # the command prints its own summary
     return con
