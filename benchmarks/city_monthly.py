@@ -19,14 +19,14 @@ import argparse
 import os
 import platform
 import resource
-import subprocess
 import shutil
+import subprocess
 import sys
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -42,8 +42,10 @@ PERSONS_PER_HOUSEHOLD = 2.15
 
 
 def _cpu_seconds() -> float:
-    """User + system CPU seconds of this process, all threads (the machine is shared: wall time
-    depends on the load, CPU time much less)."""
+    """User + system CPU seconds of this process, all threads.
+
+    The machine is shared: wall time depends on the load, CPU time much less.
+    """
     use = resource.getrusage(resource.RUSAGE_SELF)
     return use.ru_utime + use.ru_stime
 
@@ -171,8 +173,11 @@ def run_city(city: Path, period: str, work: Path) -> Result:
 
 
 def run_steady(city: Path, period: str, work: Path) -> Result:
-    """The month staff actually run: the previous month's run already populated the warehouse and
-    the folder cache, so only P's folder is new (``runner.execute_monthly``, cache on)."""
+    """The month staff actually run (``runner.execute_monthly``, cache on).
+
+    The previous month's run already populated the warehouse and the folder cache, so only P's
+    folder is new.
+    """
     from pipelines import periods as pp
 
     incoming = city / "incoming"
@@ -256,7 +261,7 @@ def commit() -> str:
 
 def print_result(res: Result) -> None:
     print(f"\n## {res.households} households, {res.persons} persons, {res.rows} extract rows in "
-          f"(6 folders) — {machine()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+          f"(6 folders) — {machine()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
           f"commit {commit()}, load average {res.load[0]:.1f} before / {res.load[1]:.1f} after")
     print("| stage | wall s | CPU s | peak RSS MiB |")
     print("|---|---:|---:|---:|")

@@ -40,7 +40,7 @@ PERSONS_PER_HOUSEHOLD = 2.15
 
 
 def _peak_rss_mib() -> float:
-    """This process's peak resident set (VmHWM), MiB."""
+    """Peak resident set (VmHWM) of this process, MiB."""
     with open("/proc/self/status") as fh:
         for line in fh:
             if line.startswith("VmHWM:"):
@@ -84,8 +84,10 @@ def run_one(mode: str, incoming: Path, warehouse: Path, workers: int) -> dict:
 
 
 def same_warehouse(a: Path, b: Path) -> tuple[bool, list[str]]:
-    """Whether two warehouses hold the same rows in every table but ``runs`` (run ids and
-    timestamps aside), compared in DuckDB (EXCEPT ALL both ways); the tables that differ."""
+    """Whether two warehouses hold the same rows in every table but ``runs``; the tables that differ.
+
+    Run ids and timestamps aside, compared in DuckDB (EXCEPT ALL both ways).
+    """
     import duckdb
 
     con = duckdb.connect()

@@ -1,4 +1,4 @@
-"""Benchmark: does a month's publish cost depend on how many months the warehouse already holds?
+"""Benchmark: whether a month's publish cost depends on how many months the warehouse already holds.
 
 Builds synthetic warehouses holding N months each (default 6 and 24) of a generated city month —
 register, three extract sources (raw and staging layers), links, quarantine, assessments, flags —

@@ -25,7 +25,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -157,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
-    print(f"commit {commit}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+    print(f"commit {commit}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     results = []
     for n in args.households:

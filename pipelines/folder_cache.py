@@ -46,6 +46,7 @@ def folder_key(folder: Path, *, matching_file: Path | None, overrides: Path | No
 
 
 def cache_dir(warehouse: Path) -> Path:
+    """The folder cache of ``warehouse``: ``.cache/folders`` beside it."""
     return warehouse.parent / ".cache" / "folders"
 
 

@@ -19,17 +19,20 @@ def parse_period(text: str) -> tuple[int, int]:
 
 
 def add_months(period: str, n: int) -> str:
+    """The period ``n`` months after ``period`` (before it when ``n`` is negative)."""
     y, m = parse_period(period)
     k = y * 12 + (m - 1) + n
     return f"{k // 12:04d}-{k % 12 + 1:02d}"
 
 
 def month_start(period: str) -> date:
+    """The first day of ``period``."""
     y, m = parse_period(period)
     return date(y, m, 1)
 
 
 def month_end(period: str) -> date:
+    """The last day of ``period``."""
     y, m = parse_period(period)
     return date(y, m, calendar.monthrange(y, m)[1])
 

@@ -185,8 +185,8 @@ def pending_review(base, accepted, *, accepted_facts_by_source: dict[str, pl.Dat
                  .sort("household_id"))
     reviewed = [f.filter(pl.col("link_method") == ACCEPTED_METHOD).select(*KEY, "person_id")
                 for f in accepted_facts_by_source.values() if f.height]
-    records_schema = {"source": pl.String, "period": pl.String, "record_no": pl.String,
-                      "household_id": pl.String, "district_code": pl.String}
+    records_schema = pl.Schema({"source": pl.String, "period": pl.String, "record_no": pl.String,
+                                "household_id": pl.String, "district_code": pl.String})
     records = pl.DataFrame(schema=records_schema)
     if reviewed and uncertain.height:
         persons = register.select("person_id", "household_id").drop_nulls().unique()

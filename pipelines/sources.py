@@ -24,6 +24,8 @@ KINDS = ("text", "id", "name", "money", "month", "date_req", "date_opt", "decima
 
 @dataclass(frozen=True)
 class Column:
+    """One delivered column: its Chinese header, the English name it loads as, and its kind."""
+
     zh: str
     en: str
     kind: str = "text"
@@ -34,6 +36,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Source:
+    """One department's extract: its name, the delivering department, its kind and its columns."""
+
     name: str
     department: str
     #: income: rows of the month; snapshot: state at month end; event: events reported that month
@@ -42,9 +46,11 @@ class Source:
 
     @property
     def required(self) -> tuple[str, ...]:
+        """The Chinese headers a delivered file must carry, in the contract's order."""
         return tuple(c.zh for c in self.columns)
 
     def column(self, en: str) -> Column:
+        """The column loaded as ``en``; KeyError when the source has none."""
         for c in self.columns:
             if c.en == en:
                 return c

@@ -86,6 +86,7 @@ def _env(bin_dir: Path = BIN) -> dict[str, str]:
 
 
 def demo() -> int:
+    """Set up the environment, run the monthly cross-check on data/sample/ and write the reports."""
     ensure_env()
     env = _env()
     hedui = BIN / "hedui"
@@ -105,6 +106,7 @@ Done. Look at:
 
 
 def test(extra: list[str]) -> int:
+    """Set up the environment and run the test suite; ``extra`` goes to pytest."""
     ensure_env()
     return subprocess.run([str(BIN / "python"), "-m", "pytest", *extra], check=False, env=_env(),
                           cwd=ROOT).returncode
@@ -158,6 +160,7 @@ def smoke(venv_dir: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
+    """Run the command ``argv`` names (demo, test, setup, smoke); the process's exit code."""
     if not argv or argv[0] not in {"demo", "test", "setup", "smoke"}:
         print(__doc__)
         return 2

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SAMPLE, read_delivered_csv
 
 from pipelines import analyst
 from pipelines import warehouse as wh
 from pipelines.normalize.ids import check_digit
+
+from conftest import SAMPLE, read_delivered_csv
 
 #: 18-digit resident ID with a birth date in it; the check digit is verified separately
 _ID18 = re.compile(r"(?<![0-9A-Za-z])([1-9]\d{5})((?:18|19|20)\d{2})(\d{2})(\d{2})(\d{3})([\dXx])(?![0-9A-Za-z])")

@@ -14,10 +14,10 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_policy_cases import HOUSEHOLD, build_case
 
 from pipelines.assess import ASSESSMENT_COLUMNS, FLAG_COLUMNS, _round_half_away, assess_period
 from pipelines.periods import window
+from pipelines.policy_cases import HOUSEHOLD, build_case
 from pipelines.rulebook import DEFAULT_PARAMETERS, Rulebook, RulebookError, load_rulebook
 from pipelines.sources import EXTRACT_SOURCES
 from schemas.published import ASSESSMENTS, FLAGS_TABLE

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_clean import ID_A, PERIOD, REGISTER_HEADER, REGISTER_ROW, TAX, tax_row, write
 
 from pipelines.clean import load_folder
 from pipelines.reasons import (
@@ -23,6 +22,8 @@ from pipelines.reasons import (
     reason_zh,
 )
 from pipelines.sources import SOURCES
+
+from helpers.clean_files import ID_A, PERIOD, REGISTER_HEADER, REGISTER_ROW, TAX, tax_row, write
 
 #: Latin words in a Chinese sentence: what is left of the English wording if a kind is missing
 _ENGLISH = re.compile(r"\b(?:is|not|an|the|has|than|after|blank|repeats|record|lacks|file)\b")

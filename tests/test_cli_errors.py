@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from conftest import ROOT, SAMPLE, SAMPLE_PERIOD, read_delivered_csv
 
 INCOMING = SAMPLE / "incoming"

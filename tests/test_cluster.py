@@ -22,9 +22,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ROOT, SAMPLE, SAMPLE_PERIOD, copy_warehouse
 
 from pipelines import cluster, runner
+
+from conftest import ROOT, SAMPLE, SAMPLE_PERIOD, copy_warehouse
 
 HEDUI = [sys.executable, "-m", "pipelines.cli"]
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -52,8 +53,11 @@ def _digest(path: Path) -> str:
 
 
 def _dump(warehouse: Path, *, analyst: bool = True) -> dict:
-    """Every table and view but ``runs`` and the partition book, of the warehouse and of its
-    analyst file, without run ids and timestamps, sorted (row order is not part of the contract)."""
+    """Every table and view but ``runs`` and the partition book, sorted.
+
+    Of the warehouse and of its analyst file, without run ids and timestamps; sorted because row
+    order is not part of the contract.
+    """
     from pipelines.warehouse import analyst_path
 
     out = {}
@@ -245,8 +249,11 @@ def test_local_cluster_gives_the_in_process_warehouse(sample_run, tmp_path):
 @pytest.mark.slow
 def test_the_prefect_flow_on_a_local_cluster_gives_the_in_process_warehouse(
         sample_warehouse, tmp_path):
-    """The default orchestrator: Prefect runs the flow in the driver (one ephemeral server, none
-    on the workers); the folders and districts run on the LocalCluster's workers."""
+    """The default orchestrator: Prefect in the driver, folders and districts on the workers.
+
+    Prefect runs the flow in the driver (one ephemeral server, none on the workers); the folders
+    and districts run on the LocalCluster's workers.
+    """
     warehouse = tmp_path / "prefect" / "hedui.duckdb"
     r = _hedui("monthly", "--incoming", str(SAMPLE / "incoming"), "--period", SAMPLE_PERIOD,
                "--warehouse", str(warehouse), "--dask", "local:2", timeout=400,
@@ -401,8 +408,11 @@ def test_a_worker_killed_mid_run_is_survived_with_the_same_warehouse(
 
 @pytest.mark.slow
 def test_when_every_worker_is_lost_the_run_fails_cleanly(sample_warehouse, tmp_path):
-    """With no worker left the run cannot finish: it fails naming the lost partition and leaves
-    the warehouse as it was (a copy of the sample's, so a failed row could be recorded)."""
+    """With no worker left the run cannot finish.
+
+    It fails naming the lost partition and leaves the warehouse as it was (a copy of the
+    sample's, so a failed row could be recorded).
+    """
     warehouse = copy_warehouse(sample_warehouse, tmp_path / "lost")
     shutil.rmtree(warehouse.parent / ".cache", ignore_errors=True)  # make the folders run
     before = _dump(warehouse, analyst=False)  # the copy has no analyst file

@@ -10,10 +10,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from conftest import SAMPLE, read_delivered_csv, run_local_monthly
 from pipelines import warehouse as wh
 from pipelines.decisions import DecisionImportError, import_decisions
 from pipelines.report.layout import FLAG_COLUMNS, REVIEW_COLUMNS
+
+from conftest import SAMPLE, read_delivered_csv, run_local_monthly
 
 # every test builds on the module's own sample runs (2026-09, then 2026-10)
 pytestmark = pytest.mark.slow

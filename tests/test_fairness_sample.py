@@ -15,10 +15,11 @@ import duckdb
 import polars as pl
 import pytest
 import yaml
-from conftest import ROOT, SAMPLE, SAMPLE_PERIOD, read_delivered_csv
 
 from pipelines.normalize.names import COMPOUND_SURNAMES
 from pipelines.sources import SOURCES
+
+from conftest import ROOT, SAMPLE, SAMPLE_PERIOD, read_delivered_csv
 
 TRUTH = SAMPLE / "truth"
 PREVIOUS = "2026-09"

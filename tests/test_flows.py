@@ -11,6 +11,7 @@ import pytest
 
 from pipelines import runner
 from pipelines.flags import FLAGS
+
 from conftest import SAMPLE, SAMPLE_PERIOD, read_delivered_csv, run_local_monthly
 
 CONTRACT_TABLES = ("links", "quarantine", "assessments", "flags", "quarter_summary", "decisions")

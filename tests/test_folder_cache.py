@@ -8,8 +8,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from conftest import SAMPLE, SAMPLE_PERIOD, read_delivered_csv
 from pipelines import folder_cache, runner
+
+from conftest import SAMPLE, SAMPLE_PERIOD, read_delivered_csv
 
 
 def _run(incoming, period, warehouse, *, use_cache=True):

@@ -1,5 +1,8 @@
-"""低保渐退 (pipelines/gradual_exit.py): the walk back through earlier assessments, the workbook
-sentence, and that the default rulebook (gradual_exit_months 0) changes nothing."""
+"""低保渐退 (pipelines/gradual_exit.py).
+
+The walk back through earlier assessments, the workbook sentence, and that the default rulebook
+(gradual_exit_months 0) changes nothing.
+"""
 
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ def test_quoted_fields_with_commas_quotes_and_newlines(tmp_path: Path) -> None:
 def test_utf8_file_with_one_undecodable_record_is_utf8_with_that_record_marked(tmp_path: Path) -> None:
     good = csv_bytes(HEADER, ROWS)
     lines = good.split(b"\n")
-    lines.insert(2, "R8,1,王五,2026-10,1,公司".encode("utf-8")[:-3] + b"\xff\xfe\xfd")
+    lines.insert(2, "R8,1,王五,2026-10,1,公司".encode()[:-3] + b"\xff\xfe\xfd")
     landed = land(tmp_path, b"\n".join(lines))
     assert landed.encoding == "UTF-8"
     assert landed.frame[PROBLEM].to_list() == [

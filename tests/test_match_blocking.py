@@ -7,14 +7,27 @@ from datetime import date
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_match_frames import (
-    check_char, is_valid, make_id, person, record, records_frame, register_frame, substitute,
-    swap,
-)
 
 from pipelines.match.blocking import (
-    BLOCK_ORDER, PIDX, RID, build_candidate_pairs, id_neighbours, prepare_records,
+    BLOCK_ORDER,
+    PIDX,
+    RID,
+    build_candidate_pairs,
+    id_neighbours,
+    prepare_records,
     prepare_register,
+)
+
+from helpers.match_frames import (
+    check_char,
+    is_valid,
+    make_id,
+    person,
+    record,
+    records_frame,
+    register_frame,
+    substitute,
+    swap,
 )
 
 bodies = st.text(alphabet="0123456789", min_size=17, max_size=17)
@@ -85,7 +98,7 @@ def test_valid_id_not_on_register_gets_no_id_pairs_even_near_a_register_id():
     a = make_id(seq="011")
     # a valid ID two digits away from a register ID (a namesake's), same name and birth date
     other = next(i for i in (make_id(seq=f"{s:03d}") for s in range(12, 999)) if
-                 sum(x != y for x, y in zip(i, a)) == 2)
+                 sum(x != y for x, y in zip(i, a, strict=True)) == 2)
     pairs = _pairs([record("1", other, "张伟")], [person("P1", a, "张伟")])
     assert pairs.height == 0
 
@@ -146,6 +159,6 @@ def test_blocking_never_emits_a_duplicate_or_a_pair_outside_record_x_register(re
     # a record never meets itself: both sides are different tables, and a record with a usable
     # ID is only ever paired through that ID or, when it is off the register, with ID-less persons
     usable = {i for i, r in enumerate(records) if r["id_status"] in ("valid", "converted_15")}
-    for rid, pidx, block in pairs.rows():
+    for rid, _pidx, block in pairs.rows():
         if rid in usable:
             assert block in ("id_exact", "name_no_register_id", "pinyin_no_register_id")

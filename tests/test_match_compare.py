@@ -8,13 +8,22 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_match_frames import (
-    is_valid, legacy15, make_id, person, record, records_frame, register_frame, substitute, swap,
-)
 
 from pipelines.match import load_matching_params
 from pipelines.match.blocking import PIDX, RID, prepare_records, prepare_register
 from pipelines.match.compare import compare_pairs, id_edit, jaro_winkler, pinyin_same
+
+from helpers.match_frames import (
+    is_valid,
+    legacy15,
+    make_id,
+    person,
+    record,
+    records_frame,
+    register_frame,
+    substitute,
+    swap,
+)
 
 PARAMS = load_matching_params()
 A = make_id(birth="19800101", seq="011")

@@ -6,10 +6,11 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_match_frames import make_id, person, record, records_frame, register_frame
 
 from pipelines.match import _KEY, _repeats_adjacent, _sorted_by_key, link_folder, load_matching_params
 from pipelines.match.blocking import PIDX, RID, build_candidate_pairs, prepare_records, prepare_register
+
+from helpers.match_frames import make_id, person, record, records_frame, register_frame
 
 # short texts over an alphabet that makes prefixes, NULs, CJK and nulls likely
 texts = st.one_of(st.none(), st.text(alphabet=["a", "b", "\x00", "记", "1"], max_size=3))

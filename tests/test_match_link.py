@@ -6,12 +6,21 @@ from datetime import date
 
 import polars as pl
 import pytest
-from test_match_frames import (
-    is_valid, legacy15, make_id, person, record, records_frame, register_frame, substitute, swap,
-)
 
 from pipelines.match import LINK_SCHEMA, link_folder, load_matching_params, unlinked_no_register
 from pipelines.match.params import METHODS
+
+from helpers.match_frames import (
+    is_valid,
+    legacy15,
+    make_id,
+    person,
+    record,
+    records_frame,
+    register_frame,
+    substitute,
+    swap,
+)
 
 PARAMS = load_matching_params()
 A = make_id(birth="19800101", seq="011")

@@ -8,14 +8,6 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-from test_match_frames import (
-    make_id,
-    person,
-    record,
-    records_frame,
-    register_frame,
-    substitute,
-)
 
 from pipelines.match import link_folder, link_folder_with_model, load_matching_params
 from pipelines.match.model import (
@@ -29,6 +21,15 @@ from pipelines.match.model import (
 )
 from pipelines.match.params import LEVELS, NEUTRAL_LEVELS
 from pipelines.match.score import FIELDS, fit_m
+
+from helpers.match_frames import (
+    make_id,
+    person,
+    record,
+    records_frame,
+    register_frame,
+    substitute,
+)
 
 PARAMS = load_matching_params()
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_match_frames import (
-    is_valid, make_id, person, record, records_frame, register_frame, substitute, swap,
-)
 
 from pipelines.match import link_folder, load_matching_params
+
+from helpers.match_frames import (
+    is_valid,
+    make_id,
+    person,
+    record,
+    records_frame,
+    register_frame,
+    substitute,
+    swap,
+)
 
 PARAMS = load_matching_params()
 NAMES = ["张伟", "张玮", "李娜", "王芳", "欧阳娜娜", "买买提·艾力", "陈红"]
@@ -58,7 +66,7 @@ def test_links_are_one_per_record_consistent_and_order_free(rows, seed):
     # a matched record's name always agrees with its person's: name alone never decides, nor
     # does an ID with a plainly different name
     by_no = {r["record_no"]: r for r in recs}
-    names = dict(zip(REGISTER["person_id"], REGISTER["name_norm"]))
+    names = dict(zip(REGISTER["person_id"], REGISTER["name_norm"], strict=True))
     for row in matched.iter_rows(named=True):
         rec_name, per_name = by_no[row["record_no"]]["name_norm"], names[row["person_id"]]
         assert rec_name == per_name or (rec_name, per_name) in {("张伟", "张玮"), ("张玮", "张伟")}

@@ -6,7 +6,6 @@ import json
 
 import polars as pl
 import pytest
-from test_match_frames import RECORD_SCHEMA, make_id, person, record, register_frame
 
 from pipelines.match import link_folder_with_model, load_matching_params
 from pipelines.match.rank import (
@@ -17,6 +16,8 @@ from pipelines.match.rank import (
     rank_folder,
     rank_review_candidates,
 )
+
+from helpers.match_frames import RECORD_SCHEMA, make_id, person, record, register_frame
 
 PARAMS = load_matching_params()
 EXTRA = {"unit_no": pl.String, "location": pl.String, "institution": pl.String,

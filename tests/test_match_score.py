@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 
 import polars as pl
-from test_match_frames import make_id, person, record, records_frame, register_frame
 
 from pipelines.match import load_matching_params
 from pipelines.match.blocking import PIDX, RID, build_candidate_pairs, prepare_records, prepare_register
 from pipelines.match.compare import compare_pairs
 from pipelines.match.score import estimate, sample_non_pairs, score_pairs
+
+from helpers.match_frames import make_id, person, record, records_frame, register_frame
 
 PARAMS = load_matching_params()
 

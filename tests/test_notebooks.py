@@ -11,7 +11,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_report_fixture import build_warehouse
+
+from helpers.report_fixture import build_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))

@@ -14,10 +14,11 @@ from decimal import Decimal
 import duckdb
 import pytest
 import yaml
-from conftest import ROOT, SAMPLE_PERIOD
 
 from pipelines.assess import FLAGS
 from pipelines.notice import district_notices, household_notice
+
+from conftest import ROOT, SAMPLE_PERIOD
 
 pytestmark = pytest.mark.slow
 

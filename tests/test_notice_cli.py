@@ -8,9 +8,10 @@ import sys
 
 import duckdb
 import pytest
-from conftest import ROOT, SAMPLE_PERIOD
 
 from pipelines.notice import NoticeError, household_notice
+
+from conftest import ROOT, SAMPLE_PERIOD
 
 
 def _hedui(*args):

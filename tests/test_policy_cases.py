@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipelines.flags import FLAGS
-from pipelines.policy_cases import HOUSEHOLD, build_case, check_case, load_cases  # noqa: F401
+from pipelines.policy_cases import check_case, load_cases
 from pipelines.rulebook import Rulebook, load_rulebook
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "rules" / "tests"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from test_report_fixture import IDENTITIES, PERIOD, build_warehouse
 
 from pipelines.report import ReportError, write_reports
 from pipelines.report.layout import (
@@ -20,6 +19,8 @@ from pipelines.report.layout import (
     SHEET_QUARANTINE,
     SHEET_REVIEW,
 )
+
+from helpers.report_fixture import IDENTITIES, PERIOD, build_warehouse
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
-from test_report_fixture import PERIOD, build_warehouse
 
 from pipelines.report import write_reports
+
+from helpers.report_fixture import PERIOD, build_warehouse
 
 
 def _digests(folder: Path) -> dict[str, str]:

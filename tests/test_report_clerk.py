@@ -1,5 +1,8 @@
-"""The workbook as a clerk uses it (issue 14, items 10-16): Chinese throughout, decision columns in
-view, honest scores, a distinct name for full identities and a print layout."""
+"""The workbook as a clerk uses it (issue 14, items 10-16).
+
+Chinese throughout, decision columns in view, honest scores, a distinct name for full identities
+and a print layout.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from test_report_fixture import PERIOD, build_warehouse
 
 from pipelines.report import write_reports
 from pipelines.report.layout import (
@@ -21,6 +23,8 @@ from pipelines.report.layout import (
 )
 from pipelines.report.text import review_reason_zh
 from pipelines.report.workbook import NAME_ONLY_SCORE, beijing_time
+
+from helpers.report_fixture import PERIOD, build_warehouse
 
 #: a run of Latin letters as in an English sentence or a parameter ID (not 户编号 H0001, not X)
 _LATIN_WORD = re.compile(r"[A-Za-z_]{3,}")

@@ -1,5 +1,8 @@
-"""A source whose delivery collapses or balloons is named in the run summary and the HTML report
-(issue 14, item 17), and the summary groups quarantine reasons by kind (issue 15, item 6)."""
+"""Delivery changes and quarantine kinds in the run summary and the HTML report.
+
+A source whose delivery collapses or balloons is named in the run summary and the HTML report
+(issue 14, item 17), and the summary groups quarantine reasons by kind (issue 15, item 6).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,13 @@ from pathlib import Path
 import duckdb
 import pytest
 from rich.console import Console
-from test_report_fixture import PERIOD, build_warehouse
 
 from pipelines.deliveries import delivery_changes, delivery_warnings
 from pipelines.report import write_reports
 from pipelines.rulebook import DEFAULT_PARAMETERS, load_rulebook
 from pipelines.summary import print_summary, summary_markdown
+
+from helpers.report_fixture import PERIOD, build_warehouse
 
 
 def _entry(period: str, source: str, rows: int, *, role: str = "extract") -> dict:

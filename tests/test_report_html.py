@@ -7,10 +7,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_report_fixture import IDENTITIES, PERIOD, build_warehouse
 
 from pipelines.report import write_reports
 from pipelines.report.html import quarantine_reasons
+
+from helpers.report_fixture import IDENTITIES, PERIOD, build_warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

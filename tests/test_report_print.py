@@ -19,7 +19,6 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_PERIOD
 
 from pipelines.report import write_reports
 from pipelines.report.layout import (
@@ -28,6 +27,8 @@ from pipelines.report.layout import (
     SHEET_FLAGS,
     UNPRINTED_COLUMNS,
 )
+
+from conftest import SAMPLE_PERIOD
 
 TOOLS = ("soffice", "pdfinfo", "pdftotext")
 DISTRICT = "990101"

@@ -100,7 +100,7 @@ def test_sample_is_small():
 @pytest.mark.slow
 def test_readme_command_regenerates_the_committed_bytes(tmp_path):
     args = command()
-    opts = dict(zip(args[::2], args[1::2]))
+    opts = dict(zip(args[::2], args[1::2], strict=True))
     out = tmp_path / "regen"
     generate_city(out, households=int(opts["--households"]), months=parse_months(opts["--months"]),
                   seed=int(opts["--seed"]))

@@ -58,7 +58,8 @@ def test_wrong_digit_and_swap_never_keep_a_valid_checksum(bodies, seed):
         assert changed.any() or kind == "id_swap"
         d = from_text(out[changed])
         assert not is_valid(d).any(), kind
-        assert all(sum(a != b for a, b in zip(x, y)) in (1, 2) for x, y in zip(out[changed], ids[changed]))
+        assert all(sum(a != b for a, b in zip(x, y, strict=True)) in (1, 2)
+                   for x, y in zip(out[changed], ids[changed], strict=True))
 
 
 def test_reseq_gives_other_valid_ids_never_taken():
@@ -70,5 +71,5 @@ def test_reseq_gives_other_valid_ids_never_taken():
     text = to_text(new)
     assert is_valid(new).all()
     assert not (set(text) & set(taken)) and len(set(text)) == 50
-    assert all(t[:14] == o[:14] for t, o in zip(text, to_text(base)))
+    assert all(t[:14] == o[:14] for t, o in zip(text, to_text(base), strict=True))
     assert ((new[:, 16] - base[:, 16]) % 2 == 0).all()  # sex kept

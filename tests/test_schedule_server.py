@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow

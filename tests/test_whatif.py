@@ -20,12 +20,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import ROOT, SAMPLE, SAMPLE_PERIOD
 
 from pipelines.assess import FLAGS
 from pipelines.rulebook import DEFAULT_PARAMETERS
 from pipelines.whatif import ProposalError, run_whatif
 from pipelines.whatif.outputs import comparison_json, write_json, write_outputs
+
+from conftest import ROOT, SAMPLE, SAMPLE_PERIOD
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +80,7 @@ def _dec(value: str | None) -> Decimal | None:
 
 
 def _eligible(r: dict, s: Decimal) -> bool:
-    """rules.md, read independently: would this household qualify with standard S?"""
+    """Whether this household would qualify with standard S (rules.md, read independently)."""
     if int(r["living_members"]) == 0:
         return False
     income, assets = _dec(r["income_per_capita"]), _dec(r["assets_per_capita"])
@@ -277,9 +278,11 @@ def _monthly(incoming: Path, period: str, warehouse: Path, rules_dir: Path) -> N
 
 def test_gradual_exit_counts_months_across_monthly_runs_and_whatif_costs_ending_it(
         sample_warehouse, tmp_path):
-    """A city that adopted 渐退 (N = 3) runs 2026-08, 09 and 10; the month count and the kept
-    benefit are checked against the truth of those months, then a proposal ending 渐退 (rules/)
-    is costed."""
+    """A city that adopted 渐退 (N = 3): its months checked, then a proposal ending it costed.
+
+    It runs 2026-08, 09 and 10; the month count and the kept benefit are checked against the
+    truth of those months, then a proposal ending 渐退 (rules/) is costed.
+    """
     home = tmp_path / "city"
     shutil.copytree(sample_warehouse.parent, home)  # the folder cache makes the reruns cheap
     warehouse = home / sample_warehouse.name

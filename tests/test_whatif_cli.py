@@ -1,5 +1,7 @@
-"""``--rules DIR`` on monthly: the run assesses with that rulebook folder (here: refuses a broken
-one before landing anything, naming the file and key)."""
+"""``--rules DIR`` on monthly: the run assesses with that rulebook folder.
+
+Here: it refuses a broken one before landing anything, naming the file and key.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +9,9 @@ import shutil
 import subprocess
 import sys
 
-from conftest import ROOT, SAMPLE, SAMPLE_PERIOD
-
 from pipelines.rulebook import DEFAULT_PARAMETERS, load_rulebook, parameters_folder
+
+from conftest import ROOT, SAMPLE, SAMPLE_PERIOD
 
 
 def test_rules_dir_is_a_rules_folder_or_a_parameters_folder(tmp_path):

@@ -1,5 +1,7 @@
-"""hedui whatif without a warehouse: statuses and costing on literal frames, and the proposal's
-validation (refused before any work, naming the file and key)."""
+"""hedui whatif without a warehouse: statuses and costing on literal frames, and validation.
+
+The proposal is refused before any work when invalid, naming the file and key.
+"""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from pipelines.flags import Flag, Params
 
 
 def condition(p: Params) -> pl.Expr:
-    """last / k < (1 − ratio) × prev / (n − k) with prev > 0, exact (cross-multiplied sums)."""
+    """Income dropped: last / k < (1 − ratio) × prev / (n − k) with prev > 0, exact (cross-multiplied sums)."""
     keep = 1 - p.fraction("income_drop_ratio")
     recent = int(p.fraction("income_drop_recent_months"))
     earlier = int(p.fraction("income_drop_months")) - recent

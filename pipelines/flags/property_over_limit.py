@@ -12,8 +12,11 @@ PROPERTY_RECORDS = (("real_estate", "re_violation"), ("vehicles", "vehicle_viola
 
 
 def condition(p: Params) -> pl.Expr:
-    """Too many residential units or a non-residential one, a counted vehicle beyond the exempt
-    number, or a counted business registration."""
+    """Property beyond what the programme allows.
+
+    Too many residential units or a non-residential one, a counted vehicle beyond the exempt
+    number, or a counted business registration.
+    """
     return pl.col("property_violation")
 
 

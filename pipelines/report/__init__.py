@@ -99,7 +99,7 @@ def write_reports(
     con = wh.open_warehouse(Path(warehouse))
     try:
         assessed = wh.districts_of(con, period=period)
-        scope = assessed if city else sorted(set(districts))
+        scope = sorted(set(districts)) if districts else assessed
         unknown = [d for d in scope if d not in assessed]
         if unknown:
             raise ReportError(

@@ -1,5 +1,7 @@
-"""Report layer: the reform-preview workbook (``hedui whatif``), written with the monthly
-workbook's :func:`pipelines.report.workbook.write_workbook` (same header, widths and 说明 sheet).
+"""Report layer: the reform-preview workbook (``hedui whatif``).
+
+It is written with the monthly workbook's :func:`pipelines.report.workbook.write_workbook` (same
+header, widths and 说明 sheet).
 
 Sheets: 说明 (what was compared and how it is costed), 分区县汇总 (per district and 保障类别),
 受影响家庭 (one row per household whose status, flags or benefit change, with the parameters

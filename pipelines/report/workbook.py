@@ -191,10 +191,13 @@ def review_sheet(review: pl.DataFrame, *, full_identity: bool = False) -> pl.Dat
     ).select(REVIEW_COLUMNS)
 
 
-def _queue_cells(review: pl.DataFrame) -> list[pl.Expr]:
-    """Issue 19's cells: whether the record can change a household's outcome, the 2nd and 3rd
-    ranked candidates (a clerk may confirm one of them by typing it into 候选个人编号), and each
-    candidate's reasons in words."""
+def _queue_cells(review: pl.DataFrame) -> list[pl.Expr | pl.Series]:
+    """Issue 19's cells of the review sheet.
+
+    Whether the record can change a household's outcome, the 2nd and 3rd ranked candidates (a
+    clerk may confirm one of them by typing it into 候选个人编号), and each candidate's reasons
+    in words.
+    """
     def col(name: str, dtype) -> pl.Expr:
         return pl.col(name) if name in review.columns else pl.lit(None, dtype=dtype)
 

@@ -83,7 +83,7 @@ def generate_city(out: Path, *, households: int, months: list[str], seed: int,
         raise ValueError("households must be at least 1")
     if not months:
         raise ValueError("months must name at least one month")
-    for a, b in zip(months, months[1:]):
+    for a, b in zip(months, months[1:], strict=False):
         if add_months(a, 1) != b:
             raise ValueError(f"months must be consecutive: {a} is followed by {b}")
     rates = rates or CorruptionRates()
@@ -106,7 +106,8 @@ def generate_city(out: Path, *, households: int, months: list[str], seed: int,
     header_only_month = months[len(months) // 2] if len(months) > 1 else None
 
     t1 = time.perf_counter()
-    records, files, ledgers = [], [], {s: [] for s in SOURCES}
+    records, files = [], []
+    ledgers: dict[str, list[pl.DataFrame]] = {s: [] for s in SOURCES}
     delivered: set[tuple[str, str]] = set()
     for period in months:
         folder = incoming / period
@@ -135,7 +136,7 @@ def generate_city(out: Path, *, households: int, months: list[str], seed: int,
                 files.append(info)
             delivered.add((period, source))
         if period == header_only_month:
-            (folder / UNKNOWN_FILE).write_bytes("本目录为各部门报送的月度数据，文件说明见数据交换平台。\n".encode("utf-8"))
+            (folder / UNKNOWN_FILE).write_bytes("本目录为各部门报送的月度数据，文件说明见数据交换平台。\n".encode())
             files.append({"period": period, "file": UNKNOWN_FILE, "source": "unknown", "format": "txt",
                           "encoding": "utf-8", "rows": 0, "note": "unknown file name: never guessed"})
     timings["render_and_write"] = round(time.perf_counter() - t1, 3)
@@ -229,10 +230,12 @@ def _write_extract(rng: np.random.Generator, part: pl.DataFrame, folder: Path, *
             numeric["记录号"] = [int(v) if v else None for v in body["记录号"].to_list()]
         clean_amount = (part["fmt_amount"] == "") & (part["problem"] == "")
         numeric["余额"] = [f / 100 if ok else t for f, ok, t in
-                          zip(part["balance_fen"].to_list(), clean_amount.to_list(), body["余额"].to_list())]
+                          zip(part["balance_fen"].to_list(), clean_amount.to_list(), body["余额"].to_list(),
+                              strict=True)]
         iso = part["fmt_opt"] == ""
         numeric["查询日期"] = [d if ok else t for d, ok, t in
-                            zip(part["queried_on"].to_list(), iso.to_list(), body["查询日期"].to_list())]
+                            zip(part["queried_on"].to_list(), iso.to_list(), body["查询日期"].to_list(),
+                                strict=True)]
         write_xlsx(body, folder / name, numeric=numeric)
         encoding = ""
     else:

@@ -10,6 +10,7 @@ frames returned here are the truth before any corruption: money in integer 分, 
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -126,8 +127,7 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) ->
     alive_through = death_idx  # paid in the month of death, not after
 
     # --- tax_wages ---------------------------------------------------------------------------
-    grid_n, grid_m = np.meshgrid(np.arange(N), mi, indexing="ij")
-    grid_n, grid_m = grid_n.ravel(), grid_m.ravel()
+    grid_n, grid_m = (g.ravel() for g in np.meshgrid(np.arange(N), mi, indexing="ij"))
     working = ((earner[grid_n] & (grid_m < loss_idx[grid_n])) | (grid_m >= start_idx[grid_n])) \
         & (grid_m <= alive_through[grid_n])
     gross = np.where(grid_m >= start_idx[grid_n], start_wage[grid_n], wage_gross[grid_n])
@@ -184,8 +184,7 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) ->
     acc_bank = rng.integers(0, len(BANKS), len(acc_owner))
     acc_type = ACCOUNT_TYPES[rng.choice(len(ACCOUNT_TYPES), len(acc_owner), p=[0.5, 0.25, 0.1, 0.05, 0.04, 0.06])]
     A = len(acc_owner)
-    ga, gm = np.meshgrid(np.arange(A), mi, indexing="ij")
-    ga, gm = ga.ravel(), gm.ravel()
+    ga, gm = (g.ravel() for g in np.meshgrid(np.arange(A), mi, indexing="ij"))
     bal = np.round(acc_base[ga] * (1 + rng.normal(0, 0.02, len(ga))) * 100)
     query = np.array([month_end(m) for m in months], dtype="datetime64[D]")
     bank = pl.DataFrame({
@@ -224,7 +223,7 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) ->
                               .then(pl.lit("共同共有")).otherwise("co_ownership")),
         co_rows,
     ])
-    U = units_df["unit"].max() + 1 if units_df.height else 0
+    U = cast(int, units_df["unit"].max()) + 1 if units_df.height else 0
     area = np.round(_u(rng, 35, 150, U) * 100) / 100
     reg_on = np.datetime64("2000-01-01") + rng.integers(0, 9300, U)
     dist = p["district_code"].to_numpy()

@@ -71,7 +71,7 @@ def draw_names(rng: np.random.Generator, sex_male: np.ndarray, minority: np.ndar
     ``minority`` people get a two-part name joined by ``·``.
     """
     n = len(sex_male)
-    sur, share = zip(*SURNAMES)
+    sur, share = zip(*SURNAMES, strict=True)
     p = np.array(share) / sum(share)
     surname = np.array(sur, dtype=object)[rng.choice(len(sur), size=n, p=p)]
     gm = np.array(GIVEN_MALE, dtype=object)[rng.choice(len(GIVEN_MALE), size=n, p=_weights(len(GIVEN_MALE)))]

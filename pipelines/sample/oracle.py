@@ -20,7 +20,7 @@ FLAG_ORDER = FLAGS
 
 
 def _div_round(num: pl.Expr, den: pl.Expr) -> pl.Expr:
-    """num / den rounded half away from zero (integers, den > 0)."""
+    """Integer division ``num / den`` rounded half away from zero (den > 0)."""
     q = (2 * num.abs() + den) // (2 * den)
     return pl.when(num < 0).then(-q).otherwise(q)
 
@@ -79,7 +79,8 @@ def assess_truth(register: pl.DataFrame, ledger: dict[str, pl.DataFrame], delive
         lv = living.select("person_id", "household_id")
 
         def of_living(source: str, folders: list[str]) -> pl.DataFrame:
-            return usable[source].filter(pl.col("period").is_in(folders)).join(lv, on="person_id", how="inner")
+            # called only within this iteration of P, so the loop variable is the one meant
+            return usable[source].filter(pl.col("period").is_in(folders)).join(lv, on="person_id", how="inner")  # noqa: B023
 
         dt = sum((m, "tax_wages") in delivered for m in W)
         dp = sum((m, "pension") in delivered for m in W)
@@ -120,7 +121,7 @@ def assess_truth(register: pl.DataFrame, ledger: dict[str, pl.DataFrame], delive
                                    "medical_fen", "asset_fen").fill_null(0)))
 
         def known(flag: str, expr: pl.Expr) -> pl.Expr:
-            return pl.when(pl.lit(snap[flag])).then(expr).otherwise(pl.lit(None, pl.Boolean))
+            return pl.when(pl.lit(snap[flag])).then(expr).otherwise(pl.lit(None, pl.Boolean))  # noqa: B023 (this P only)
 
         re_v = known("real_estate", (pl.col("residential_units") > 1) | (pl.col("other_units") > 0))
         veh_v = known("vehicles", pl.col("cars") > pl.col("exempt"))

@@ -29,9 +29,12 @@ GRADES = np.array(["", "一级", "二级", "三级", "四级"])
 
 @dataclass(frozen=True)
 class Population:
-    """The city: ``households`` (one row per household), ``persons`` (one row per person, with
-    true ID, register ID and dynamics) and ``membership`` (one row per person and month on the
-    register: ``period, person_id, household_id, relation``)."""
+    """The city: its households, persons and register membership.
+
+    ``households`` (one row per household), ``persons`` (one row per person, with true ID,
+    register ID and dynamics) and ``membership`` (one row per person and month on the register:
+    ``period, person_id, household_id, relation``).
+    """
 
     households: pl.DataFrame
     persons: pl.DataFrame

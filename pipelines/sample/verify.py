@@ -57,6 +57,6 @@ def check_city(out: Path) -> list[str]:
         got = df.select(pl.col("记录号").str.strip_chars().fill_null("")).to_series().to_list()
         want = mine.sort(pl.col("row_number").cast(pl.Int64))["record_no"].to_list()
         if got != want:
-            bad = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b)
+            bad = next(i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b)
             problems.append(f"{where}: row {bad + 1} carries another 记录号 than records.csv says")
     return problems

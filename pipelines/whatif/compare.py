@@ -1,5 +1,7 @@
-"""What-if layer, comparison and costing: each household's status and monthly benefit before and
-after a proposed rulebook, what changed, by which parameter, and the totals by district.
+"""What-if layer, comparison and costing of a proposed rulebook.
+
+Each household's status and monthly benefit before and after the proposal, what changed, by
+which parameter, and the totals by district.
 
 **Status** of a household in P (from its assessment and flags):
 

@@ -106,8 +106,10 @@ def read_published(con: duckdb.DuckDBPyConnection, period: str,
 
 
 def _deliveries(con: duckdb.DuckDBPyConnection, months: Sequence[str]) -> tuple[pl.DataFrame, set[str]]:
-    """Per folder month: the accepted/refused files of each source, from the latest run that
-    loaded it; and the months whose register loaded."""
+    """Per folder month, the accepted/refused files of each source; and the months whose register loaded.
+
+    The files of a month are those of the latest run that loaded it.
+    """
     wanted = set(months)
     taken: dict[str, list[dict]] = {}
     rows = con.sql("SELECT inputs::VARCHAR FROM runs WHERE status = 'succeeded' AND inputs IS NOT NULL "
