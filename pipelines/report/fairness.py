@@ -13,6 +13,7 @@ from html import escape
 import duckdb
 import polars as pl
 
+from pipelines.warehouse.connection import table_exists
 from pipelines.fairness import (
     ALL,
     GROUP_LABELS,
@@ -29,9 +30,7 @@ def fairness_rows(con: duckdb.DuckDBPyConnection, *, period: str) -> pl.DataFram
 
     An older warehouse without the table gives an empty frame.
     """
-    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
-                         "AND table_name = 'fairness'").fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, "fairness"):
         return pl.DataFrame()
     return con.sql("""SELECT * FROM fairness WHERE period = $p
                       AND (source = 'all' OR grouping = 'source')""", params={"p": period}).pl()
