@@ -13,7 +13,6 @@ from html import escape
 import duckdb
 import polars as pl
 
-from pipelines.warehouse.connection import table_exists
 from pipelines.fairness import (
     ALL,
     GROUP_LABELS,
@@ -21,6 +20,7 @@ from pipelines.fairness import (
     NO_DISTRICT,
     load_settings,
 )
+from pipelines.warehouse.connection import table_exists
 
 _SHOWN = ("source", "name_kind", "id_state", "district")
 

@@ -19,24 +19,32 @@ import importlib
 import os  # noqa: F401  (tests patch ``warehouse.os.replace`` to kill a publish between renames)
 from typing import TYPE_CHECKING, Any
 
-#: ``public name -> submodule`` of the re-exported names
-_EXPORTS = {
-    **dict.fromkeys((
-        "DEFAULT_WAREHOUSE", "WAREHOUSE_MODE", "ANALYST_MODE", "WAREHOUSE_DIR_MODE",
-        "PARTS_DIR_MODE", "ANALYST_PARTS_DIR_MODE", "WarehouseError", "resolve", "analyst_path",
-        "parts_dir", "analyst_parts_dir", "make_directory", "exclusive_lock",
-        "lock_conflict_message", "check_not_locked", "connect_readonly", "table_names",
-        "table_exists", "column_names"), "connection"),
-    **dict.fromkeys(("TABLES", "PARTITIONED_TABLES", "PARTITIONED_PREFIXES", "is_partitioned"),
-                    "tables"),
-    **dict.fromkeys(("create_sql", "ensure_schema", "to_moment"), "ddl"),
-    **dict.fromkeys(("PSEUDONYM_KEY_ENV", "PseudonymKeyError", "key_file", "find_pseudonym_key",
-                     "pseudonym_key", "key_check_differs", "check_pseudonym_key"), "keys"),
-    **dict.fromkeys(("AnalystRefresh", "publishing", "declare_periods"), "publish"),
-    **dict.fromkeys(("loaded_folders", "mark_folder_loaded", "replace_rows_from_parquet"), "rows"),
-}
+__all__ = [
+    "ANALYST_MODE", "ANALYST_PARTS_DIR_MODE", "DEFAULT_WAREHOUSE", "PARTITIONED_PREFIXES",
+    "PARTITIONED_TABLES", "PARTS_DIR_MODE", "PSEUDONYM_KEY_ENV", "TABLES", "WAREHOUSE_DIR_MODE",
+    "WAREHOUSE_MODE", "AnalystRefresh", "PseudonymKeyError", "WarehouseError", "analyst_parts_dir",
+    "analyst_path", "check_not_locked", "check_pseudonym_key", "column_names", "connect_readonly",
+    "create_sql", "declare_periods", "ensure_schema", "exclusive_lock", "find_pseudonym_key",
+    "is_partitioned", "key_check_differs", "key_file", "loaded_folders", "lock_conflict_message",
+    "make_directory", "mark_folder_loaded", "parts_dir", "pseudonym_key", "publishing",
+    "replace_rows_from_parquet", "resolve", "table_exists", "table_names", "to_moment",
+]
 
-__all__ = sorted(_EXPORTS)
+#: the submodule of each re-exported name
+_MODULES = {
+    "connection": ("DEFAULT_WAREHOUSE", "WAREHOUSE_MODE", "ANALYST_MODE", "WAREHOUSE_DIR_MODE",
+                   "PARTS_DIR_MODE", "ANALYST_PARTS_DIR_MODE", "WarehouseError", "resolve",
+                   "analyst_path", "parts_dir", "analyst_parts_dir", "make_directory",
+                   "exclusive_lock", "lock_conflict_message", "check_not_locked",
+                   "connect_readonly", "table_names", "table_exists", "column_names"),
+    "tables": ("TABLES", "PARTITIONED_TABLES", "PARTITIONED_PREFIXES", "is_partitioned"),
+    "ddl": ("create_sql", "ensure_schema", "to_moment"),
+    "keys": ("PSEUDONYM_KEY_ENV", "PseudonymKeyError", "key_file", "find_pseudonym_key",
+             "pseudonym_key", "key_check_differs", "check_pseudonym_key"),
+    "publish": ("AnalystRefresh", "publishing", "declare_periods"),
+    "rows": ("loaded_folders", "mark_folder_loaded", "replace_rows_from_parquet"),
+}
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 if TYPE_CHECKING:
     from pipelines.warehouse.connection import (
@@ -71,7 +79,11 @@ if TYPE_CHECKING:
         pseudonym_key,
     )
     from pipelines.warehouse.publish import AnalystRefresh, declare_periods, publishing
-    from pipelines.warehouse.rows import loaded_folders, mark_folder_loaded, replace_rows_from_parquet
+    from pipelines.warehouse.rows import (
+        loaded_folders,
+        mark_folder_loaded,
+        replace_rows_from_parquet,
+    )
     from pipelines.warehouse.tables import (
         PARTITIONED_PREFIXES,
         PARTITIONED_TABLES,
@@ -81,7 +93,7 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    module = _EXPORTS.get(name) if name in __all__ else None
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)

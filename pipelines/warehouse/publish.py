@@ -52,10 +52,10 @@ from pipelines.warehouse.connection import (
     PARTS_DIR_MODE,
     WAREHOUSE_MODE,
     WarehouseError,
-    exclusive_lock,
     analyst_parts_dir,
     analyst_path,
     check_not_locked,
+    exclusive_lock,
     make_directory,
     parts_dir,
     resolve,
@@ -238,8 +238,9 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
                 raise PseudonymKeyError(problem)
             # a new key is kept in memory and written only when the publish succeeds: a failed
             # run leaves no key file that the published warehouse does not know
-            new_key = secrets.token_hex(32) if key is None else None
-            key = key if new_key is None else new_key
+            new_key: str | None = None
+            if key is None:
+                key = new_key = secrets.token_hex(32)
             same_key = stored is not None and not key_check_differs(key, stored, legacy)
             try:
                 parts.checkout(con, book, store, _partitioned_in(con, book),

@@ -204,7 +204,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         _c("row_number", "BIGINT", "数据行号（从 1 起，不含表头；整文件拒收时为空）",
            "1-based data row (null: whole file refused)"),
         _c("record_no", V, "记录号", "the row's 记录号"),
-        _c("reason", V, "拒收原因（中文）", "why refused (Chinese)", nullable=False),
+        _c("reason", V, "拒收原因（中文说明见 reasons.reason_zh）",
+           "why refused, as the loaders word it", nullable=False),
         _c("reason_code", V, "拒收原因代码（pipelines/reasons.py）", "reason code", migrate=True),
     ), partitioned=True, analyst="pseudonymised"),
     Table("assessments", "每户每月一行", "one row per household and period", (
@@ -225,7 +226,7 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         _c("benefit_income", M, "养老金等收入（元）", "benefit income (yuan)"),
         _c("medical_out_of_pocket", M, "医疗自付（元）", "medical out of pocket (yuan)"),
         _c("household_income_w", M, "窗口期家庭收入（元）", "household income over the window"),
-        _c("missing_sources", V, "缺失的数据来源", "sources missing for the period"),
+        _c("missing_sources", V, "缺失的数据来源（逗号分隔）", "sources missing, comma-separated"),
         _VERSION,
     ), key=("period", "household_id"), partitioned=True, analyst="pseudonymised"),
     Table("flags", "每户每月每个标记一行", "one row per household, period and flag", (
@@ -311,7 +312,7 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         _c("imported_at", "TIMESTAMPTZ", "导入时间", "when imported", nullable=False),
         _c("import_file", V, "导入文件", "imported file", nullable=False),
         _c("import_sha256", V, "导入文件校验和", "imported file's SHA-256", nullable=False),
-        _c("evidence", V, "决定时的证据", "evidence at the decision"),
+        _c("evidence", V, "决定时的证据（JSON 文本）", "evidence at the decision (JSON text)"),
     ), key=("decision_id",)),
     Table("pseudonym_state", "一行：假名密钥的校验值", "one row: the pseudonym key's check value", (
         _c("key_check", V, "密钥校验值（不是密钥）", "check value of the key (never the key)",
@@ -371,11 +372,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     if args == ["--write-docs"]:
-        changed = docs.write()
+        changed = docs.write(docs.DOCS)
         print(f"{docs.DOCS} {'已更新' if changed else '已是最新'}")
         return 0
     if args == ["--check-docs"]:
-        if docs.is_current():
+        if docs.is_current(docs.DOCS):
             return 0
         print(f"{docs.DOCS} 的表清单已过期：请运行 python -m pipelines.warehouse.tables --write-docs",
               file=sys.stderr)
