@@ -39,6 +39,9 @@ from typing import Literal
 import duckdb
 import polars as pl
 
+from pipelines.warehouse.connection import table_names
+from pipelines.warehouse.tables import check_analyst_tables
+
 #: the schema holding the pseudonymised tables, in the analyst file
 SCHEMA = "analyst"
 #: the analyst file's own bookkeeping table (schema ``main``): which publish built it
@@ -170,6 +173,10 @@ HOUSEHOLD_ID_COLUMNS: list[tuple[str, str]] = [
     ("links", "candidate_household_id_3"), ("assessments", "household_id"),
     ("flags", "household_id"), ("review_pending_records", "household_id")]
 
+# the warehouse's table registry says which tables analysts get, pseudonymised or copied
+check_analyst_tables({t.name: t.select for t in TABLES.values()},
+                     {t.name: t.requires for t in TABLES.values()})
+
 
 def registry_version() -> str:
     """A hash of the registry and the pseudonym scheme: a change forces a full rebuild."""
@@ -193,12 +200,6 @@ def _hmac_keys(ids: Sequence[str], *, key: str, kind: str) -> list[str]:
 def pseudonym(value: str, *, key: str, kind: Literal["person", "household"]) -> str:
     """The pseudonym of one 个人编号 (``kind="person"``) or 户编号 (``kind="household"``)."""
     return _hmac_keys([value], key=key, kind=kind)[0]
-
-
-def _tables(con: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> set[str]:
-    return {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? "
-        "AND table_schema = ?", [catalog, schema]).fetchall()}
 
 
 def _in_periods(periods: Sequence[str]) -> str:
@@ -251,7 +252,7 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str, *, key: str, published_a
         periods, so the build's cost follows the run's months, not the warehouse's history.
         Ignored when a ``"full"`` table uses the key maps (it needs every period's keys).
     """
-    present = _tables(con, con.sql("SELECT current_database()").fetchall()[0][0], "main")
+    present = set(table_names(con))
     incremental = folder_periods is not None and assessed_periods is not None
     full_uses_keys = any("_person_keys" in t.select or "_household_keys" in t.select
                          for t in TABLES.values() if t.refresh == "full")
@@ -264,7 +265,7 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str, *, key: str, published_a
     _key_map(con, "_household_keys", HOUSEHOLD_ID_COLUMNS, key=key, kind="household",
              id_col="household_id", key_col="household_key", present=present,
              scoped=scoped, periods=key_periods)
-    existing = _tables(con, catalog, SCHEMA)
+    existing = set(table_names(con, SCHEMA, catalog))
     con.execute("BEGIN TRANSACTION")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {catalog}.{SCHEMA}")
     for table in TABLES.values():

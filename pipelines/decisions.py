@@ -43,6 +43,8 @@ from pipelines.report.layout import (
     SOURCE_LABELS,
 )
 from pipelines.sources import EXTRACT_SOURCES
+from pipelines.warehouse.connection import table_exists as _table_exists
+from pipelines.warehouse.ddl import create_sql, to_moment
 
 log = logging.getLogger(__name__)
 
@@ -55,29 +57,8 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "import_file", "import_sha256", "evidence",
 )
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS decisions (
-    decision_id   BIGINT    NOT NULL PRIMARY KEY,
-    kind          VARCHAR   NOT NULL CHECK (kind IN ('link', 'flag')),
-    period        VARCHAR   NOT NULL,
-    household_id  VARCHAR,
-    flag          VARCHAR,
-    source        VARCHAR,
-    record_no     VARCHAR,
-    id_norm       VARCHAR,
-    name_norm     VARCHAR,
-    person_id     VARCHAR,
-    decision      VARCHAR   NOT NULL CHECK (decision IN
-                      ('confirmed', 'rejected', 'verified', 'dismissed', 'referred')),
-    reason        VARCHAR,
-    decided_by    VARCHAR   NOT NULL,
-    decided_at    TIMESTAMPTZ NOT NULL,
-    imported_at   TIMESTAMPTZ NOT NULL,
-    import_file   VARCHAR   NOT NULL,
-    import_sha256 VARCHAR   NOT NULL,
-    evidence      VARCHAR
-)
-"""
+#: the decisions store, declared in the warehouse's table registry
+_DDL = create_sql("decisions")
 
 _DECISION_SCHEMA: dict[str, pl.DataType] = {
     "decision_id": pl.Int64(), "kind": pl.String(), "period": pl.String(),
@@ -249,24 +230,6 @@ def ensure_decisions_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_DDL)
     for column in ("decided_at", "imported_at"):
         to_moment(con, "decisions", column)
-
-
-def to_moment(con: duckdb.DuckDBPyConnection, table: str, column: str) -> None:
-    """Turn a naive-UTC ``TIMESTAMP`` column into ``TIMESTAMPTZ`` (no-op when it already is)."""
-    found = con.execute(
-        "SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema() "
-        "AND table_name = ? AND column_name = ?", [table, column]).fetchall()
-    if found and found[0][0] == "TIMESTAMP":
-        con.execute(f"ALTER TABLE {table} ALTER {column} SET DATA TYPE TIMESTAMPTZ "
-                    f"USING timezone('UTC', {column})")
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    found = con.sql(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = current_schema() AND table_name = ?", params=[table]
-    ).fetchall()
-    return bool(found[0][0])
 
 
 def _existing_decisions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

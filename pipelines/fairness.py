@@ -80,6 +80,7 @@ from pipelines.normalize.names import COMPOUND_SURNAMES, to_simplified
 from pipelines.periods import add_months
 from pipelines.report.layout import SOURCE_LABELS
 from pipelines.sources import EXTRACT_SOURCES
+from pipelines.warehouse.connection import table_names
 
 SETTINGS = Path(__file__).resolve().parent.parent / "rules" / "fairness.yaml"
 
@@ -253,18 +254,13 @@ def fairness_table(current: pl.DataFrame, *, period: str, previous: pl.DataFrame
 # reading the warehouse
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
-
-
 def folder_records(con: duckdb.DuckDBPyConnection, folder: str) -> pl.DataFrame:
     """Per-record rows of one delivery folder, as :func:`add_groups` takes them.
 
     One row per ``links`` row of the folder, with the delivered name and ID of its clean row and
     the district of the household it was attributed to on the folder's register.
     """
-    tables = _tables(con)
+    tables = table_names(con)
     stg = [s for s in EXTRACT_SOURCES if f"stg_{s}" in tables]
     if not stg or "links" not in tables:
         return pl.DataFrame()

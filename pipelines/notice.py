@@ -47,6 +47,7 @@ from pipelines.report.layout import FLAG_LABELS
 from pipelines.report.text import THRESHOLD_LABELS, format_yuan, mask_id, mask_name
 from pipelines.rulebook import Rulebook, RulebookError, Rules, load_rulebook
 from pipelines.sources import EXTRACT_SOURCES, SNAPSHOT_SOURCES
+from pipelines.warehouse.connection import table_names as _tables
 
 #: the templates and vocabulary of the notice
 NOTICE_DIR = Path(__file__).resolve().parent.parent / "rules" / "notices"
@@ -182,12 +183,6 @@ def _parameter_value_text(value: Decimal | None, unit: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # reading the warehouse
-
-
-def _tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
-    return frozenset(r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-        "UNION SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'").fetchall())
 
 
 def _record_rows(con: duckdb.DuckDBPyConnection, keys: Sequence[dict],

@@ -1,11 +1,16 @@
-"""Published layer: pandera schemas of the ``assessments`` and ``flags`` tables.
+"""Published layer: pandera schemas of the ``assessments``, ``flags`` and ``links`` tables.
+
+Columns, types, nulls, order and keys come from the warehouse's table registry
+(:mod:`pipelines.warehouse.tables`, through :func:`pipelines.warehouse.validation.published_schema`);
+this module adds the checks that need the code's knowledge: the flag names, the evidence's shape,
+the link statuses and the contract's rules between columns.
 
 ``assessments``: one row per household and period (the households of P's register in scope).
 ``flags``: one row per household, period and flag raised; ``evidence`` is JSON text with
-``quantities``, ``thresholds`` and ``records``. Money is yuan as DECIMAL(18,2).
-
-The decision columns of the warehouse ``flags`` table (``decision``, ``re_raised``, …) are added
-by pipelines/decisions.py and are not part of what the assessment produces.
+``quantities``, ``thresholds`` and ``records``. Money is yuan as DECIMAL(18,2). The decision and
+review columns of the warehouse ``flags`` table are added later (staff decisions, the review
+queue) and are not part of what the assessment produces.
+``links``: one row per distinct extract record, as the warehouse holds it.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from pipelines.assess import FLAGS
+from pipelines.flags import FLAGS
+from pipelines.warehouse.validation import published_schema
 
 MONEY = pl.Decimal(18, 2)
 PROGRAMMES = ("低保", "特困", "低保边缘", "支出型困难", "监测对象")
-_PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+#: ``links.status`` (outputs.md)
+LINK_STATUSES = ("matched", "review", "unmatched")
 
 
 def _evidence_ok(data: pa.PolarsData) -> pl.LazyFrame:
@@ -31,50 +38,23 @@ def _evidence_ok(data: pa.PolarsData) -> pl.LazyFrame:
     )
 
 
-ASSESSMENTS = pa.DataFrameSchema(
-    {
-        "period": pa.Column(pl.String, pa.Check.str_matches(_PERIOD), nullable=False),
-        "household_id": pa.Column(pl.String, nullable=False),
-        "district_code": pa.Column(pl.String, nullable=True),
-        "urban_rural": pa.Column(pl.String, nullable=True),
-        "programme": pa.Column(pl.String, nullable=True),
-        "members": pa.Column(pl.Int64, pa.Check.ge(1), nullable=False),
-        "living_members": pa.Column(pl.Int64, pa.Check.ge(0), nullable=False),
-        "income_per_capita": pa.Column(MONEY, nullable=True),
-        "assets_per_capita": pa.Column(MONEY, nullable=True),
-        "residential_units": pa.Column(pl.Int64, pa.Check.ge(0), nullable=True),
-        "standard": pa.Column(MONEY, pa.Check.gt(0), nullable=True),
-        "wage_income": pa.Column(MONEY, nullable=True),
-        "benefit_income": pa.Column(MONEY, nullable=True),
-        "medical_out_of_pocket": pa.Column(MONEY, nullable=True),
-        "household_income_w": pa.Column(MONEY, nullable=True),
-        "missing_sources": pa.Column(pl.String, nullable=True),
-        "rulebook_version": pa.Column(pl.String, pa.Check.str_length(1, 64), nullable=False),
-    },
-    strict=True,
-    ordered=True,
-    unique=["period", "household_id"],
-    checks=[
-        pa.Check(lambda d: d.lazyframe.select(pl.col("living_members") <= pl.col("members")),
-                 name="living_members_at_most_members"),
-    ],
-    name="assessments",
-    description="One row per household and period.",
-)
+ASSESSMENTS = published_schema("assessments", checks=[
+    pa.Check(lambda d: d.lazyframe.select(pl.col("living_members") <= pl.col("members")),
+             name="living_members_at_most_members"),
+])
 
-FLAGS_TABLE = pa.DataFrameSchema(
-    {
-        "period": pa.Column(pl.String, pa.Check.str_matches(_PERIOD), nullable=False),
-        "household_id": pa.Column(pl.String, nullable=False),
-        "district_code": pa.Column(pl.String, nullable=True),
-        "flag": pa.Column(pl.String, pa.Check.isin(list(FLAGS)), nullable=False),
-        "evidence": pa.Column(pl.String, pa.Check(_evidence_ok, name="evidence_json"),
-                              nullable=False),
-        "rulebook_version": pa.Column(pl.String, pa.Check.str_length(1, 64), nullable=False),
-    },
-    strict=True,
-    ordered=True,
-    unique=["period", "household_id", "flag"],
-    name="flags",
-    description="One row per household, period and flag raised.",
-)
+FLAGS_TABLE = published_schema("flags", column_checks={
+    "flag": [pa.Check.isin(list(FLAGS))],
+    "evidence": [pa.Check(_evidence_ok, name="evidence_json")],
+})
+
+LINKS = published_schema("links", column_checks={
+    "status": [pa.Check.isin(list(LINK_STATUSES))],
+    "score": [pa.Check.in_range(0, 1)],
+}, checks=[
+    # person_id and household_id are both null unless the record is matched (outputs.md)
+    pa.Check(lambda d: d.lazyframe.select(
+        (pl.col("status") == "matched")
+        | (pl.col("person_id").is_null() & pl.col("household_id").is_null())),
+        name="identity_only_when_matched"),
+])

@@ -16,6 +16,8 @@ import polars as pl
 
 from pipelines.periods import window
 from pipelines.sources import EXTRACT_SOURCES
+from pipelines.warehouse.connection import column_names
+from pipelines.warehouse.connection import table_names as _tables
 
 #: months of deliveries a report looks back over for the review queue and quarantine: the run of
 #: P always loads P-5..P (rules.md, INCOME_DROP settled further), so their records bear on P.
@@ -46,14 +48,6 @@ def open_warehouse(warehouse: Path) -> duckdb.DuckDBPyConnection:
         con.close()
         raise ReportError(f"warehouse {path} lacks table(s) {', '.join(missing)}")
     return con
-
-
-def _tables(con: duckdb.DuckDBPyConnection, schema: str = "main") -> list[str]:
-    rows = con.sql(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = $s",
-        params={"s": schema},
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def lookback(period: str) -> list[str]:
@@ -149,8 +143,7 @@ _QUEUE_COLUMNS = {"candidate_person_id_2": "VARCHAR", "candidate_household_id_2"
 
 def _queue_columns(con: duckdb.DuckDBPyConnection) -> str:
     """The review-queue columns of ``links`` (null on a warehouse published before them)."""
-    have = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'links'").fetchall()}
+    have = set(column_names(con, "links"))
     return ", ".join(f"l.{c}::{t} AS {c}" if c in have else f"NULL::{t} AS {c}"
                      for c, t in _QUEUE_COLUMNS.items())
 

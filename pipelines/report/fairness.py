@@ -20,6 +20,7 @@ from pipelines.fairness import (
     NO_DISTRICT,
     load_settings,
 )
+from pipelines.warehouse.connection import table_exists
 
 _SHOWN = ("source", "name_kind", "id_state", "district")
 
@@ -29,9 +30,7 @@ def fairness_rows(con: duckdb.DuckDBPyConnection, *, period: str) -> pl.DataFram
 
     An older warehouse without the table gives an empty frame.
     """
-    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
-                         "AND table_name = 'fairness'").fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, "fairness"):
         return pl.DataFrame()
     return con.sql("""SELECT * FROM fairness WHERE period = $p
                       AND (source = 'all' OR grouping = 'source')""", params={"p": period}).pl()

@@ -58,10 +58,6 @@ class StoredInputs:
     months_missing: list[str]
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return wh.table_exists(con, name)
-
-
 def _quote_list(values: Sequence[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
@@ -69,7 +65,7 @@ def _quote_list(values: Sequence[str]) -> str:
 def published_districts(con: duckdb.DuckDBPyConnection, period: str) -> list[str]:
     """The districts with published assessments of P; WhatifInputError when there are none."""
     parse_period(period)
-    if not _table_exists(con, "assessments"):
+    if not wh.table_exists(con, "assessments"):
         raise WhatifInputError("仓库中没有核定结果（assessments 表不存在）：请先运行 hedui monthly")
     held = [r[0] for r in con.sql(
         f"SELECT DISTINCT district_code FROM assessments WHERE period = '{period}' "
@@ -153,7 +149,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection, period: str, months: Sequence[st
     parse_period(period)
     for m in months:
         parse_period(m)
-    if not _table_exists(con, "stg_register"):
+    if not wh.table_exists(con, "stg_register"):
         raise WhatifInputError("仓库中没有清洗后的花名册（stg_register）：请先运行 hedui monthly")
     have = {r[0] for r in con.sql("DESCRIBE stg_register").fetchall()}
     reg_cols = ", ".join(c for c in _REGISTER_COLUMNS if c in have)
@@ -166,7 +162,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection, period: str, months: Sequence[st
     if loaded:
         in_months = _quote_list(loaded)
         for source in EXTRACT_SOURCES:
-            if not _table_exists(con, f"stg_{source}"):
+            if not wh.table_exists(con, f"stg_{source}"):
                 continue
             have = {r[0] for r in con.sql(f"DESCRIBE stg_{source}").fetchall()}
             # only what the assessment reads: never names or ID numbers
