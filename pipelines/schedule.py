@@ -12,31 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
-TIMEZONE = "Asia/Shanghai"
+# the calendar of a scheduled run is its own module, so flows need not import this one
+from pipelines.firing import TIMEZONE, previous_period, previous_quarter
+
+__all__ = ["MONTHLY_CRON", "QUARTERLY_CRON", "TIMEZONE", "build_deployments", "previous_period",
+           "previous_quarter", "serve", "validate_cron"]
+
 MONTHLY_CRON = "0 2 5 * *"
 QUARTERLY_CRON = "0 3 10 1,4,7,10 *"
-
-
-def _now(now: datetime | None) -> datetime:
-    return (now or datetime.now(ZoneInfo(TIMEZONE))).astimezone(ZoneInfo(TIMEZONE))
-
-
-def previous_period(now: datetime | None = None) -> str:
-    """The month before ``now``'s month in Asia/Shanghai, as ``YYYY-MM``."""
-    t = _now(now)
-    y, m = (t.year, t.month - 1) if t.month > 1 else (t.year - 1, 12)
-    return f"{y:04d}-{m:02d}"
-
-
-def previous_quarter(now: datetime | None = None) -> str:
-    """The quarter before ``now``'s quarter in Asia/Shanghai, as ``YYYYQn``."""
-    t = _now(now)
-    q = (t.month - 1) // 3 + 1
-    y, q = (t.year, q - 1) if q > 1 else (t.year - 1, 4)
-    return f"{y:04d}Q{q}"
 
 
 def validate_cron(expression: str) -> str:

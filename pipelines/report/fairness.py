@@ -20,6 +20,7 @@ from pipelines.fairness import (
     NO_DISTRICT,
     load_settings,
 )
+from pipelines.report.page import _section, _svg, _table
 from pipelines.warehouse.connection import table_exists
 
 _SHOWN = ("source", "name_kind", "id_state", "district")
@@ -46,8 +47,6 @@ def _labelled(rows: pl.DataFrame) -> pl.DataFrame:
 def fairness_chart(rows: pl.DataFrame) -> str | None:
     """SVG bars: review and unmatched share per group, one panel per grouping (None if empty)."""
     import altair as alt
-
-    from pipelines.report.html import _svg
 
     shown = rows.filter(pl.col("grouping").is_in(_SHOWN)
                         & ~((pl.col("grouping") == "district") & (pl.col("group_name") == NO_DISTRICT)))
@@ -83,8 +82,6 @@ def _points(value: float | None) -> str:
 
 def fairness_table_html(rows: pl.DataFrame) -> str:
     """The counts behind the shares, with the city's and the change from last month."""
-    from pipelines.report.html import _table
-
     if rows.is_empty():
         return ""
     order = {g: i for i, g in enumerate(("city", *_SHOWN))}
@@ -107,8 +104,6 @@ def fairness_table_html(rows: pl.DataFrame) -> str:
 
 def fairness_section(rows: pl.DataFrame | None, *, period: str) -> str:
     """The HTML section: explanation, chart, warnings and the table of counts."""
-    from pipelines.report.html import _section
-
     title = "匹配对谁更难（公平性：各组待复核和未匹配比例，整批交付）"
     if rows is None or rows.is_empty():
         return _section(title, None)

@@ -9,20 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html import escape
-from typing import TYPE_CHECKING
 
 import polars as pl
 
 from pipelines.deliveries import delivery_warnings
 from pipelines.reasons import count_by_kind
 from pipelines.report.layout import FLAG_LABELS, SOURCE_LABELS
+from pipelines.report.page import _FONT, _section, _svg, _table
 from pipelines.report.text import display_width
 
-if TYPE_CHECKING:  # altair and vl-convert load in ~1 s: only when a report is rendered
-    import altair as alt
-
-_FONT = '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
-_VEGA_FONT = "Noto Sans CJK SC"
 STATUS_LABELS = {"matched": "已匹配", "review": "待复核", "unmatched": "未匹配"}
 _TOP_REASONS = 15
 
@@ -48,12 +43,6 @@ class ReportData:
     fairness: pl.DataFrame | None = None
     #: sources whose delivery changed sharply from the month before (pipelines/deliveries.py)
     delivery_changes: list[dict] = field(default_factory=list)
-
-
-def _svg(chart: alt.TopLevelMixin) -> str:
-    import vl_convert
-    spec = chart.configure(font=_VEGA_FONT).configure_view(stroke=None).to_json()
-    return vl_convert.vegalite_to_svg(spec)
 
 
 def _labelled(column: str, labels: dict[str, str], alias: str) -> pl.Expr:
@@ -178,15 +167,6 @@ def _label_limit(labels: pl.Series) -> int:
     return int(widest) * 8 + 24
 
 
-def _table(frame: pl.DataFrame) -> str:
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{'' if v is None else escape(str(v))}</td>" for v in row) + "</tr>"
-        for row in frame.iter_rows()
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _district_table(data: ReportData) -> pl.DataFrame:
     counts = data.flag_counts.filter(pl.col("period") == data.period)
     wide = data.household_counts.select(
@@ -203,11 +183,6 @@ def _district_table(data: ReportData) -> pl.DataFrame:
                 pl.col(label).fill_null(0)
             )
     return wide
-
-
-def _section(title: str, svg: str | None, note: str = "") -> str:
-    body = f'<div class="chart">{svg}</div>' if svg else '<p class="empty">本期无数据。</p>'
-    return f"<section><h2>{escape(title)}</h2>{body}{note}</section>"
 
 
 def render_html(data: ReportData) -> str:

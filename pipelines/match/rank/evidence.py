@@ -1,66 +1,32 @@
-"""Match layer, review queue: up to three ranked candidates per review record, with reasons.
+"""Match layer, review queue: the evidence that ranks a review record's candidates.
 
-Matching (``link_folder``) never links on name alone, so a record without a usable ID goes to
-review with the best-scoring namesake as its candidate; on a big register a common name has many
-namesakes and that candidate is a coin flip. This module changes what the clerk *sees*, never what
-is matched: ``status``, ``person_id``, ``household_id``, ``score``, ``method`` and ``match_weight``
-are left exactly as matching gave them, and only the candidate columns of ``review`` rows are
-re-ranked.
-
-The ranking weight of a (review record, register person) pair is the folder's own
-Fellegi-Sunter match weight of that pair (name, ID, birth date and sex read from the record's ID
-against the register's 出生日期/性别, district; the fitted model of the folder, ``score``) plus
-the weight of *evidence*: a stable identifier of the record (不动产单元号, 坐落, 号牌号码,
-统一社会信用代码, 待遇类型 and 发放金额, 扣缴义务人 and a close 收入额, the bank and account type
-and a close 余额) seen on a record of the same source that *did* link by ID to that person in any
-folder of the run. That weight is a log2 likelihood ratio, ``log2(m / u)`` with ``m`` fixed per
-kind (``EVIDENCE_KINDS``) and ``u`` the share of register persons holding the value (the fewer
-hold it, the stronger), as Splink's term-frequency adjustment does. When no record of the person
-shares the value but one of a member of the person's household does (a co-owned unit, the
-family car), a smaller household weight applies. Per record, the strongest agreeing kind counts.
-
-Determinism: the evidence is every ID-linked record of the folders the run loaded, so the ranking
-(the order of candidates shown) depends on the run's window as well as on the folder; the same
-window always gives the same ranking (every sort ends on ``person_id``). The match decision itself
-stays a function of the folder alone (outputs.md, "Deterministic links").
+A stable identifier of a review record (不动产单元号, 坐落, 号牌号码, 统一社会信用代码, 待遇类型
+and 发放金额, 扣缴义务人 and a close 收入额, the bank and account type and a close 余额) seen on
+a record of the same source that *did* link by ID to a register person, in any folder of the run.
+Its weight is ``log2(m / u)``: ``m`` fixed per kind (:data:`EVIDENCE_KINDS`), ``u`` the share of
+register persons holding the value; a smaller household weight applies when only a member of
+the person's household holds it. :mod:`pipelines.match.rank.candidates` adds it to the match
+weight.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.match import decision_pairs
 from pipelines.match.blocking import (
     PIDX,
     RID,
-    build_candidate_pairs,
-    prepare_records,
-    prepare_register,
 )
-from pipelines.match.compare import NAME_AGREES, compare_pairs
-from pipelines.match.params import MatchParams
-from pipelines.match.score import Estimates, score_pairs
+from pipelines.match.score import Estimates
 
 #: link methods that mean "linked by ID" (the evidence a review record is compared with)
 ID_METHODS = ("id_exact", "id_converted_15", "id_one_substitution", "id_transposition")
-#: how many candidates a review record carries
-TOP_N = 3
-#: register persons per name key considered for ranking (matching keeps fewer)
-RANK_NAME_CANDIDATES = 200
-KEY = ["source", "period", "record_no"]
 
-RANKED_SCHEMA = {
-    "source": pl.String, "period": pl.String, "record_no": pl.String,
-    "candidate_person_id": pl.String, "candidate_household_id": pl.String,
-    "candidate_person_id_2": pl.String, "candidate_household_id_2": pl.String,
-    "candidate_person_id_3": pl.String, "candidate_household_id_3": pl.String,
-    "candidate_reasons": pl.String,
-}
+
+KEY = ["source", "period", "record_no"]
 
 
 @dataclass(frozen=True)
@@ -117,17 +83,6 @@ EVIDENCE_KINDS: tuple[EvidenceKind, ...] = (
 #: weaker kind -> the kind that implies it (same value plus an amount)
 IMPLIED = {"benefit_type": "benefit_amount", "withholder": "withholder_amount",
            "account": "account_balance"}
-
-_NAME_WORDS = {"exact": "姓名相同", "folded": "姓名相同（繁简或分隔符不同）", "pinyin_same": "姓名同音",
-               "truncation": "姓名为截断", "jw_high": "姓名读音相近", "jw_mid": "姓名读音略近",
-               "different": "姓名不同"}
-_ID_WORDS = {"equal": "身份证号相同", "converted_15": "身份证号（15位转换后）相同",
-             "one_substitution": "身份证号差一位数字", "transposition": "身份证号相邻两位颠倒",
-             "other": "身份证号不同"}
-_THREE_WORDS = {"birth": ("出生日期与证件号一致", "出生日期与证件号不符"),
-                "sex": ("性别与证件号一致", "性别与证件号不符"),
-                "district": ("证件号区县码与户籍区县一致", "证件号区县码与户籍区县不同")}
-_ACCEPTABLE_NAMES = (*NAME_AGREES, "jw_high", "jw_mid")
 
 
 @dataclass(frozen=True)
@@ -374,152 +329,3 @@ def _evidence_reasons(pool: pl.DataFrame, values: pl.DataFrame, evidence: pl.Dat
     return (both.sort([RID, PIDX, "level", "w", "_order"], descending=[False, False, False, True, False])
             .group_by(RID, PIDX, maintain_order=True)
             .agg(evidence_weight=pl.col("w").max(), evidence_reasons=pl.col("text")))
-
-
-def _level_reasons() -> pl.Expr:
-    parts = [pl.col("name").replace_strict(_NAME_WORDS, default=None, return_dtype=pl.String),
-             pl.col("id").replace_strict(_ID_WORDS, default=None, return_dtype=pl.String)]
-    for field, (same, differ) in _THREE_WORDS.items():
-        parts.append(pl.when(pl.col(field) == "equal").then(pl.lit(same))
-                     .when(pl.col(field) == "different").then(pl.lit(differ)))
-    return pl.concat_list(parts).list.drop_nulls()
-
-
-def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame | _Index, *, params: MatchParams,
-                decisions: pl.DataFrame | None = None, top_n: int = TOP_N) -> pl.DataFrame:
-    """Ranked candidates of one folder's review records.
-
-    Parameters
-    ----------
-    folder : FolderForRanking
-    evidence : pl.DataFrame
-        :func:`evidence_table` of every folder the run loaded.
-    params : MatchParams
-    decisions : pl.DataFrame, optional
-        Staff link decisions (as for ``link_folder``): a rejected (record, person) pair is
-        never proposed.
-    top_n : int
-        Candidates kept per record.
-
-    Returns
-    -------
-    pl.DataFrame
-        One row per review record (``RANKED_SCHEMA``), sorted by source, period, record_no:
-        the candidates in rank order (null where fewer exist) and ``candidate_reasons``, a JSON
-        list with, per candidate, ``rank``, ``person_id``, ``household_id``, ``weight`` (the
-        ranking weight), ``match_weight`` (the folder model's), ``evidence_weight`` and
-        ``reasons`` (Chinese; never an ID number or a name).
-    """
-    review_keys = folder.links.filter(pl.col("status") == "review").select(
-        *KEY, "candidate_person_id")
-    if review_keys.height == 0 or folder.register is None or folder.estimates is None:
-        return pl.DataFrame(schema=RANKED_SCHEMA)
-    recs = prepare_records(folder.records.join(review_keys, on=KEY, how="semi").sort(KEY))
-    reg = prepare_register(folder.register.filter(pl.col("person_id").is_not_null())
-                           .sort("person_id", "household_id", "id_norm", nulls_last=True))
-    blocked = build_candidate_pairs(recs, reg, max_name_candidates=RANK_NAME_CANDIDATES)
-
-    values = _record_values(recs)
-    index = evidence if isinstance(evidence, _Index) else _index(evidence)
-    # only the rows carrying a value some review record of this folder carries
-    evidence = index.rows.join(values.select("kind", "value").unique(), on=["kind", "value"],
-                               how="semi")
-    counts = _value_counts(values, index)
-    found = (_rare_holders(values, counts, evidence)
-             .join(reg.select(PIDX, "person_id"), on="person_id", how="inner"))
-    # matching's own candidate always stays in the pool, whatever the blocks find
-    previous = (recs.select(RID, *KEY).join(review_keys, on=KEY)
-                .join(reg.select(PIDX, candidate_person_id="person_id"), on="candidate_person_id")
-                .select(RID, PIDX, block=pl.lit("matching")))
-    pool = (pl.concat([blocked, found.select(RID, PIDX, block=pl.lit("evidence")), previous],
-                      how="vertical_relaxed")
-            .unique([RID, PIDX], keep="first", maintain_order=True)
-            .join(decision_pairs(decisions, recs, reg)[1], on=[RID, PIDX], how="anti")
-            .sort(RID, PIDX))
-    scored = score_pairs(compare_pairs(pool, recs, reg, params=params), folder.estimates)
-    weights = _weights(counts, n_persons=reg.height, n_households=reg["household_id"].n_unique())
-    evidence_by_pair = _evidence_reasons(pool, values, evidence, weights, reg)
-    ranked = (scored.join(evidence_by_pair, on=[RID, PIDX], how="left")
-              .join(reg.select(PIDX, "person_id", "household_id"), on=PIDX)
-              .with_columns(evidence_weight=pl.col("evidence_weight").fill_null(0.0),
-                            evidence_reasons=pl.col("evidence_reasons")
-                            .fill_null(pl.lit([], dtype=pl.List(pl.String))))
-              .with_columns(weight=pl.col("match_weight") + pl.col("evidence_weight"))
-              # a person found only through evidence must still bear some likeness of name
-              .filter((pl.col("block") != "evidence") | pl.col("name").is_in(_ACCEPTABLE_NAMES))
-              .sort([RID, "weight", "person_id"], descending=[False, True, False])
-              .with_columns(rank=pl.int_range(1, pl.len() + 1).over(RID))
-              .filter(pl.col("rank") <= top_n)
-              .with_columns(reasons=pl.concat_list("evidence_reasons", _level_reasons())))
-
-    def as_json(rows: list[dict]) -> str:
-        return json.dumps([{"rank": r["rank"], "person_id": r["person_id"],
-                            "household_id": r["household_id"],
-                            "weight": _round(r["weight"]), "match_weight": _round(r["match_weight"]),
-                            "evidence_weight": _round(r["evidence_weight"]),
-                            "reasons": list(r["reasons"])} for r in rows], ensure_ascii=False)
-
-    per_record: dict[int, list[dict]] = {}
-    for row in ranked.select(RID, "rank", "person_id", "household_id", "weight", "match_weight",
-                             "evidence_weight", "reasons").iter_rows(named=True):
-        per_record.setdefault(row[RID], []).append(row)
-    out = []
-    for rid, key in zip(recs[RID].to_list(), recs.select(KEY).iter_rows()):
-        rows = per_record.get(rid, [])
-        entry = dict(zip(KEY, key))
-        for i in range(min(top_n, 3)):
-            suffix = "" if i == 0 else f"_{i + 1}"
-            entry[f"candidate_person_id{suffix}"] = rows[i]["person_id"] if i < len(rows) else None
-            entry[f"candidate_household_id{suffix}"] = rows[i]["household_id"] if i < len(rows) else None
-        entry["candidate_reasons"] = as_json(rows) if rows else None
-        out.append(entry)
-    return pl.DataFrame(out, schema=RANKED_SCHEMA).sort(KEY)
-
-
-def _round(x: float | None) -> float | None:
-    return None if x is None or math.isnan(x) else round(float(x), 3)
-
-
-def rank_review_candidates(folders: Sequence[FolderForRanking], *, params: MatchParams,
-                           decisions: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
-    """Ranked candidates of every review record of the loaded folders.
-
-    Parameters
-    ----------
-    folders : Sequence[FolderForRanking]
-        Every folder the run loaded (the evidence is drawn from all of them).
-    params : MatchParams
-    decisions : pl.DataFrame, optional
-        Staff link decisions.
-
-    Returns
-    -------
-    dict[str, pl.DataFrame]
-        Period -> :func:`rank_folder` output.
-    """
-    evidence = _index(evidence_table(folders))
-    return {f.period: rank_folder(f, evidence, params=params, decisions=decisions) for f in folders}
-
-
-def apply_ranking(links: pl.DataFrame, ranked: pl.DataFrame) -> pl.DataFrame:
-    """``links`` with its review rows' candidates replaced by the ranked ones.
-
-    Every other column, and every non-review row, is left as it was; rows gain
-    ``candidate_person_id_2/_3``, ``candidate_household_id_2/_3`` and ``candidate_reasons``
-    (null outside review).
-    """
-    extra = [c for c in RANKED_SCHEMA if c not in KEY]
-    base = links.drop([c for c in extra if c in links.columns and c not in
-                       ("candidate_person_id", "candidate_household_id")])
-    joined = base.join(ranked.rename({c: f"_r_{c}" for c in extra}), on=KEY, how="left",
-                       maintain_order="left")
-    review = pl.col("status") == "review"
-    has = pl.col("_r_candidate_reasons").is_not_null()
-    return joined.with_columns(
-        candidate_person_id=pl.when(review & has).then(pl.col("_r_candidate_person_id"))
-        .otherwise(pl.col("candidate_person_id")),
-        candidate_household_id=pl.when(review & has).then(pl.col("_r_candidate_household_id"))
-        .otherwise(pl.col("candidate_household_id")),
-        **{c: pl.when(review).then(pl.col(f"_r_{c}")) for c in extra
-           if c not in ("candidate_person_id", "candidate_household_id")},
-    ).drop([f"_r_{c}" for c in extra])
