@@ -2,8 +2,8 @@
 
 :mod:`pipelines.land` reads a delivered file once (bytes), decodes it once to UTF-8 and hands
 the bytes here. Whether every record has the header's field count is decided on the bytes
-themselves (numpy), so the common file — no quotes, no blank lines, every line the right width —
-is parsed by one ``polars.read_csv`` and nothing else. Any other file goes through the line-level
+themselves (numpy), so the common file — no blank lines, no quoted line breaks, every line the
+right width — is parsed by one ``polars.read_csv`` and nothing else. Any other file goes through the line-level
 check of the earlier fast path (one polars read of the lines, quoted commas discounted); a file
 that fails it returns None and takes the exact path (Python ``csv``) in :mod:`pipelines.land`.
 
@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 _LINE_SEP = "\x1f"
-_NEWLINE, _COMMA = 0x0A, 0x2C
+_NEWLINE, _COMMA, _QUOTE = 0x0A, 0x2C, 0x22
 
 
 def has_control(data: bytes) -> bool:
@@ -32,10 +32,13 @@ def has_control(data: bytes) -> bool:
 
 
 def _uniform_width(data: bytes, width: int) -> int | None:
-    """Number of data lines when every line after the header has ``width - 1`` commas, else None.
+    """Number of data lines when every line has ``width - 1`` field separators, else None.
 
-    Only for a body without quotes: then a comma always separates fields. A trailing line end
-    does not start a line. A blank line has no comma, so a file holding one returns None.
+    A separator is a comma outside quotes. Only decided when every line (the header too) holds
+    an even number of quotes, so no quoted field spans lines: then a comma is inside quotes
+    exactly when an odd number of quotes precede it (the same pairing as the line check's
+    ``"[^"]*"``). A trailing line end does not start a line; a blank line has no separator,
+    so a file holding one returns None.
     """
     arr = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(arr == _NEWLINE)
@@ -43,8 +46,15 @@ def _uniform_width(data: bytes, width: int) -> int | None:
         return None
     # line k (k = 1 … after the header) runs from ends[k-1] + 1 to ends[k] or to the end of data
     stops = ends[1:] if ends[-1] == len(data) - 1 else np.append(ends[1:], len(data))
+    bounds = np.concatenate(([ends[0]], stops))
     commas = np.flatnonzero(arr == _COMMA)
-    per_line = np.diff(np.searchsorted(commas, np.concatenate(([ends[0]], stops))))
+    quotes = np.flatnonzero(arr == _QUOTE)
+    if quotes.size:
+        before = np.searchsorted(quotes, np.concatenate(([0], bounds)))
+        if bool((np.diff(before) % 2).any()):
+            return None
+        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
+    per_line = np.diff(np.searchsorted(commas, bounds))
     if per_line.size == 0 or not bool((per_line == width - 1).all()):
         return None
     return int(per_line.size)
@@ -70,13 +80,12 @@ def read_body(data: bytes, names: list[str], problem: str) -> pl.DataFrame | Non
         not UTF-8).
     """
     width = len(names)
-    if b'"' not in data:
-        lines = _uniform_width(data, width)
-        if lines is not None:
-            frame = _read(data)
-            if frame is not None and frame.height == lines and frame.width == width:
-                frame.columns = names
-                return frame.with_columns(pl.lit(None, pl.String).alias(problem))
+    lines = _uniform_width(data, width)
+    if lines is not None:
+        frame = _read(data)
+        if frame is not None and frame.height == lines and frame.width == width:
+            frame.columns = names
+            return frame.with_columns(pl.lit(None, pl.String).alias(problem))
     return _read_checked(data, names, problem)
 
 
