@@ -84,7 +84,7 @@ def parse_amount(lf: pl.LazyFrame, *, text: str, out: str, problem: str, column:
 
 
 #: an amount already in its plain form: no sign but ``-``, at most 9 integer digits (so below
-#: the bound) and one or two decimals. Its value is its decimal reading, with no problem.
+#: the bound), no decimals or one or two. Its value is its decimal reading, with no problem.
 _PLAIN_AMOUNT = r"^-?[0-9]{1,9}(?:\.[0-9]{1,2})?$"
 _AMOUNT_FIELDS = pl.Struct({"problem": pl.String, "out": pl.Int64})
 
@@ -95,8 +95,11 @@ def _amount_lanes(texts: pl.Series, *, column: str) -> pl.Series:
     The lanes give the same result for a plain value (the full rules only strip what a plain
     value does not hold); the split only saves the string rewriting on the common form.
     """
-    plain = texts.str.contains(_PLAIN_AMOUNT).fill_null(False)
-    fen = (texts.cast(pl.Decimal(12, 2), strict=False) * 100).cast(pl.Int64)
+    # ``¥5``, ``5元`` and ``¥5元`` are plain too: the full rules strip one leading ¥ and one
+    # trailing 元 from such a value and read the rest, just as this lane does
+    bare = texts.str.strip_prefix("¥").str.strip_suffix("元")
+    plain = bare.str.contains(_PLAIN_AMOUNT).fill_null(False)
+    fen = (bare.cast(pl.Decimal(12, 2), strict=False) * 100).cast(pl.Int64)
     out = pl.select(pl.when(plain).then(fen)).to_series().alias("out")
     problem = pl.Series("problem", [None] * len(texts), dtype=pl.String)
     if not plain.all():
