@@ -48,13 +48,19 @@ def _uniform_width(data: bytes, width: int) -> int | None:
     stops = ends[1:] if ends[-1] == len(data) - 1 else np.append(ends[1:], len(data))
     bounds = np.concatenate(([ends[0]], stops))
     commas = np.flatnonzero(arr == _COMMA)
+    per_line = np.diff(np.searchsorted(commas, bounds))
     quotes = np.flatnonzero(arr == _QUOTE)
     if quotes.size:
         before = np.searchsorted(quotes, np.concatenate(([0], bounds)))
         if bool((np.diff(before) % 2).any()):
             return None
-        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
-    per_line = np.diff(np.searchsorted(commas, bounds))
+        # quotes pair up within their line: discount the commas between each pair, per line
+        opening, closing = quotes[0::2], quotes[1::2]
+        inside = np.searchsorted(commas, closing) - np.searchsorted(commas, opening)
+        line = np.searchsorted(bounds, opening)  # 0 is the header, k the k-th data line
+        data_line = line > 0
+        per_line = per_line - np.bincount(line[data_line] - 1, weights=inside[data_line],
+                                          minlength=per_line.size).astype(per_line.dtype)
     if per_line.size == 0 or not bool((per_line == width - 1).all()):
         return None
     return int(per_line.size)
