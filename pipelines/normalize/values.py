@@ -98,9 +98,12 @@ def _amount_lanes(texts: pl.Series, *, column: str) -> pl.Series:
     # ``¥5``, ``5元`` and ``¥5元`` are plain too: the full rules strip one leading ¥ and one
     # trailing 元 from such a value and read the rest, just as this lane does
     bare = texts.str.strip_prefix("¥").str.strip_suffix("元")
-    plain = bare.str.contains(_PLAIN_AMOUNT).fill_null(False)
     fen = (bare.cast(pl.Decimal(12, 2), strict=False) * 100).cast(pl.Int64)
-    out = pl.select(pl.when(plain).then(fen)).to_series().alias("out")
+    # a blank amount (null text) is 0 without a problem, as the full rules say
+    blank = texts.is_null()
+    out = pl.select(pl.when(blank).then(pl.lit(0, pl.Int64)).otherwise(fen)).to_series().alias("out")
+    plain = bare.str.contains(_PLAIN_AMOUNT).fill_null(False) | blank
+    out = pl.select(pl.when(plain).then(out)).to_series().alias("out")
     problem = pl.Series("problem", [None] * len(texts), dtype=pl.String)
     if not plain.all():
         where = (~plain).arg_true()
