@@ -96,8 +96,11 @@ def test_plain_amount_lane_edges() -> None:
 
 
 def test_nfkc_folds_only_what_is_not_ascii() -> None:
-    got = pl.select(values.nfkc(pl.lit(pl.Series(["１２３", "abc", None, "￥5"])))).to_series().to_list()
+    delivered = pl.Series(["１２３", "abc", None, "￥5"])
+    got = pl.select(values.nfkc(pl.lit(delivered))).to_series().to_list()
     assert got == ["123", "abc", None, "¥5"]
+    assert values._nfkc_series(delivered).to_list() == got
+    assert delivered.to_list() == ["１２３", "abc", None, "￥5"]  # the input is left as delivered
 
 
 @settings(max_examples=50, deadline=None)

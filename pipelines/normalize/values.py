@@ -42,7 +42,8 @@ def _nfkc_series(values: pl.Series) -> pl.Series:
     other = values.str.contains(r"[^\x00-\x7F]").fill_null(False)
     if not other.any():
         return values
-    return values.scatter(other.arg_true(), values.filter(other).str.normalize("NFKC"))
+    # scatter writes into its Series: work on a copy, never on the caller's column
+    return values.clone().scatter(other.arg_true(), values.filter(other).str.normalize("NFKC"))
 
 
 def trimmed(raw: pl.Expr) -> pl.Expr:
