@@ -210,7 +210,7 @@ def add_id_columns(frame: pl.DataFrame, *, raw: str, excel_number: str | None = 
     if excel_number is not None:
         status = pl.when(pl.col(excel_number).fill_null(False)).then(pl.lit("excel_number")).otherwise(status)
     usable = pl.col("id18").is_not_null()
-    staged = staged.with_columns(
+    typed = staged.with_columns(
         id_norm=pl.when(pl.col("_id_is15")).then(pl.concat_str([pl.col("_id_body"), pl.col("_id_check")]))
         .otherwise(text),
         id_status=status,
@@ -223,13 +223,12 @@ def add_id_columns(frame: pl.DataFrame, *, raw: str, excel_number: str | None = 
             pl.when(pl.col("_id_number") % 2 == 1).then(pl.lit("男")).otherwise(pl.lit("女"))),
     ).collect(engine="in-memory")
     # birth dates repeat: each distinct one is parsed once (as birth_on_expr does) and mapped back
-    days = staged.select(pl.col("_id_ymd").unique().drop_nulls()).with_columns(
+    days = typed.select(pl.col("_id_ymd").unique().drop_nulls()).with_columns(
         _id_birth=pl.col("_id_ymd").cast(pl.String).str.zfill(8).str.to_date("%Y%m%d", strict=False))
-    staged = staged.with_columns(
+    return typed.with_columns(
         id_birth_on=pl.col("_id_ymd").replace_strict(days.get_column("_id_ymd"), days.get_column("_id_birth"),
                                                      default=None, return_dtype=pl.Date),
     ).select([*frame.columns, "id_norm", "id_status", "id18", "id_birth_on", "id_sex"])
-    return staged
 
 
 def birth_on_expr(id18: pl.Expr) -> pl.Expr:
