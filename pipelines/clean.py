@@ -17,11 +17,12 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.land import EXCEL_ID, PROBLEM, LandedFile, land_file, sha256_of
-from pipelines.normalize import ids, names, values
-from pipelines.periods import month_end, parse_period
+from pipelines.normalize import values
+from pipelines.normalize.rows import parse_rows
+from pipelines.periods import parse_period
 from pipelines.reasons import reason_code, with_reason_code
-from pipelines.sources import REGISTER, SOURCES, Column, Source, source_of, spec
-from schemas.clean import validate_clean
+from pipelines.sources import REGISTER, SOURCES, Source, source_of, spec
+from schemas.clean import check_clean_layout
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,6 @@ FILES_SCHEMA: dict[str, pl.DataType] = {
     "rows_in": pl.Int64(), "rows_loaded": pl.Int64(), "rows_quarantined": pl.Int64(),
     "rows_duplicate": pl.Int64(), "accepted": pl.Boolean(), "message": pl.String(),
 }
-
-_KEY_NULL = "\x00"
-
 
 @dataclass
 class FolderLoad:
@@ -64,82 +62,6 @@ class CleanResult:
     #: per file: ``file, rows_loaded, rows_quarantined, rows_duplicate``
     counts: pl.DataFrame
     notes: list[str] = field(default_factory=list)
-
-
-# ------------------------------------------------------------------------------ value parsing
-
-
-def _parse(raw: pl.DataFrame, src: Source, *, period: str, need_key: bool) -> pl.DataFrame:
-    """Typed columns, ``_value_problems`` and (when ``need_key``) the comparison key ``_key``."""
-    lf = raw.lazy()
-    texts = [pl.col(c.zh).alias(c.en) for c in src.columns if c.kind in ("id", "name")]
-    texts += [values.trimmed(pl.col(c.zh)).alias(f"_t_{c.en}") for c in src.columns
-              if c.kind in ("money", "decimal")]
-    texts += [values.plain_text(pl.col(c.zh)).alias(c.en) for c in src.columns
-              if c.kind == "text" and not c.enum]
-    lf = lf.with_columns(texts)
-    # months, dates and enumerations repeat a few values: parse each distinct value once
-    distinct_kinds = ("month", "date_req", "date_opt")
-    for col in src.columns:
-        if col.kind in distinct_kinds or col.enum:
-            lf = _join_parsed_distinct(lf, raw, col, period=period)
-    staged = set(lf.collect_schema().names())
-    problems: list[str] = []
-    key_parts: list[pl.Expr] = []
-    for col in src.columns:
-        if col.kind in ("id", "name"):
-            continue
-        text, problem = f"_t_{col.en}", f"_p_{col.en}"
-        options = {"text": text, "out": col.en, "column": col.zh}
-        if col.kind == "money":
-            lf = values.parse_amount(lf, problem=problem, **options)
-        elif col.kind == "decimal":
-            lf = values.parse_decimal(lf, problem=problem, units=col.units, **options)
-        elif col.kind in ("month", "date_req"):
-            pass  # parsed on distinct values above
-        else:
-            problem = ""
-        parsed = pl.col(col.en).cast(pl.String)
-        if problem:
-            problems.append(problem)
-            parsed = pl.when(pl.col(problem).is_null()).then(parsed)
-        # copies are compared on clean values; an unparseable value by its trimmed text
-        key_parts.append(pl.coalesce(parsed, pl.col(text)) if text in staged else parsed)
-    joined = (pl.concat_str([pl.col(p) for p in problems], separator="; ", ignore_nulls=True)
-              if problems else pl.lit(None, pl.String))
-    lf = lf.with_columns(pl.when(joined != "").then(joined).alias("_value_problems"))
-    if need_key:
-        lf = lf.with_columns(
-            pl.concat_str([p.fill_null(_KEY_NULL) for p in key_parts], separator="\x1f").alias("_key"))
-    typed = lf.drop([c for c in lf.collect_schema().names() if c.startswith(("_t_", "_p_"))])
-    typed = typed.collect(engine="in-memory")
-    typed = ids.add_id_columns(typed, raw="id_raw", excel_number=EXCEL_ID)
-    typed = names.add_name_columns(typed, raw="name_raw")
-    if not need_key:
-        return typed
-    return typed.with_columns(
-        pl.concat_str([pl.col("_key"), pl.col("id_norm").fill_null(_KEY_NULL),
-                       pl.col("name_norm").fill_null(_KEY_NULL)], separator="\x1f")
-    )
-
-
-def _join_parsed_distinct(lf: pl.LazyFrame, raw: pl.DataFrame, col: Column, *,
-                          period: str) -> pl.LazyFrame:
-    """Parse a low-cardinality column on its distinct values and join the result back."""
-    text, problem = f"_t_{col.en}", f"_p_{col.en}"
-    distinct = raw.lazy().select(pl.col(col.zh).unique()).with_columns(
-        values.trimmed(pl.col(col.zh)).alias(text))
-    options = {"text": text, "out": col.en, "column": col.zh}
-    if col.kind == "month":
-        distinct = values.parse_month(distinct, problem=problem, latest=period, **options)
-    elif col.kind == "date_req":
-        distinct = values.parse_date(distinct, problem=problem, latest=month_end(period), **options)
-    elif col.kind == "date_opt":
-        distinct = values.parse_date(distinct, problem=None, **options)
-    else:  # an enumeration: compared after NFKC and trimming
-        distinct = distinct.with_columns(pl.col(text).alias(col.en))
-    table = distinct.collect(engine="in-memory")
-    return lf.join(table.lazy(), on=col.zh, how="left", nulls_equal=True, maintain_order="left")
 
 
 def _reasons(*parts: pl.Expr) -> pl.Expr:
@@ -201,7 +123,34 @@ def _enum_notes(clean: pl.DataFrame, src: Source) -> list[str]:
 
 
 def _ordered(raw: pl.DataFrame) -> pl.DataFrame:
-    return raw.sort("file", "row_number").with_row_index("_ord")
+    """Rows in (file, row_number) order with their ordinal ``_ord``.
+
+    Landed files arrive concatenated in that order already; the sort is skipped when one
+    cheap pass shows it (the keys strictly increase), since sorting would not move a row.
+    """
+    file, row = pl.col("file"), pl.col("row_number")
+    increasing = (file > file.shift()) | ((file == file.shift()) & (row > row.shift()))
+    in_order = raw.height < 2 or bool(raw.select(
+        increasing.slice(1).all(ignore_nulls=False).fill_null(False)).item())
+    return (raw if in_order else raw.sort("file", "row_number")).with_row_index("_ord")
+
+
+def _repeats(raw: pl.DataFrame) -> bool:
+    """Whether a 记录号 of a row without a structural problem occurs in more than one row.
+
+    Exact, but cheap for the usual delivery: record numbers issued in increasing order cannot
+    repeat (one comparison per row), and all-distinct ones are told by one count; only a
+    source that has a repeat pays the per-row test.
+    """
+    record = values.plain_text(pl.col("记录号"))
+    numbers = raw.select(record).to_series()
+    if len(numbers) < 2:
+        return False
+    if numbers.null_count() == 0 and bool((numbers.slice(1) > numbers.slice(0, len(numbers) - 1)).all()):
+        return False
+    if numbers.n_unique() == len(numbers):
+        return False
+    return bool(raw.select((record.is_duplicated() & pl.col(PROBLEM).is_null()).any()).item())
 
 
 def clean_extract(raw: pl.DataFrame, *, source: str, period: str) -> CleanResult:
@@ -226,9 +175,8 @@ def clean_extract(raw: pl.DataFrame, *, source: str, period: str) -> CleanResult
     blank = pl.col("record_no").is_null()
     grouped = ~structural & ~blank
     # the comparison of copies is only needed when some record number repeats
-    repeats = bool(raw.select(
-        (values.plain_text(pl.col("记录号")).is_duplicated() & pl.col(PROBLEM).is_null()).any()).item())
-    typed = _parse(_ordered(raw), src, period=period, need_key=repeats)
+    repeats = _repeats(raw)
+    typed = parse_rows(_ordered(raw), src, period=period, need_key=repeats)
     if repeats:
         # the windows run only over the rows whose 记录号 repeats; every other row is one copy
         copies = (typed.filter(grouped).select("_ord", "record_no", "_key")
@@ -278,7 +226,7 @@ def clean_register(raw: pl.DataFrame, *, period: str) -> CleanResult:
         Clean register, quarantine rows (``record_no`` holds the 个人编号), per-file counts and
         a note on household disagreements.
     """
-    typed = _parse(_ordered(raw), REGISTER, period=period, need_key=False)
+    typed = parse_rows(_ordered(raw), REGISTER, period=period, need_key=False)
     structural = pl.col(PROBLEM).is_not_null()
     person = pl.col("person_id")
     copies = pl.len().over(pl.when(person.is_not_null() & ~structural).then(person))
@@ -393,10 +341,10 @@ def load_folder(folder: Path, *, period: str) -> FolderLoad:
         raw[source] = frame.drop(PROBLEM, EXCEL_ID)
         if source == "register":
             result = clean_register(frame, period=period)
-            register = validate_clean(result.clean, source="register")
+            register = check_clean_layout(result.clean, source="register")
         else:
             result = clean_extract(frame, source=source, period=period)
-            extracts[source] = validate_clean(result.clean, source=source)
+            extracts[source] = check_clean_layout(result.clean, source=source)
         quarantines.append(result.quarantine)
         notes.extend(result.notes)
         per_file = {row["file"]: row for row in result.counts.iter_rows(named=True)}

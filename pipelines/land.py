@@ -26,7 +26,6 @@ import codecs
 import csv
 import hashlib
 import re
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +33,7 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
+from pipelines import csvread
 from pipelines.sources import Source
 
 CHUNK = 16 * 1024 * 1024
@@ -48,7 +48,6 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
 _CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f]")
 #: a text delivery has none; random or compressed bytes have about 12 %, executables more
 _BINARY_CONTROL_SHARE = 0.10
-_LINE_SEP = "\x1f"
 
 PROBLEM = "_problem"
 EXCEL_ID = "_id_excel_number"
@@ -112,12 +111,12 @@ def land_file(path: Path, *, spec: Source) -> LandedFile:
             landed.refused = f"{path.name} is empty (0 bytes)"
             return landed
         return _land_xlsx(path, spec, landed)
-    sha, utf8_ok, has_control = _scan(path)
-    landed = LandedFile(file=path.name, source=spec.name, sha256=sha)
-    if path.stat().st_size == 0:
+    data = path.read_bytes()
+    landed = LandedFile(file=path.name, source=spec.name, sha256=hashlib.sha256(data).hexdigest())
+    if not data:
         landed.refused = f"{path.name} is empty (0 bytes)"
         return landed
-    return _land_csv(path, spec, landed, utf8_ok=utf8_ok, has_control=has_control)
+    return _land_csv(data, path.name, spec, landed)
 
 
 # ----------------------------------------------------------------------------------------- CSV
@@ -135,29 +134,6 @@ def _is_binary(head: bytes) -> bool:
     if _CONTROL.search(header_line):
         return True
     return len(_CONTROL.findall(head)) > _BINARY_CONTROL_SHARE * len(head)
-
-
-def _scan(path: Path) -> tuple[str, bool, bool]:
-    """(sha256, whole file is valid UTF-8, a control byte occurs) in one streaming pass."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    digest = hashlib.sha256()
-    utf8_ok, has_control = True, False
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            # control bytes (the fast path's line separator among them) need the exact path
-            has_control = has_control or _CONTROL.search(chunk) is not None
-            if utf8_ok:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    utf8_ok = False
-        if utf8_ok:
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError:
-                utf8_ok = False
-    return digest.hexdigest(), utf8_ok, has_control
 
 
 def _header_names(fields: list[str]) -> list[str]:
@@ -182,15 +158,13 @@ def _count_records(lines: list[bytes]) -> int:
     return sum(1 for line in lines if line.strip())
 
 
-def _land_csv(path: Path, spec: Source, landed: LandedFile, *, utf8_ok: bool,
-              has_control: bool) -> LandedFile:
-    with path.open("rb") as fh:
-        head = fh.read(_BINARY_SNIFF)
-    if _is_binary(head):
-        landed.refused = f"{path.name} is not a text file (binary content)"
+def _land_csv(data: bytes, name: str, spec: Source, landed: LandedFile) -> LandedFile:
+    """Land a CSV held in memory: the file is read once and decoded once."""
+    if _is_binary(data[:_BINARY_SNIFF]):
+        landed.refused = f"{name} is not a text file (binary content)"
         return landed
-    with path.open("rb") as fh:
-        first = fh.readline()
+    cut = data.find(b"\n") + 1 or len(data)
+    first = data[:cut]
     header_bytes = first[len(BOM):] if first.startswith(BOM) else first
     header_bytes = header_bytes.rstrip(b"\r\n")
     encoding = None
@@ -202,98 +176,37 @@ def _land_csv(path: Path, spec: Source, landed: LandedFile, *, utf8_ok: bool,
         encoding = candidate
         break
     if encoding is None:
-        landed.refused = f"{path.name}: the header cannot be decoded as UTF-8 or GB18030"
+        landed.refused = f"{name}: the header cannot be decoded as UTF-8 or GB18030"
         return landed
     landed.encoding = "UTF-8 with BOM" if first.startswith(BOM) else encoding.upper()
     names = _header_names(next(csv.reader([header_text]), []))
     missing = _missing(names, spec)
     if missing:
-        with path.open("rb") as fh:
-            fh.readline()
-            landed.rows_in = _count_records(fh.read().split(b"\n"))
-        landed.refused = f"{path.name} lacks required column {', '.join(missing)}"
+        landed.rows_in = _count_records(data[cut:].split(b"\n"))
+        landed.refused = f"{name} lacks required column {', '.join(missing)}"
         return landed
 
     frame = None
-    if not has_control:
-        if encoding == "utf-8" and utf8_ok:
-            frame = _fast(path, names)
-        elif encoding == "gb18030":
-            with tempfile.TemporaryDirectory(prefix="hedui-land-") as tmp:
-                target = Path(tmp) / "utf8.csv"
-                if _transcode(path, target, encoding):
-                    frame = _fast(target, names)
+    # control bytes (the line reader's separator among them) need the exact path
+    if not csvread.has_control(data):
+        body: bytes | None = data
+        if encoding == "gb18030":
+            try:
+                body = data.decode(encoding).encode("utf-8")
+            except UnicodeDecodeError:
+                body = None
+        # a UTF-8 body is validated by polars itself: a bad byte makes read_body return None
+        if body is not None:
+            frame = csvread.read_body(body, names, PROBLEM)
     if frame is None:
-        frame = _slow(path, names, encoding)
+        frame = _slow(data, names, encoding)
     landed.rows_in = frame.height
-    landed.frame = _shape(frame, names, spec, path.name, landed.sha256)
+    landed.frame = _shape(frame, names, spec, name, landed.sha256)
     return landed
 
 
-def _transcode(source: Path, target: Path, encoding: str) -> bool:
-    """Stream-transcode to UTF-8 in chunks cut at line ends; False at the first bad byte.
-
-    GB18030 trail bytes are never 0x0A, so a chunk cut after a newline never splits a character.
-    """
-    rest = b""
-    with source.open("rb") as src, target.open("wb") as out:
-        while True:
-            chunk = src.read(CHUNK)
-            if not chunk:
-                break
-            data = rest + chunk
-            cut = data.rfind(b"\n") + 1
-            data, rest = data[:cut], data[cut:]
-            try:
-                out.write(data.decode(encoding).encode("utf-8"))
-            except UnicodeDecodeError:
-                return False
-        try:
-            out.write(rest.decode(encoding).encode("utf-8"))
-        except UnicodeDecodeError:
-            return False
-    return True
-
-
-def _fast(path: Path, names: list[str]) -> pl.DataFrame | None:
-    """Polars parse of a cleanly decoded UTF-8 file; None when any record needs the exact path."""
-    lines = pl.read_csv(path, has_header=False, separator=_LINE_SEP, quote_char=None,
-                        new_columns=["line"], infer_schema=False, low_memory=False)
-    line = pl.col("line")
-    is_record = line.str.contains(r"\S").fill_null(False)
-    lines = lines.slice(1).with_columns(
-        _quotes=line.str.count_matches('"', literal=True).fill_null(0),
-        _commas=line.str.count_matches(",", literal=True).fill_null(0),
-        _record=is_record,
-    )
-    width = len(names)
-    checks = lines.select(
-        odd_quotes=(pl.col("_quotes") % 2 == 1).any(),
-        bad_plain=(pl.col("_record") & (pl.col("_quotes") == 0) & (pl.col("_commas") + 1 != width)).any(),
-    )
-    if checks.item(0, "odd_quotes") or checks.item(0, "bad_plain"):
-        return None
-    # only lines with quotes need their quoted commas discounted
-    quoted = lines.filter(pl.col("_quotes") > 0).select(
-        (line.str.replace_all(r'"[^"]*"', "").str.count_matches(",", literal=True) + 1 != width).any()
-    ).item()
-    if quoted:
-        return None
-    try:
-        data = pl.read_csv(path, has_header=True, infer_schema=False, low_memory=False)
-    except pl.exceptions.PolarsError:
-        return None
-    if data.height != lines.height or data.width != len(names):
-        return None
-    data.columns = names
-    keep = lines.get_column("_record")
-    data = data.filter(keep)
-    return data.with_columns(pl.lit(None, pl.String).alias(PROBLEM))
-
-
-def _slow(path: Path, names: list[str], encoding: str) -> pl.DataFrame:
+def _slow(raw: bytes, names: list[str], encoding: str) -> pl.DataFrame:
     """Exact parse: one record at a time, so a bad record is marked and the rest loads."""
-    raw = path.read_bytes()
     if raw.startswith(BOM):
         raw = raw[len(BOM):]
     physical = raw.split(b"\n")[1:]

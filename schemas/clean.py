@@ -134,6 +134,45 @@ class CleanLayerError(ValueError):
     """A clean frame broke its schema: a bug in the clean stage, never a data problem."""
 
 
+def check_clean_layout(frame: pl.DataFrame, *, source: str) -> pl.DataFrame:
+    """Check a clean frame's columns, their order and dtypes against its source's schema.
+
+    The check the clean stage runs on every folder. Pandera validates a LazyFrame at schema
+    depth: no value is scanned again. The value rules of the schema hold by construction of
+    :mod:`pipelines.clean`, whose parse is what decides them (a required amount, month or date
+    that is blank or does not parse, a blank 记录号/个人编号, a repeated key: the row is
+    quarantined, never clean; ``id18``, ``id_status``, ``id_sex`` and months are produced only
+    in their patterns). :func:`validate_clean` checks the values too.
+
+    Parameters
+    ----------
+    frame
+        Clean rows of one source (or the register).
+    source
+        Its source name, ``register`` included.
+
+    Returns
+    -------
+    pl.DataFrame
+        The same frame.
+
+    Raises
+    ------
+    CleanLayerError
+        Naming the missing, extra, misordered or mistyped columns.
+    """
+    try:
+        CLEAN_SCHEMAS[source].validate(frame.lazy(), lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        # a column missing or extra is named by its failure case, a wrong dtype by its column
+        detail = "; ".join(sorted({f"{check}: {col if col in CLEAN_SCHEMAS[source].columns else case}"
+                                   for col, check, case in
+                                   cases.select("column", "check", "failure_case").iter_rows()}))
+        raise CleanLayerError(f"clean {source} frame breaks its schema: {detail}") from None
+    return frame
+
+
 def validate_clean(frame: pl.DataFrame, *, source: str) -> pl.DataFrame:
     """Validate a clean frame against its source's schema and key uniqueness.
 

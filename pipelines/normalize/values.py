@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
+from functools import partial
 
 import polars as pl
 
@@ -28,10 +29,26 @@ _DATE = (
 _DECIMAL = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$"
 
 
+def nfkc(raw: pl.Expr) -> pl.Expr:
+    """NFKC-normalised text (full-width -> half-width), computed for non-ASCII values only.
+
+    An ASCII string is its own NFKC form, and most delivered values (amounts, IDs, record
+    numbers) are ASCII: only the others are normalised and put back in place.
+    """
+    return raw.map_batches(_nfkc_series, return_dtype=pl.String, is_elementwise=True)
+
+
+def _nfkc_series(values: pl.Series) -> pl.Series:
+    other = values.str.contains(r"[^\x00-\x7F]").fill_null(False)
+    if not other.any():
+        return values
+    # scatter writes into its Series: work on a copy, never on the caller's column
+    return values.clone().scatter(other.arg_true(), values.filter(other).str.normalize("NFKC"))
+
+
 def trimmed(raw: pl.Expr) -> pl.Expr:
     """NFKC-normalised (full-width -> half-width) and trimmed text; null when blank."""
-    text = raw.str.normalize("NFKC").str.strip_chars()
-    return pl.when(text.str.len_chars() > 0).then(text)
+    return nfkc(raw).str.strip_chars().replace("", None)
 
 
 def _says(column: str, text: str, what: str) -> pl.Expr:
@@ -59,14 +76,67 @@ def parse_amount(lf: pl.LazyFrame, *, text: str, out: str, problem: str, column:
     pl.LazyFrame
         ``lf`` with ``out`` and ``problem`` added.
     """
+    fields = f"_amount_{out}"
+    lane = partial(_amount_lanes, column=column)
+    lf = lf.with_columns(pl.col(text).map_batches(lane, return_dtype=_AMOUNT_FIELDS, is_elementwise=True)
+                         .alias(fields))
+    return lf.with_columns(pl.col(fields).struct.field("problem").alias(problem),
+                           pl.col(fields).struct.field("out").alias(out)).drop(fields)
+
+
+#: an amount already in its plain form: no sign but ``-``, at most 9 integer digits (so below
+#: the bound), no decimals or one or two. Its value is its decimal reading, with no problem.
+_PLAIN_AMOUNT = r"^-?[0-9]{1,9}(?:\.[0-9]{1,2})?$"
+_AMOUNT_FIELDS = pl.Struct({"problem": pl.String, "out": pl.Int64})
+
+
+def _amount_lanes(texts: pl.Series, *, column: str) -> pl.Series:
+    """Parse amounts in two lanes: plain ones by one decimal cast, the others by the full rules.
+
+    The lanes give the same result for a plain value (the full rules only strip what a plain
+    value does not hold); the split only saves the string rewriting on the common form.
+    """
+    # ``¥5``, ``5元`` and ``¥5元`` are plain too: the full rules strip one leading ¥ and one
+    # trailing 元 from such a value and read the rest, just as this lane does
+    bare = texts.str.strip_prefix("¥").str.strip_suffix("元")
+    fen = (bare.cast(pl.Decimal(12, 2), strict=False) * 100).cast(pl.Int64)
+    # a blank amount (null text) is 0 without a problem, as the full rules say
+    blank = texts.is_null()
+    out = pl.select(pl.when(blank).then(pl.lit(0, pl.Int64)).otherwise(fen)).to_series().alias("out")
+    plain = bare.str.contains(_PLAIN_AMOUNT).fill_null(False) | blank
+    out = pl.select(pl.when(plain).then(out)).to_series().alias("out")
+    problem = pl.Series("problem", [None] * len(texts), dtype=pl.String)
+    if not plain.all():
+        where = (~plain).arg_true()
+        other = _parse_amount_general(pl.DataFrame({"text": texts.filter(~plain)}).lazy(),
+                                      text="text", out="out", problem="problem",
+                                      column=column).collect(engine="in-memory")
+        out = out.scatter(where, other.get_column("out"))
+        problem = problem.scatter(where, other.get_column("problem"))
+    return pl.DataFrame([problem, out]).to_struct(texts.name)
+
+
+def _parse_amount_general(lf: pl.LazyFrame, *, text: str, out: str, problem: str,
+                          column: str) -> pl.LazyFrame:
+    """The full amount rules of :func:`parse_amount`, on every row of ``lf``."""
     body = (pl.col(text).str.replace_all(r"[,\s]", "").str.replace(r"元$", "")
             .str.replace(r"^([+-]?)[¥$]", "${1}"))
     t = f"_amt_{out}"
-    lf = lf.with_columns(body.str.extract_groups(_AMOUNT).alias(t))
+    lf = lf.with_columns(body.alias(t))
+    # the pattern is only matched (no capture groups, which cost a slower regex engine); a
+    # matching body is [sign] digits [. digits], so its parts are a slice and a split
     lf = lf.with_columns(
-        pl.col(t).struct.field("1").alias(t + "_sign"),
-        pl.col(t).struct.field("2").alias(t + "_whole"),
-        pl.col(t).struct.field("3").fill_null("").alias(t + "_frac"),
+        pl.col(t).str.contains(_AMOUNT).fill_null(False).alias(t + "_ok"),
+        pl.col(t).str.slice(0, 1).is_in(["+", "-"]).fill_null(False).alias(t + "_signed"),
+    )
+    ok, signed = pl.col(t + "_ok"), pl.col(t + "_signed")
+    parts = (pl.when(signed).then(pl.col(t).str.slice(1)).otherwise(pl.col(t))
+             .str.split_exact(".", 1))
+    lf = lf.with_columns(
+        pl.when(ok).then(pl.when(signed).then(pl.col(t).str.slice(0, 1)).otherwise(pl.lit("")))
+        .alias(t + "_sign"),
+        pl.when(ok).then(parts.struct.field("field_0")).alias(t + "_whole"),
+        pl.when(ok).then(parts.struct.field("field_1")).fill_null("").alias(t + "_frac"),
     )
     whole, frac = pl.col(t + "_whole"), pl.col(t + "_frac")
     lf = lf.with_columns(
@@ -88,7 +158,8 @@ def parse_amount(lf: pl.LazyFrame, *, text: str, out: str, problem: str, column:
         .when(pl.col(problem).is_not_null()).then(None)
         .when(pl.col(t + "_sign") == "-").then(-mag).otherwise(mag).cast(pl.Int64).alias(out)
     )
-    return lf.drop(t, t + "_sign", t + "_whole", t + "_frac", t + "_long", t + "_mag")
+    return lf.drop(t, t + "_ok", t + "_signed", t + "_sign", t + "_whole", t + "_frac", t + "_long",
+                   t + "_mag")
 
 
 def parse_month(lf: pl.LazyFrame, *, text: str, out: str, problem: str, column: str,
