@@ -25,13 +25,12 @@ import math
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import fastexcel
 import polars as pl
-import yaml
 
 from pipelines.flags import data_dependent_flags
 from pipelines.report.layout import (
@@ -178,13 +177,16 @@ class ImportResult:
 # --------------------------------------------------------------------------- parameters
 
 
-def load_decision_params(path: Path | None = None) -> dict:
-    """Read the re-raise parameters from ``rules/decisions.yaml``.
+def load_decision_params(path: Path | None = None, *, on: date | None = None) -> dict:
+    """Read the re-raise parameters from ``rules/decisions.yaml``, resolved on a day.
 
     Parameters
     ----------
     path : Path, optional
         The YAML file; ``rules/decisions.yaml`` of this repository by default.
+    on : date, optional
+        The day its dated values are resolved on (:mod:`pipelines.dated`; a run of P passes the
+        last day of P through :mod:`pipelines.plan`); today when None.
 
     Returns
     -------
@@ -199,8 +201,10 @@ def load_decision_params(path: Path | None = None) -> dict:
         Naming the file and the entry when an entry is missing, lacks its value, description or
         source, or holds a value of the wrong kind.
     """
+    from pipelines.dated import resolve_file
+
     path = Path(path) if path is not None else DEFAULT_PARAMS_PATH
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = resolve_file(path, on).tree
     if not isinstance(doc, Mapping):
         raise ValueError(f"{path}: expected a mapping of parameters")
     out: dict = {}
