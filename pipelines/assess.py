@@ -50,13 +50,13 @@ from pipelines.flags import (
     Params,
     load_flag_programmes,
 )
-from pipelines.periods import month_end, month_start, parse_period, window
+from pipelines.periods import Period, month_end, month_start
+from pipelines.plan import windows
 from pipelines.rulebook import (
     DIBAO_STANDARD,
     TEKUN_RATIO,
     TEKUN_STANDARD,
     Rulebook,
-    RulebookError,
     Rules,
 )
 from pipelines.sources import EXTRACT_SOURCES, INCOME_SOURCES, SNAPSHOT_SOURCES
@@ -120,9 +120,10 @@ def assess_period(
     register: pl.DataFrame,
     facts: dict[str, pl.DataFrame],
     deliveries: pl.DataFrame,
-    rulebook: Rulebook,
+    rulebook: Rulebook | None = None,
     districts: Sequence[str] | None = None,
     history: pl.DataFrame | None = None,
+    rules: Rules | None = None,
 ) -> Assessment:
     """Assess every household of P's register (in the districts named) and raise its flags.
 
@@ -138,13 +139,16 @@ def assess_period(
         ``link_method``. A source absent from the dict has no matched rows.
     deliveries : pl.DataFrame
         ``period, source, files_accepted, files_refused``, one row per (folder, source).
-    rulebook : Rulebook
-        Resolved at the end of P.
+    rulebook : Rulebook, optional
+        Resolved at the end of P; not needed when ``rules`` is given.
     districts : Sequence[str], optional
         The districts in scope; all districts of the register when None.
     history : pl.DataFrame, optional
         Earlier assessments (``pipelines.gradual_exit.HISTORY_COLUMNS``), read only when
         ``gradual_exit_months`` is in force (低保渐退, :mod:`pipelines.gradual_exit`).
+    rules : Rules, optional
+        The rulebook already resolved on the last day of P (a run's plan,
+        :mod:`pipelines.plan`); it must be resolved on that day.
 
     Returns
     -------
@@ -155,8 +159,13 @@ def assess_period(
     RulebookError
         When a district in scope has no standard in force at the end of P.
     """
-    parse_period(period)
-    rules = rulebook.at(month_end(period))
+    day = Period.parse(period).last_day
+    if rules is None:
+        if rulebook is None:
+            raise ValueError("assess_period needs the rulebook or the rules resolved at the end of P")
+        rules = rulebook.at(day)
+    elif rules.day != day:
+        raise ValueError(f"rules resolved on {rules.day}, not on the last day of {period} ({day})")
     ctx = _Context.build(period, rules, deliveries, load_flag_programmes(rules))
 
     reg = _register_in_scope(register, districts)
@@ -209,18 +218,11 @@ class _Context:
     @staticmethod
     def build(period: str, rules: Rules, deliveries: pl.DataFrame,
               programmes: dict[str, tuple[str, ...] | None]) -> _Context:
-        raw_win = rules.value("income_window_months")
-        if raw_win != raw_win.to_integral_value() or raw_win < 1:
-            raise RulebookError(f"income_window_months in force on {rules.day} is {raw_win}: "
-                                "it must be a whole number of months, at least 1")
-        win = int(raw_win)
-        w = tuple(window(period, win))
-        drop_n = _whole_months(rules, "income_drop_months", 2)
-        recent = _whole_months(rules, "income_drop_recent_months", 1)
-        if recent >= drop_n:
-            raise RulebookError(f"income_drop_recent_months in force on {rules.day} is {recent}: it "
-                                f"must be fewer than income_drop_months ({drop_n})")
-        drop = tuple(window(period, drop_n))
+        # W and the INCOME_DROP months: one definition, shared with the run plan
+        span = windows(Period.parse(period), rules)
+        w = tuple(p.label for p in span.income)
+        drop = tuple(p.label for p in span.drop)
+        recent = span.drop_recent
         dl = deliveries.select(
             pl.col("period").cast(pl.String), pl.col("source").cast(pl.String),
             pl.col("files_accepted").cast(pl.Int64).fill_null(0),
@@ -248,14 +250,6 @@ class _Context:
             snapshot_state=state, drop_computable=drop_ok, deduction=1 - rate,
             missing_sources=tuple(missing), programmes=programmes,
         )
-
-
-def _whole_months(rules: Rules, name: str, least: int) -> int:
-    raw = rules.value(name)
-    if raw != raw.to_integral_value() or raw < least:
-        raise RulebookError(f"{name} in force on {rules.day} is {raw}: it must be a whole number "
-                            f"of months, at least {least}")
-    return int(raw)
 
 
 def _frac(rules: Rules, name: str) -> Fraction:
