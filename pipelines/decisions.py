@@ -19,9 +19,7 @@ Grain of ``decisions``: one row per staff decision (kind ``link`` or ``flag``).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import math
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +30,9 @@ import duckdb
 import fastexcel
 import polars as pl
 
+# the evidence text is read where it is written (pipelines/evidence.py), not re-parsed here
+from pipelines.evidence import number as _number
+from pipelines.evidence import parse as _parse_evidence
 from pipelines.flags import data_dependent_flags
 from pipelines.report.layout import (
     FLAG_DECISIONS,
@@ -994,30 +995,6 @@ def annotate_flags(flags: pl.DataFrame, decisions: pl.DataFrame, *, params: dict
 
 
 # --------------------------------------------------------------------------- evidence
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, Mapping):
-        value = value.get("value")
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    try:
-        number = float(str(value))
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _parse_evidence(text: str | None) -> dict | None:
-    if text is None:
-        return None
-    try:
-        doc = json.loads(text)
-    except (TypeError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 def _record_counts(evidence: Mapping) -> dict[str, int]:
