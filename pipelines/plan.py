@@ -30,7 +30,13 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from pipelines.periods import Period, Quarter
-from pipelines.rulebook import DEFAULT_PARAMETERS, Rulebook, RulebookError, Rules, load_rulebook
+from pipelines.rulebook import (
+    DEFAULT_PARAMETERS,
+    Rulebook,
+    RulebookError,
+    Rules,
+    load_rulebook,
+)
 from pipelines.run.context import RunFailed
 
 #: the repository's dated rules files besides the parameters folder

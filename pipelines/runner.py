@@ -41,18 +41,55 @@ from pipelines.run.execute import (
     execute_quarterly,
     quarter_summary_frame,
 )
-from pipelines.run.folders import _link_overrides, _load_and_match, stage_land_clean, stage_match
-from pipelines.run.publish import build_summary, input_entries, record_failure, stage_publish
+from pipelines.run.folders import (
+    _link_overrides,
+    _load_and_match,
+    stage_land_clean,
+    stage_match,
+)
+from pipelines.run.publish import (
+    build_summary,
+    input_entries,
+    record_failure,
+    stage_publish,
+)
 
 __all__ = [
-    "AssessRef", "FileStillBeingWritten", "FolderRef", "PartitionFailed", "PlanError",
-    "ProgressFn", "RunContext", "RunFailed", "RunPlan", "Stages", "as_dict", "build_summary",
-    "code_version", "deliveries_frame", "execute_monthly", "execute_quarterly", "input_entries",
-    "months_to_load", "quarter_summary_frame", "record_failure", "scratch_root", "set_reporter",
-    "stage_assess", "stage_land_clean", "stage_match", "stage_publish",
+    "AssessRef",
+    "FileStillBeingWritten",
+    "FolderRef",
+    "PartitionFailed",
+    "PlanError",
+    "ProgressFn",
+    "RunContext",
+    "RunFailed",
+    "RunPlan",
+    "Stages",
     # private helpers other modules of the package reach for
-    "_assert_folder_settled", "_facts", "_link_overrides", "_load_and_match", "_precheck",
-    "_remove_dead_scratch", "_report", "_require_register",
+    "_assert_folder_settled",
+    "_facts",
+    "_link_overrides",
+    "_load_and_match",
+    "_precheck",
+    "_remove_dead_scratch",
+    "_report",
+    "_require_register",
+    "as_dict",
+    "build_summary",
+    "code_version",
+    "deliveries_frame",
+    "execute_monthly",
+    "execute_quarterly",
+    "input_entries",
+    "months_to_load",
+    "quarter_summary_frame",
+    "record_failure",
+    "scratch_root",
+    "set_reporter",
+    "stage_assess",
+    "stage_land_clean",
+    "stage_match",
+    "stage_publish",
 ]
 
 

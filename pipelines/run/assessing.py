@@ -61,7 +61,11 @@ def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
     """Assess and flag ``period`` from the folders of its window; writes two parquet files."""
     from pipelines import gradual_exit
     from pipelines.assess import assess_period
-    from pipelines.review_queue import accepted_facts, pending_review, touched_households
+    from pipelines.review_queue import (
+        accepted_facts,
+        pending_review,
+        touched_households,
+    )
     from schemas.published import ASSESSMENTS, FLAGS_TABLE
 
     _report("assess", "start", period=period)

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,7 +113,7 @@ class RunContext:
         from pipelines import warehouse as wh
         from pipelines.fsio import private_dir
 
-        run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         work = scratch_root(warehouse)
         _remove_dead_scratch(work)
         # the scratch holds cleaned rows with ID numbers and names: staff's account only
@@ -123,7 +123,7 @@ class RunContext:
         (scratch / "pid").write_text(str(os.getpid()))
         (scratch / "host").write_text(socket.gethostname())
         return cls(run_id=run_id, flow=flow, incoming=incoming, warehouse=warehouse,
-                   scratch=scratch, started_at=datetime.now(timezone.utc),
+                   scratch=scratch, started_at=datetime.now(UTC),
                    rules_dir=rules_dir, matching_file=matching_file, use_cache=use_cache,
                    rekey=rekey)
 

@@ -19,7 +19,13 @@ from pipelines.deliveries import delivery_changes
 from pipelines.periods import Period, Quarter
 from pipelines.plan import RuleFiles, build_plan
 from pipelines.run.assessing import stage_assess
-from pipelines.run.context import AssessRef, FolderRef, PartitionFailed, RunContext, RunFailed
+from pipelines.run.context import (
+    AssessRef,
+    FolderRef,
+    PartitionFailed,
+    RunContext,
+    RunFailed,
+)
 from pipelines.run.folders import _load_and_match, stage_land_clean, stage_match
 from pipelines.run.publish import build_summary, input_entries, stage_publish
 

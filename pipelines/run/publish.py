@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 
 from pipelines import periods as pp
 from pipelines.reasons import count_by_kind
-from pipelines.run.context import AssessRef, FolderRef, RunContext, _report, code_version
+from pipelines.run.context import (
+    AssessRef,
+    FolderRef,
+    RunContext,
+    _report,
+    code_version,
+)
 from pipelines.sources import EXTRACT_SOURCES
 
 
@@ -108,7 +114,7 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
                 con.unregister("_hedui_quarter_summary")
         fairness = publish_fairness(con, [a.period for a in assessed])
         summary["fairness_warnings"] = fairness_warnings(fairness)
-        finished = datetime.now(timezone.utc)
+        finished = datetime.now(UTC)
         con.execute(
             """INSERT INTO runs (run_id, flow, period, districts, status, started_at, finished_at,
                                  rulebook_version, code_version, inputs, summary, message)
@@ -147,7 +153,7 @@ def record_failure(ctx: RunContext, *, period_label: str, districts: Sequence[st
                        finished_at, rulebook_version, code_version, inputs, summary, message)
                    VALUES (?, ?, ?, ?, 'failed', ?, ?, NULL, ?, ?, NULL, ?)""",
                 [ctx.run_id, ctx.flow, period_label, ",".join(districts) if districts else None,
-                 ctx.started_at, datetime.now(timezone.utc), code_version(),
+                 ctx.started_at, datetime.now(UTC), code_version(),
                  json.dumps(input_entries(refs), ensure_ascii=False), message])
     except Exception:  # noqa: BLE001 - the run already failed; its own error is what counts
         pass
