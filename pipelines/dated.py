@@ -75,13 +75,16 @@ def _as_day(key: Any, file: Path, where: str) -> date | None:
 
 def _resolve(node: Any, day: date, file: Path, where: str, changes: list[date]) -> Any:
     if isinstance(node, Mapping) and node:
-        days = {k: _as_day(k, file, f"{where}.{k}" if where else str(k)) for k in node}
-        dated = [k for k, d in days.items() if d is not None]
-        if dated and len(dated) != len(node):
+        days: dict[Any, date] = {}
+        for k in node:
+            d = _as_day(k, file, f"{where}.{k}" if where else str(k))
+            if d is not None:
+                days[k] = d
+        if days and len(days) != len(node):
             raise DatedFileError(f"{file}：`{where or '(顶层)'}` 混用了生效日期和名称；按日期给值时，"
                                  "每个键都必须是日期（YYYY-MM-DD）")
-        if dated:
-            ordered = sorted(((days[k], node[k]) for k in dated), key=lambda kv: kv[0])
+        if days:
+            ordered = sorted(((d, node[k]) for k, d in days.items()), key=lambda kv: kv[0])
             in_force = [(d, v) for d, v in ordered if d <= day]
             if not in_force:
                 raise DatedFileError(f"{file}：`{where}` 在 {day.isoformat()} 没有生效的值"

@@ -321,7 +321,7 @@ def build_plan(kind: str, label: str | Period | Quarter, files: RuleFiles) -> Ru
         text = quarter.label
     else:
         raise ValueError(f"unknown run kind {kind!r}")
-    return RunPlan(kind=kind, label=text, assessed=assessed, prior=prior, rulebook=rulebook,
+    return RunPlan(kind="monthly" if kind == "monthly" else "quarterly", label=text, assessed=assessed, prior=prior, rulebook=rulebook,
                    files=files, matching=_matching(files, assessed[-1].period))
 
 
