@@ -98,7 +98,7 @@ class Assessment:
 
 def assess_period(
     *,
-    period: str,
+    period: str | Period,
     register: pl.DataFrame,
     facts: dict[str, pl.DataFrame],
     deliveries: pl.DataFrame,
@@ -111,8 +111,8 @@ def assess_period(
 
     Parameters
     ----------
-    period : str
-        P, ``'YYYY-MM'``.
+    period : str or Period
+        P, ``'YYYY-MM'`` (or already parsed, as a run's plan holds it).
     register : pl.DataFrame
         P's clean register (``household_id, person_id, district_code, urban_rural, programme,
         disability_grade, serious_illness`` at least).
@@ -141,14 +141,16 @@ def assess_period(
     RulebookError
         When a district in scope has no standard in force at the end of P.
     """
-    day = Period.parse(period).last_day
+    month = Period.parse(period)
+    period = month.label
+    day = month.last_day
     if rules is None:
         if rulebook is None:
             raise ValueError("assess_period needs the rulebook or the rules resolved at the end of P")
         rules = rulebook.at(day)
     elif rules.day != day:
         raise ValueError(f"rules resolved on {rules.day}, not on the last day of {period} ({day})")
-    ctx = _Context.build(period, rules, deliveries, load_flag_programmes(rules))
+    ctx = _Context.build(month, rules, deliveries, load_flag_programmes(rules))
 
     reg = _register_in_scope(register, districts)
     scope = set(districts) if districts is not None else set(reg["district_code"].drop_nulls())

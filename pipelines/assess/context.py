@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import polars as pl
 
-from pipelines.periods import Period, month_end
+from pipelines.periods import Period
 from pipelines.plan import windows
 from pipelines.rulebook import Rules
 from pipelines.sources import EXTRACT_SOURCES, INCOME_SOURCES, SNAPSHOT_SOURCES
@@ -38,6 +38,7 @@ _KEY_COLUMNS: dict[str, pl.DataType] = {
 @dataclass(frozen=True)
 class _Context:
     period: str
+    month: Period  # P as a value (its days), parsed once by the caller
     rules: Rules
     window: tuple[str, ...]
     drop_months: tuple[str, ...]  # income_drop_months ending with P
@@ -51,10 +52,11 @@ class _Context:
     programmes: dict[str, tuple[str, ...] | None]
 
     @staticmethod
-    def build(period: str, rules: Rules, deliveries: pl.DataFrame,
+    def build(month: Period, rules: Rules, deliveries: pl.DataFrame,
               programmes: dict[str, tuple[str, ...] | None]) -> _Context:
+        period = month.label
         # W and the INCOME_DROP months: one definition, shared with the run plan
-        span = windows(Period.parse(period), rules)
+        span = windows(month, rules)
         w = tuple(p.label for p in span.income)
         drop = tuple(p.label for p in span.drop)
         recent = span.drop_recent
@@ -80,7 +82,7 @@ class _Context:
             missing.append("bank_partial")
         rate = Fraction(rules.value("employment_cost_deduction_rate"))
         return _Context(
-            period=period, rules=rules, window=w, drop_months=drop, drop_recent=recent,
+            period=period, month=month, rules=rules, window=w, drop_months=drop, drop_recent=recent,
             months_delivered=months,
             snapshot_state=state, drop_computable=drop_ok, deduction=1 - rate,
             missing_sources=tuple(missing), programmes=programmes,
@@ -140,7 +142,7 @@ def _persons(reg: pl.DataFrame, deaths: pl.DataFrame, ctx: _Context) -> pl.DataF
     """Register members of P with their death records (folders of W, dated ≤ end of P)."""
     d = deaths.filter(
         pl.col("period").is_in(list(ctx.window))
-        & (pl.col("died_on") <= month_end(ctx.period))
+        & (pl.col("died_on") <= ctx.month.last_day)
     ).group_by("person_id").agg(
         pl.struct("source", "period", "record_no", "link_method").alias("death_records")
     )

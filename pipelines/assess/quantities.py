@@ -12,7 +12,6 @@ from pipelines import evidence as ev
 from pipelines.assess.context import _Context, _facts, _frac, _keys, _living_rows
 from pipelines.assess.money import _I, MONEY, _decimal_yuan, _round_half_away
 from pipelines.flags import REGISTRY, Params
-from pipelines.periods import month_end, month_start
 from pipelines.rulebook import DIBAO_STANDARD, TEKUN_RATIO, TEKUN_STANDARD, Rules
 from pipelines.sources import INCOME_SOURCES
 
@@ -122,7 +121,8 @@ def _snapshots(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.Data
 def _medical(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.DataFrame,
              ctx: _Context, contrib: list[pl.DataFrame]) -> pl.DataFrame:
     med = _living_rows(_facts(facts, "medical", ctx), living).filter(
-        pl.col("settled_on").is_between(month_start(ctx.window[0]), month_end(ctx.period))
+        pl.col("settled_on").is_between((ctx.month - (len(ctx.window) - 1)).first_day,
+                                        ctx.month.last_day)
     )
     contrib.append(_keys(med, "medical"))
     sums = med.group_by("hh_idx").agg(pl.col("self_paid_fen").sum().alias("medical_sum"))

@@ -88,7 +88,7 @@ def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
     if gradual_exit.months_in_force(rules):
         # 低保渐退 counts from the first month over S in the earlier assessments
         history = gradual_exit.earlier_assessments(ctx.warehouse, ctx.scratch, period)
-    result = assess_period(period=period, register=register, facts=facts,
+    result = assess_period(period=plan.period, register=register, facts=facts,
                            deliveries=deliveries_frame(window_refs), rules=rules,
                            districts=scope, history=history)
     out = ctx.scratch / f"assess-{period}{tag}"
@@ -100,7 +100,7 @@ def stage_assess(ctx: RunContext, period: str, refs: Sequence[FolderRef], *,
     # (only the households review records touch: a household's outcome depends on its own members)
     with_review = accepted_facts(window_refs, facts)
     touched = register.filter(pl.col("household_id").is_in(touched_households(with_review, register)))
-    accepted = (assess_period(period=period, register=touched, facts=with_review,
+    accepted = (assess_period(period=plan.period, register=touched, facts=with_review,
                               deliveries=deliveries_frame(window_refs), rules=rules,
                               districts=scope) if touched.height else
                 type(result)(assessments=result.assessments.head(0), flags=result.flags.head(0),
