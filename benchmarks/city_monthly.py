@@ -16,6 +16,7 @@ separately by ``--with-prefect``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import resource
@@ -140,9 +141,11 @@ def run_city(city: Path, period: str, work: Path) -> Result:
         with MemorySampler() as mem:
             load_before = os.getloadavg()[0]
             t_all, c_all = time.perf_counter(), _cpu_seconds()
-            from pipelines.rulebook import load_rulebook
+            from pipelines.plan import monthly_plan
 
-            months = runner.months_to_load(period, runner.rulebook_window(load_rulebook(), period))
+            # the run's plan, built once, as execute_monthly does (the stages read it from ctx)
+            ctx = dataclasses.replace(ctx, plan=monthly_plan(period))
+            months = ctx.plan.folders
             refs = []
             for m in months:
                 with mem.window(stages, "land+validate"):

@@ -34,14 +34,18 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def folder_key(folder: Path, *, matching_file: Path | None, overrides: Path | None) -> str:
-    """The cache key of one folder's land+clean+match result."""
+def folder_key(folder: Path, *, matching_file: Path | None, overrides: Path | None,
+               matching_version: str | None = None) -> str:
+    """The cache key of one folder's land+clean+match result (``matching_version``: the version
+    of the linkage parameters in force, which dated values of the file can change)."""
     h = hashlib.sha256(code_fingerprint().encode())
     for f in sorted(p for p in folder.iterdir() if p.is_file()):
         h.update(f.name.encode())
         h.update(sha256_of(f).encode())
     h.update(Path(matching_file or ROOT / "rules" / "matching.yaml").read_bytes())
     h.update(sha256_of(overrides).encode() if overrides is not None and overrides.exists() else b"-")
+    if matching_version is not None:
+        h.update(matching_version.encode())
     return h.hexdigest()[:32]
 
 

@@ -7,14 +7,15 @@ Decisions never remove a row from ``flags``.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping
 
 import duckdb
 import polars as pl
 
 from pipelines.decisions.table import existing_decisions
+# the evidence text is read where it is written (pipelines/evidence.py), not re-parsed here
+from pipelines.evidence import number as _number
+from pipelines.evidence import parse as _parse_evidence
 
 _FLAG_DECISION_FRAME = {
     "decision_id": pl.Int64(), "period": pl.String(), "household_id": pl.String(),
@@ -107,30 +108,6 @@ def annotate_flags(flags: pl.DataFrame, decisions: pl.DataFrame, *, params: dict
 
 
 # --------------------------------------------------------------------------- evidence
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, Mapping):
-        value = value.get("value")
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    try:
-        number = float(str(value))
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _parse_evidence(text: str | None) -> dict | None:
-    if text is None:
-        return None
-    try:
-        doc = json.loads(text)
-    except (TypeError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 def _record_counts(evidence: Mapping) -> dict[str, int]:

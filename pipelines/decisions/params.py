@@ -8,9 +8,8 @@ quantities compared and the sources whose new records re-raise. This module read
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
-
-import yaml
 
 from pipelines.flags import data_dependent_flags
 from pipelines.sources import EXTRACT_SOURCES
@@ -18,13 +17,16 @@ from pipelines.sources import EXTRACT_SOURCES
 DEFAULT_PARAMS_PATH = Path(__file__).resolve().parents[2] / "rules" / "decisions.yaml"
 
 
-def load_decision_params(path: Path | None = None) -> dict:
-    """Read the re-raise parameters from ``rules/decisions.yaml``.
+def load_decision_params(path: Path | None = None, *, on: date | None = None) -> dict:
+    """Read the re-raise parameters from ``rules/decisions.yaml``, resolved on a day.
 
     Parameters
     ----------
     path : Path, optional
         The YAML file; ``rules/decisions.yaml`` of this repository by default.
+    on : date, optional
+        The day its dated values are resolved on (:mod:`pipelines.dated`; a run of P passes the
+        last day of P through :mod:`pipelines.plan`); today when None.
 
     Returns
     -------
@@ -39,8 +41,10 @@ def load_decision_params(path: Path | None = None) -> dict:
         Naming the file and the entry when an entry is missing, lacks its value, description or
         source, or holds a value of the wrong kind.
     """
+    from pipelines.dated import resolve_file
+
     path = Path(path) if path is not None else DEFAULT_PARAMS_PATH
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = resolve_file(path, on).tree
     if not isinstance(doc, Mapping):
         raise ValueError(f"{path}: expected a mapping of parameters")
     out: dict = {}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-import yaml
+from pipelines.dated import DatedFileError, resolve_file
 
 #: Comparison fields and their levels, in the order the scorer codes them. ``unknown`` / ``none``
 #: are the "no evidence" levels: weight 0 whatever the file says.
@@ -115,13 +116,16 @@ def _number(tree: Mapping, dotted: str, path: Path, *, lo: float, hi: float) -> 
     return float(value)
 
 
-def load_matching_params(path: Path | None = None) -> MatchParams:
-    """Read and validate the linkage parameters.
+def load_matching_params(path: Path | None = None, *, on: date | None = None) -> MatchParams:
+    """Read and validate the linkage parameters in force on a day.
 
     Parameters
     ----------
     path : Path, optional
         A matching YAML file; default ``rules/matching.yaml`` at the repository root.
+    on : date, optional
+        The day its dated values are resolved on (:mod:`pipelines.dated`): a run of P passes the
+        last day of P (:mod:`pipelines.plan`); today when None.
 
     Returns
     -------
@@ -131,14 +135,20 @@ def load_matching_params(path: Path | None = None) -> MatchParams:
     Raises
     ------
     MatchingParamsError
-        When the file is missing, a value is absent or out of range, a comparison level is
+        When the file is missing, a dated value is malformed or has none in force on ``on``
+        (message in Chinese, naming the file and the key), a value is absent or out of range, a
+        comparison level is
         missing, the known levels' m or u do not sum to 1, the thresholds are out of order, or
         the method list (or a method's status) differs from what the code emits.
     """
     path = Path(path) if path is not None else _DEFAULT_PATH
     if not path.is_file():
         raise MatchingParamsError(f"matching parameters file {path} does not exist")
-    tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        resolved = resolve_file(path, on)
+    except DatedFileError as exc:
+        raise MatchingParamsError(str(exc)) from None
+    tree = resolved.tree
     if not isinstance(tree, Mapping):
         raise MatchingParamsError(f"{path}: expected a mapping at the top level")
 
@@ -189,7 +199,8 @@ def load_matching_params(path: Path | None = None) -> MatchParams:
         raise MatchingParamsError(f"{path}: name.jw_mid {jw_mid} is above name.jw_high {jw_high}")
 
     return MatchParams(
-        version=str(_get(tree, "version", path)),
+        # a dated change in force shows in the version recorded with the links it produced
+        version=resolved.version(str(_get(tree, "version", path))),
         seed=int(_number(tree, "seed", path, lo=0, hi=2**63 - 1)),
         u_sample_pairs=int(_number(tree, "u_sample_pairs", path, lo=1, hi=1e9)),
         m_prior_strength=_number(tree, "prior_strength.m", path, lo=0.0, hi=1e9),

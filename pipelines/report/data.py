@@ -8,20 +8,17 @@ happens in :mod:`pipelines.report.workbook`. Only the tables and columns of docs
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from pipelines.periods import window
+from pipelines.periods import Period
 from pipelines.sources import EXTRACT_SOURCES
 from pipelines.warehouse.connection import column_names
 from pipelines.warehouse.connection import table_names as _tables
-
-#: months of deliveries a report looks back over for the review queue and quarantine: the run of
-#: P always loads P-5..P (rules.md, INCOME_DROP settled further), so their records bear on P.
-LOOKBACK_MONTHS = 6
 
 _REQUIRED_TABLES = ("stg_register", "links", "quarantine", "assessments", "flags")
 
@@ -51,8 +48,19 @@ def open_warehouse(warehouse: Path) -> duckdb.DuckDBPyConnection:
 
 
 def lookback(period: str) -> list[str]:
-    """The delivery months whose review records and quarantined rows a report of P lists."""
-    return window(period, LOOKBACK_MONTHS)
+    """The delivery months whose review records and quarantined rows a report of P lists: the
+    folders a run of P loads under the repository's rules in force at the end of P (the income
+    window and the INCOME_DROP months, :mod:`pipelines.plan`), since their records bear on P."""
+    return list(_folders_of(period))
+
+
+@functools.cache
+def _folders_of(period: str) -> tuple[str, ...]:
+    from pipelines.plan import windows
+    from pipelines.rulebook import load_rulebook
+
+    p = Period.parse(period)
+    return tuple(m.label for m in windows(p, load_rulebook().at(p.last_day)).folders)
 
 
 def districts_of(con: duckdb.DuckDBPyConnection, *, period: str) -> list[str]:

@@ -99,7 +99,7 @@ def run_whatif(*, warehouse: Path, period: str, rules: Path,
         after_rules.require_districts(scope)
     except RulebookError as exc:
         raise ProposalError(f"提案规则无效，未做任何核算：{proposal.folder}：{exc}") from None
-    months = months_to_load(period, int(after_rules.value("income_window_months")))
+    months = months_to_load(period, after_rules)
     con = open_readonly(warehouse)
     try:
         published = read_published(con, period, scope)
