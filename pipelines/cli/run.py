@@ -102,9 +102,54 @@ def _quiet_distributed() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _through_prefect(flow_name: str, warm, *, incoming: Path, label: str,
+                     districts: list[str] | None, target: Path, use_cache: bool, rekey: bool,
+                     rules_dir: Path | None, dask, named: tuple[type[BaseException], ...]) -> dict:
+    """Run the flow once Prefect is up; meanwhile (no ``dask``) land and match the window's
+    folders in this thread, for the flow's tasks to take over (:mod:`pipelines.head_start`)."""
+    from pipelines import head_start as ahead
+    from pipelines import runner
+    from pipelines import warehouse as wh
+    from pipelines.rulebook import RulebookError
+
+    token = None
+    if dask is None:
+        token = ahead.register(runner.RunContext.create(
+            flow=flow_name, incoming=incoming, warehouse=target, use_cache=use_cache,
+            rekey=rekey, rules_dir=rules_dir))
+    try:
+        if token is not None:
+            try:
+                months = ahead.folders_of(flow_name, label, rules_dir)
+            except RulebookError:
+                months = []  # the flow meets the same error, records and reports it
+            ahead.run_ahead(token, months, stop=warm.ready)
+        warm.wait()
+        from prefect.settings import (
+            PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+            temporary_settings,
+        )
+
+        from pipelines import flows
+
+        args = {"incoming": str(incoming), "warehouse": str(target), "use_cache": use_cache,
+                "rekey": rekey, "rules_dir": str(rules_dir) if rules_dir else None,
+                "dask": str(dask) if dask is not None else None, "head_start": token}
+        # the flow records its own failed row in `runs` (same run_id and start time)
+        with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), \
+                _prefect_failures_hidden((*named, wh.WarehouseError)):
+            if flow_name == "monthly":
+                return flows.monthly_flow(period=label, districts=districts, **args)
+            return flows.quarterly_flow(quarter=label, **args)
+    finally:
+        if token is not None:
+            ahead.discard(token)
+
+
 def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | None,
          target: Path, orchestrator: Orchestrator, use_cache: bool = True,
          rekey: bool = False, rules: Path | None = None, dask=None) -> dict:
+    from pipelines import head_start as ahead
     from pipelines import runner
     from pipelines import warehouse as wh
     from pipelines.rulebook import RulebookError, load_rulebook, parameters_folder
@@ -117,31 +162,18 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
         wh.check_pseudonym_key(target, rekey=rekey)
         if rules_dir is not None:
             load_rulebook(rules_dir)  # an invalid --rules is refused, naming file and key
+        warm = None
+        if orchestrator is Orchestrator.prefect:
+            # Prefect's import and ephemeral server (8-20 s here) start in the background
+            # while this thread opens the cluster or lands the first folders
+            _quiet_prefect()
+            warm = ahead.PrefectWarmup.start()
         with _cluster(dask), _progress():
-            if orchestrator is Orchestrator.prefect:
-                _quiet_prefect()
-                from prefect.settings import (
-                    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-                    temporary_settings,
-                )
-
-                from pipelines import flows
-
-                # the flow records its own failed row in `runs` (same run_id and start time)
-                with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), \
-                        _prefect_failures_hidden((*named, wh.WarehouseError)):
-                    on = str(dask) if dask is not None else None
-                    if flow_name == "monthly":
-                        return flows.monthly_flow(incoming=str(incoming), period=label,
-                                                  districts=districts, warehouse=str(target),
-                                                  use_cache=use_cache, rekey=rekey,
-                                                  rules_dir=str(rules_dir) if rules_dir else None,
-                                                  dask=on)
-                    return flows.quarterly_flow(incoming=str(incoming), quarter=label,
-                                                warehouse=str(target), use_cache=use_cache,
-                                                rekey=rekey,
-                                                rules_dir=str(rules_dir) if rules_dir else None,
-                                                dask=on)
+            if warm is not None:
+                return _through_prefect(flow_name, warm, incoming=incoming, label=label,
+                                        districts=districts, target=target,
+                                        use_cache=use_cache, rekey=rekey,
+                                        rules_dir=rules_dir, dask=dask, named=named)
             ctx = runner.RunContext.create(flow=flow_name, incoming=incoming, warehouse=target,
                                            use_cache=use_cache, rekey=rekey, rules_dir=rules_dir)
             stages = None
@@ -167,5 +199,8 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
         _fail(f"无法写入仓库：{exc}")
     except PermissionError as exc:
         _fail(f"没有权限：{exc.filename or exc}（{exc.strerror}）")
+    except ahead.PrefectUnavailable as exc:
+        _fail(f"Prefect 未能启动，本次未运行，仓库未改动（{str(exc)[:300]}）。"
+              "可改用 --orchestrator local 运行同样的步骤，或设置 PREFECT_API_URL 使用常驻的 Prefect 服务器")
     raise AssertionError("unreachable")
 
