@@ -21,8 +21,10 @@ one it asks for and the head start did not reach is landed by the task.
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,6 +191,26 @@ def run_ahead(token: str, months: Sequence[str], *, stop: Callable[[], bool]) ->
 # Prefect, started in the background
 
 
+@contextmanager
+def _server_root_logging(level: str) -> Iterator[None]:
+    """Set the ephemeral server's root log level (it inherits the environment when started).
+
+    Stopped as the command exits, the server may log library errors through the root logger
+    (SQLAlchemy's pool finalising a connection of a request cut short, with a traceback): noise
+    about a server going away that the operator cannot act on. Only the server process gets
+    the level; this process's logging was configured when Prefect was imported.
+    """
+    name = "PREFECT_LOGGING_ROOT_LEVEL"
+    if name in os.environ:  # an explicit setting wins
+        yield
+        return
+    os.environ[name] = level
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+
+
 class PrefectUnavailable(RuntimeError):
     """Prefect could not be imported or its ephemeral server did not start."""
 
@@ -225,7 +247,8 @@ class PrefectWarmup:
             if not PREFECT_API_URL.value() and PREFECT_SERVER_EPHEMERAL_ENABLED.value():
                 from prefect.server.api.server import SubprocessASGIServer
 
-                SubprocessASGIServer().start()
+                with _server_root_logging("CRITICAL"):
+                    SubprocessASGIServer().start()
         except BaseException as exc:  # noqa: BLE001 - reported by wait() in the main thread
             self._error = exc
         finally:
