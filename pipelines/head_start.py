@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -227,6 +228,10 @@ class PrefectWarmup:
     def __init__(self) -> None:
         self._done = threading.Event()
         self._error: BaseException | None = None
+        self._t0 = time.perf_counter()
+        #: seconds from start() until Prefect was ready; seconds wait() blocked
+        self.took = 0.0
+        self.waited = 0.0
         self._thread = threading.Thread(target=self._run, name="hedui-prefect-start", daemon=True)
 
     @classmethod
@@ -252,6 +257,7 @@ class PrefectWarmup:
         except BaseException as exc:  # noqa: BLE001 - reported by wait() in the main thread
             self._error = exc
         finally:
+            self.took = time.perf_counter() - self._t0
             self._done.set()
 
     def ready(self) -> bool:
@@ -260,6 +266,8 @@ class PrefectWarmup:
 
     def wait(self) -> None:
         """Block until Prefect is ready; raise :class:`PrefectUnavailable` if it failed."""
+        t0 = time.perf_counter()
         self._thread.join()
+        self.waited = time.perf_counter() - t0
         if self._error is not None:
             raise PrefectUnavailable(f"{type(self._error).__name__}: {self._error}") from self._error

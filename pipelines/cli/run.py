@@ -125,6 +125,9 @@ def _through_prefect(flow_name: str, warm, *, incoming: Path, label: str,
                 months = []  # the flow meets the same error, records and reports it
             ahead.run_ahead(token, months, stop=warm.ready)
         warm.wait()
+        # what Prefect's start-up cost this run, and how much of it the run waited for
+        console.print(f"[green]✓[/green] {'prefect':<18} {warm.took:6.1f} s  started alongside "
+                      f"landing; the run waited {warm.waited:.1f} s for it")
         from prefect.settings import (
             PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
             temporary_settings,
