@@ -227,6 +227,7 @@ class PrefectWarmup:
 
     def __init__(self) -> None:
         self._done = threading.Event()
+        self._closed = threading.Event()
         self._error: BaseException | None = None
         self._t0 = time.perf_counter()
         #: seconds from start() until Prefect was ready; seconds wait() blocked
@@ -252,8 +253,11 @@ class PrefectWarmup:
             if not PREFECT_API_URL.value() and PREFECT_SERVER_EPHEMERAL_ENABLED.value():
                 from prefect.server.api.server import SubprocessASGIServer
 
-                with _server_root_logging("CRITICAL"):
-                    SubprocessASGIServer().start()
+                # a run that ended meanwhile (Ctrl-C, a failure before the flow) must not leave
+                # a server behind: once started, Prefect's own atexit handler stops it
+                if not self._closed.is_set():
+                    with _server_root_logging("CRITICAL"):
+                        SubprocessASGIServer().start()
         except BaseException as exc:  # noqa: BLE001 - reported by wait() in the main thread
             self._error = exc
         finally:
@@ -263,6 +267,10 @@ class PrefectWarmup:
     def ready(self) -> bool:
         """True once Prefect is imported and its server answers (or failed to)."""
         return self._done.is_set()
+
+    def close(self) -> None:
+        """The command is ending: a server not yet started is not started any more."""
+        self._closed.set()
 
     def wait(self) -> None:
         """Block until Prefect is ready; raise :class:`PrefectUnavailable` if it failed."""

@@ -203,3 +203,17 @@ def test_the_default_command_through_prefect_gives_the_local_runs_warehouse(tmp_
     con.close()
     assert runs == [("succeeded", 1)]
     assert not (tmp_path / ".work").exists() or not any((tmp_path / ".work").iterdir())
+
+
+def test_a_command_that_ends_before_prefect_is_up_leaves_no_server_behind(monkeypatch):
+    from prefect.server.api import server
+
+    started = []
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(server.SubprocessASGIServer, "start",
+                        lambda self, timeout=None: started.append(self))
+    warm = ahead.PrefectWarmup()
+    warm.close()  # e.g. Ctrl-C while landing, before the thread reached the server
+    warm._thread.start()
+    warm.wait()
+    assert started == []

@@ -160,12 +160,12 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
     rules_dir = parameters_folder(rules) if rules is not None else None
     console.print(f"hedui {flow_name} {label} → warehouse [bold]{escape(str(target))}[/bold]")
     named = (runner.RunFailed, RulebookError)
+    warm = None
     try:
         # a lost or different pseudonym key is refused before Prefect starts or anything loads
         wh.check_pseudonym_key(target, rekey=rekey)
         if rules_dir is not None:
             load_rulebook(rules_dir)  # an invalid --rules is refused, naming file and key
-        warm = None
         if orchestrator is Orchestrator.prefect:
             # Prefect's import and ephemeral server (8-20 s here) start in the background
             # while this thread opens the cluster or lands the first folders
@@ -205,5 +205,8 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
     except ahead.PrefectUnavailable as exc:
         _fail(f"Prefect 未能启动，本次未运行，仓库未改动（{str(exc)[:300]}）。"
               "可改用 --orchestrator local 运行同样的步骤，或设置 PREFECT_API_URL 使用常驻的 Prefect 服务器")
+    finally:
+        if warm is not None:
+            warm.close()
     raise AssertionError("unreachable")
 
