@@ -9,8 +9,12 @@ the commit and the load average before and after, since the machine is usually s
     .venv/bin/python benchmarks/city_monthly.py --households 100000
     .venv/bin/python benchmarks/city_monthly.py --scaling            # 10k, 100k, 1M persons
 
-Prefect's start-up (8–20 s for the ephemeral server) is not part of the stages and is reported
-separately by ``--with-prefect``.
+Prefect's start-up (8–20 s for the ephemeral server) is not part of the stages: it is measured
+by ``benchmarks/prefect_startup.py`` (``--monthly`` times the whole default command), and
+``hedui`` overlaps it with landing (:mod:`pipelines.head_start`).
+
+The generated city is kept in ``--cities`` (default ``benchmarks/.cities/``, git-ignored) and
+reused by the next run; point ``--cities`` at another checkout's folder to reuse its city.
 """
 
 from __future__ import annotations

@@ -16,11 +16,12 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from pipelines import head_start as ahead
 from pipelines import runner
 from pipelines.summary import summary_markdown
 
 
-def _retry_only_while_delivering(task_, task_run, state) -> bool:  # noqa: ANN001 - Prefect hook
+def _retry_only_while_delivering(task_, task_run, state) -> bool:
     """Retry landing only when a file was still being written; never on a data error."""
     try:
         state.result()
@@ -31,11 +32,13 @@ def _retry_only_while_delivering(task_, task_run, state) -> bool:  # noqa: ANN00
     return False
 
 
+# land and match return a folder's result computed while Prefect started, when there is one
+# (pipelines.head_start); otherwise they run the stage
 land_clean_task = task(
-    runner.stage_land_clean, name="land-and-clean", cache_policy=NO_CACHE, retries=3,
+    ahead.land_clean, name="land-and-clean", cache_policy=NO_CACHE, retries=3,
     retry_delay_seconds=20, retry_condition_fn=_retry_only_while_delivering,
     task_run_name="land-and-clean-{period}")
-match_task = task(runner.stage_match, name="match", cache_policy=NO_CACHE)
+match_task = task(ahead.match, name="match", cache_policy=NO_CACHE)
 assess_task = task(runner.stage_assess, name="assess-and-flag", cache_policy=NO_CACHE,
                    task_run_name="assess-{period}")
 publish_task = task(runner.stage_publish, name="publish", cache_policy=NO_CACHE)
@@ -96,14 +99,16 @@ def _record_failure(ctx: runner.RunContext, label: str, districts: list[str] | N
 def monthly_flow(incoming: str, period: str, districts: list[str] | None = None,
                  warehouse: str | None = None, settle_seconds: float = 0.0,
                  use_cache: bool = True, rekey: bool = False,
-                 rules_dir: str | None = None, dask: str | None = None) -> dict:
+                 rules_dir: str | None = None, dask: str | None = None,
+                 head_start: str | None = None) -> dict:
     """The monthly cross-check of ``period`` for ``districts`` (all when None); ``dask``: run the
-    folders and districts on that Dask scheduler (``tcp://host:port``) or ``local:N``."""
+    folders and districts on that Dask scheduler (``tcp://host:port``) or ``local:N``;
+    ``head_start``: the token of the run ``hedui`` began while Prefect started (same process)."""
     from pipelines import warehouse as wh
 
-    ctx = runner.RunContext.create(flow="monthly", incoming=Path(incoming),
-                                   warehouse=wh.resolve(warehouse), use_cache=use_cache,
-                                   rekey=rekey, rules_dir=Path(rules_dir) if rules_dir else None)
+    ctx = ahead.adopt(head_start) or runner.RunContext.create(
+        flow="monthly", incoming=Path(incoming), warehouse=wh.resolve(warehouse),
+        use_cache=use_cache, rekey=rekey, rules_dir=Path(rules_dir) if rules_dir else None)
     try:
         with _stages(dask) as stages:
             summary = runner.execute_monthly(ctx, period, districts=districts, stages=stages,
@@ -120,14 +125,15 @@ def monthly_flow(incoming: str, period: str, districts: list[str] | None = None,
 @flow(name="hedui-quarterly", log_prints=False)
 def quarterly_flow(incoming: str, quarter: str, warehouse: str | None = None,
                    settle_seconds: float = 0.0, use_cache: bool = True, rekey: bool = False,
-                   rules_dir: str | None = None, dask: str | None = None) -> dict:
-    """The quarterly city-wide screening: every month of ``quarter``, every district (``dask``:
-    as in :func:`monthly_flow`)."""
+                   rules_dir: str | None = None, dask: str | None = None,
+                   head_start: str | None = None) -> dict:
+    """The quarterly city-wide screening: every month of ``quarter``, every district (``dask``,
+    ``head_start``: as in :func:`monthly_flow`)."""
     from pipelines import warehouse as wh
 
-    ctx = runner.RunContext.create(flow="quarterly", incoming=Path(incoming),
-                                   warehouse=wh.resolve(warehouse), use_cache=use_cache,
-                                   rekey=rekey, rules_dir=Path(rules_dir) if rules_dir else None)
+    ctx = ahead.adopt(head_start) or runner.RunContext.create(
+        flow="quarterly", incoming=Path(incoming), warehouse=wh.resolve(warehouse),
+        use_cache=use_cache, rekey=rekey, rules_dir=Path(rules_dir) if rules_dir else None)
     try:
         with _stages(dask) as stages:
             summary = runner.execute_quarterly(ctx, quarter, stages=stages,
