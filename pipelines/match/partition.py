@@ -44,7 +44,13 @@ import numpy as np
 import polars as pl
 
 from pipelines.match import prepare_folder
-from pipelines.match.blocking import PIDX, RID, USABLE, build_candidate_pairs, id_neighbours
+from pipelines.match.blocking import (
+    PIDX,
+    RID,
+    USABLE,
+    build_candidate_pairs,
+    id_neighbours,
+)
 from pipelines.match.compare import ID_AGREES, compare_pairs
 from pipelines.match.decide import LINK_SCHEMA, decide
 from pipelines.match.params import MatchParams
