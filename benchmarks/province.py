@@ -171,7 +171,9 @@ def one_folder(args) -> int:
 
     from pipelines.sample import generate_city
 
-    city = args.cities / f"month-{args.households}-s{args.seed}"
+    city = args.cities / f"city-{args.households}-s{args.seed}"  # a six-month city will do
+    if not (city / "truth" / "flags.csv").is_file():
+        city = args.cities / f"month-{args.households}-s{args.seed}"
     if not (city / "truth" / "flags.csv").is_file():
         shutil.rmtree(city, ignore_errors=True)
         generate_city(city, households=args.households, months=[PERIOD], seed=args.seed)
