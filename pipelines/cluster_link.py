@@ -152,6 +152,7 @@ def folders_on_dask(ctx: runner.RunContext, months: Sequence[str], *, overrides:
     client = cluster.current_client()
     if not months:
         return {}
+    partitions_for(0, 1)  # a bad $HEDUI_LINK_PARTITIONS fails before any work
     for m in months:
         runner._report("folder", "start", period=m)
 
