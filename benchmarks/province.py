@@ -174,7 +174,9 @@ def one_folder(args) -> int:
     city = args.cities / f"city-{args.households}-s{args.seed}"  # a six-month city will do
     if not (city / "truth" / "flags.csv").is_file():
         city = args.cities / f"month-{args.households}-s{args.seed}"
-    if not (city / "truth" / "flags.csv").is_file():
+    if args.city is not None:  # a city whose deliveries are written (its truth may not be yet)
+        city = args.city
+    elif not (city / "truth" / "flags.csv").is_file():
         shutil.rmtree(city, ignore_errors=True)
         generate_city(city, households=args.households, months=[PERIOD], seed=args.seed)
     results = []
@@ -265,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--one-folder", action="store_true",
                     help="only the linking of one month folder (a one-month city): in-process "
                          "against --link-partitions K on LocalCluster(--workers)")
+    ap.add_argument("--city", type=Path, help="with --one-folder: use this city's incoming/")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--incoming", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--warehouse", type=Path, help=argparse.SUPPRESS)
