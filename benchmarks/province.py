@@ -264,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also run with every folder's linking in K partitions (repeatable)")
     ap.add_argument("--skip-inprocess", action="store_true",
                     help="compare the Dask runs with each other only (time is short)")
+    ap.add_argument("--skip-k1", action="store_true",
+                    help="leave out the Dask run whose folders are linked in one task each")
     ap.add_argument("--one-folder", action="store_true",
                     help="only the linking of one month folder (a one-month city): in-process "
                          "against --link-partitions K on LocalCluster(--workers)")
@@ -283,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         return one_folder(args)
 
     incoming = ensure_city(args.households, args.seed, args.cities)
-    modes = ([] if args.skip_inprocess else ["inprocess"]) + ["dask"] + \
+    modes = ([] if args.skip_inprocess else ["inprocess"]) + ([] if args.skip_k1 else ["dask"]) + \
         [f"dask-k{k}" for k in args.link_partitions]
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True, check=False).stdout.strip()
