@@ -6,14 +6,20 @@ rulebook know only three), then runs ``2026-10`` twice, each in a fresh subproce
 a fresh warehouse with the folder cache off:
 
 - ``inprocess``: the plain stages in turn (``hedui monthly --orchestrator local``);
-- ``dask``: the same with ``--dask local:W`` (W worker processes, one thread each).
+- ``dask``: the same with ``--dask local:W`` (W worker processes, one thread each), each folder
+  linked in one task (``HEDUI_LINK_PARTITIONS=1``);
+- ``dask-kK`` (``--link-partitions K``, repeatable): the same with every folder's linking split
+  into K partitions (plan, compare, decide per partition; ``pipelines.cluster_link``).
 
 It prints wall seconds, the driver's CPU seconds and peak RSS, each worker's peak RSS, whether
 the two warehouses are equal (every table but ``runs``), and the load average before and after
 (the machine is usually shared: wall time depends on the load).
 
-    .venv/bin/python benchmarks/province.py --households 50000           # ≈ 0.1M persons
-    .venv/bin/python benchmarks/province.py --households 930000 --workers 2   # ≈ 2M persons
+    .venv/bin/python benchmarks/province.py --households 93023 --link-partitions 2  # ≈ 0.2M persons
+    .venv/bin/python benchmarks/province.py --households 465116 --link-partitions 2 # ≈ 1M persons
+
+Cities are cached under ``benchmarks/.cities/city-<households>-s<seed>`` (git-ignored); a city is
+complete once its ``truth/flags.csv`` exists (the generator writes it last).
 
 Prefect is not involved (its start-up is the same either way and reported by city_monthly.py).
 """
@@ -62,6 +68,10 @@ def run_one(mode: str, incoming: Path, warehouse: Path, workers: int) -> dict:
     """One monthly run in this process (called in a child); returns its measurements."""
     from pipelines import cluster, runner
 
+    if mode.startswith("dask"):
+        # the driver reads it when it splits the folders' linking
+        os.environ["HEDUI_LINK_PARTITIONS"] = mode.split("-k")[1] if "-k" in mode else "1"
+
     ctx = runner.RunContext.create(flow="monthly", incoming=incoming, warehouse=warehouse,
                                    use_cache=False)
     started = time.perf_counter()
@@ -83,10 +93,126 @@ def run_one(mode: str, incoming: Path, warehouse: Path, workers: int) -> dict:
     return stats
 
 
-def same_warehouse(a: Path, b: Path) -> tuple[bool, list[str]]:
-    """Whether two warehouses hold the same rows in every table but ``runs``; the tables that differ.
+def _folder_ref(stg: Path):
+    from pipelines import runner
 
-    Run ids and timestamps aside, compared in DuckDB (EXCEPT ALL both ways).
+    return runner.FolderRef(period=PERIOD, dir=stg, exists=True, register_ok=True)
+
+
+def link_one(mode: str, incoming: Path, stg: Path, workers: int) -> dict:
+    """One folder's linking alone (called in a child): ``prep`` lands and cleans it into ``stg``;
+    ``link-inprocess`` links it with ``link_folder``; ``link-kK`` links it in K partitions on a
+    LocalCluster, the workers restarted between the plan and the partitions so that each one's
+    peak is its own. Links and model are written beside ``stg`` for the parent to compare."""
+    import polars as pl
+
+    from pipelines import cluster, cluster_link, runner
+    from pipelines.match import link_folder_with_model
+    from pipelines.match.model import model_frame
+    from pipelines.match.partition import assemble, fit_folder
+
+    ctx = runner.RunContext.create(flow="monthly", incoming=incoming,
+                                   warehouse=stg.parent / "wh" / "hedui.duckdb", use_cache=False)
+    started = time.perf_counter()
+    stats: dict = {"mode": mode}
+    try:
+        if mode == "prep":
+            ref = runner.stage_land_clean(ctx, PERIOD)
+            shutil.copytree(ref.dir, stg)
+            stats["rows_in"] = sum(int(f.get("rows_in") or 0) for f in ref.files)
+            return stats
+        ref = _folder_ref(stg)
+        if mode == "link-inprocess":
+            records = runner._folder_records(ref)
+            register = pl.read_parquet(ref.stg("register"))
+            stats["records"] = records.height
+            t = time.perf_counter()
+            links, est = link_folder_with_model(records, register, params=cluster_link._params(ctx))
+            stats["link_s"] = time.perf_counter() - t
+        else:
+            k = int(mode.split("-k")[1])
+            # two clusters: each worker's peak is that of the plan, then of its partitions
+            with cluster.session(f"local:{workers}") as client:
+                t = time.perf_counter()
+                plan = client.submit(cluster_link.plan_on_worker, ctx, ref, None, k,
+                                     pure=False).result()
+                stats["plan_s"] = time.perf_counter() - t
+                stats["plan_workers"] = sorted(client.run(_worker_stats).values(),
+                                               key=lambda w: -w["peak_mib"])
+                stats["register_rows"], stats["register_copies"] = (plan.register_rows,
+                                                                    plan.register_copies)
+            with cluster.session(f"local:{workers}") as client:
+                t = time.perf_counter()
+                patterns = client.gather([client.submit(cluster_link.compare_on_worker, ctx, i, f,
+                                                        pure=False) for i, f in plan.parts])
+                est = fit_folder(plan.u, patterns, params=cluster_link._params(ctx))
+                paths = client.gather([client.submit(cluster_link.decide_on_worker, ctx, i, f, est,
+                                                     pure=False) for i, f in plan.parts])
+                links = assemble([pl.read_parquet(x) for x in paths])
+                stats["partitions_s"] = time.perf_counter() - t
+                stats["workers"] = sorted(client.run(_worker_stats).values(),
+                                          key=lambda w: -w["peak_mib"])
+                stats["partition_records"] = [pl.scan_parquet(f / "recs.parquet").select(pl.len())
+                                              .collect().item() for _i, f in plan.parts]
+        links.write_parquet(stg.parent / f"links-{mode}.parquet")
+        model_frame(est, period=PERIOD, params_version="b").write_parquet(
+            stg.parent / f"model-{mode}.parquet")
+    finally:
+        ctx.cleanup()
+    stats.update(wall_s=time.perf_counter() - started, driver_cpu_s=_cpu_seconds(),
+                 driver_peak_mib=_peak_rss_mib())
+    return stats
+
+
+def one_folder(args) -> int:
+    """``--one-folder``: the linking of one month folder, in-process against K partitions."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from pipelines.sample import generate_city
+
+    city = args.cities / f"city-{args.households}-s{args.seed}"  # a six-month city will do
+    if not (city / "truth" / "flags.csv").is_file():
+        city = args.cities / f"month-{args.households}-s{args.seed}"
+    if args.city is not None:  # a city whose deliveries are written (its truth may not be yet)
+        city = args.city
+    elif not (city / "truth" / "flags.csv").is_file():
+        shutil.rmtree(city, ignore_errors=True)
+        generate_city(city, households=args.households, months=[PERIOD], seed=args.seed)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="hedui-link-") as tmp:
+        stg = Path(tmp) / "stg"
+        for mode in ["prep", "link-inprocess", *[f"link-k{k}" for k in args.link_partitions]]:
+            load = os.getloadavg()[0]
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", mode, "--incoming", str(city / "incoming"),
+                 "--warehouse", str(stg), "--workers", str(args.workers)],
+                capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                check=False)
+            if proc.returncode != 0:
+                print(proc.stderr[-4000:], file=sys.stderr)
+                return 1
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            r.update(load_before=load, load_after=os.getloadavg()[0])
+            if mode.startswith("link-k"):
+                try:
+                    for what in ("links", "model"):
+                        assert_frame_equal(pl.read_parquet(Path(tmp) / f"{what}-{mode}.parquet"),
+                                           pl.read_parquet(Path(tmp) / f"{what}-link-inprocess.parquet"))
+                    r["same"] = True
+                except AssertionError:
+                    r["same"] = False
+            results.append(r)
+            print(json.dumps(r), flush=True)
+    return 0 if all(r.get("same", True) for r in results) else 1
+
+
+def same_warehouse(a: Path, b: Path) -> tuple[bool, list[str]]:
+    """Whether two warehouses hold the same rows in every table but ``runs`` and ``_hedui_*``.
+
+    The partition book ``_hedui_*`` names per-period files with a random suffix, and run ids and
+    timestamps are set aside; the big tables are views over per-period files. Compared in DuckDB
+    (EXCEPT ALL both ways); returns the tables that differ.
     """
     import duckdb
 
@@ -96,10 +222,14 @@ def same_warehouse(a: Path, b: Path) -> tuple[bool, list[str]]:
         con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
         tables = sorted(r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'a' "
-            "AND table_schema = 'main' AND table_name <> 'runs'").fetchall())
+            "AND table_schema = 'main' AND table_name <> 'runs' "
+            # the book of the per-period files names them with a random suffix: storage only
+            "AND NOT starts_with(table_name, '_hedui_')").fetchall())
         other = sorted(r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'b' "
-            "AND table_schema = 'main' AND table_name <> 'runs'").fetchall())
+            "AND table_schema = 'main' AND table_name <> 'runs' "
+            # the book of the per-period files names them with a random suffix: storage only
+            "AND NOT starts_with(table_name, '_hedui_')").fetchall())
         if tables != other:
             return False, sorted(set(tables) ^ set(other))
         differ = []
@@ -124,7 +254,7 @@ def ensure_city(households: int, seed: int, cities: Path) -> Path:
     from pipelines.sample import generate_city, parse_months
 
     out = cities / f"city-{households}-s{seed}"
-    if not (out / "incoming" / PERIOD).is_dir():
+    if not (out / "truth" / "flags.csv").is_file():
         shutil.rmtree(out, ignore_errors=True)
         t = time.perf_counter()
         generate_city(out, households=households, months=parse_months(MONTHS), seed=seed)
@@ -137,52 +267,79 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--households", type=int, default=50_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--cities", type=Path, default=Path(tempfile.gettempdir()) / "hedui-cities")
-    ap.add_argument("--child", choices=["inprocess", "dask"], help=argparse.SUPPRESS)
+    ap.add_argument("--cities", type=Path, default=ROOT / "benchmarks" / ".cities")
+    ap.add_argument("--link-partitions", type=int, action="append", default=[],
+                    help="also run with every folder's linking in K partitions (repeatable)")
+    ap.add_argument("--skip-inprocess", action="store_true",
+                    help="compare the Dask runs with each other only (time is short)")
+    ap.add_argument("--skip-k1", action="store_true",
+                    help="leave out the Dask run whose folders are linked in one task each")
+    ap.add_argument("--one-folder", action="store_true",
+                    help="only the linking of one month folder (a one-month city): in-process "
+                         "against --link-partitions K on LocalCluster(--workers)")
+    ap.add_argument("--city", type=Path, help="with --one-folder: use this city's incoming/")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--incoming", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--warehouse", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     os.environ.setdefault("HEDUI_PSEUDONYM_KEY", "benchmark-key-not-a-secret")
+    if args.child in ("prep", "link-inprocess") or (args.child or "").startswith("link-k"):
+        print(json.dumps(link_one(args.child, args.incoming, args.warehouse, args.workers)))
+        return 0
     if args.child:
         print(json.dumps(run_one(args.child, args.incoming, args.warehouse, args.workers)))
         return 0
+    if args.one_folder:
+        return one_folder(args)
 
     incoming = ensure_city(args.households, args.seed, args.cities)
-    load_before = os.getloadavg()
-    results = {}
+    modes = ([] if args.skip_inprocess else ["inprocess"]) + ([] if args.skip_k1 else ["dask"]) + \
+        [f"dask-k{k}" for k in args.link_partitions]
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True, check=False).stdout.strip()
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="hedui-province-") as tmp:
-        for mode in ("inprocess", "dask"):
+        for mode in modes:
             warehouse = Path(tmp) / mode / "hedui.duckdb"
+            load = os.getloadavg()[0]
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", mode, "--incoming", str(incoming),
                  "--warehouse", str(warehouse), "--workers", str(args.workers)],
                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
                 check=False)
             if proc.returncode != 0:
-                print(proc.stderr, file=sys.stderr)
+                print(proc.stderr[-4000:], file=sys.stderr)
                 return 1
             results[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
-            results[mode]["warehouse"] = warehouse
+            results[mode].update(warehouse=warehouse, load_before=load,
+                                 load_after=os.getloadavg()[0])
             print(f"{mode}: {results[mode]['wall_s']:.1f} s", flush=True)
-        same, differ = same_warehouse(results["inprocess"]["warehouse"],
-                                      results["dask"]["warehouse"])
-    load_after = os.getloadavg()
+        reference = modes[0]
+        for mode in modes[1:]:
+            results[mode]["same"] = same_warehouse(results[reference]["warehouse"],
+                                                   results[mode]["warehouse"])
 
     persons = round(args.households * PERSONS_PER_HOUSEHOLD)
-    a, d = results["inprocess"], results["dask"]
-    print(f"\nhouseholds {args.households} (≈{persons:,} persons), {a['rows_in']:,} delivered rows; "
-          f"{os.cpu_count()} cores; load average before {load_before[0]:.1f}, "
-          f"after {load_after[0]:.1f}")
-    print("| run | wall s | driver CPU s | driver peak MiB | workers' peak MiB |")
-    print("|---|---:|---:|---:|---|")
-    print(f"| in-process | {a['wall_s']:.1f} | {a['driver_cpu_s']:.1f} | {a['driver_peak_mib']:.0f} | – |")
-    peaks = ", ".join(f"{w['peak_mib']:.0f}" for w in d["workers"])
-    print(f"| LocalCluster({args.workers}) | {d['wall_s']:.1f} | {d['driver_cpu_s']:.1f} | "
-          f"{d['driver_peak_mib']:.0f} | {peaks} |")
-    print(f"ratio dask / in-process: {d['wall_s'] / a['wall_s']:.2f}; "
-          f"same warehouse (all tables but runs): {same}"
-          + (f" (differ: {', '.join(differ)})" if differ else ""))
-    return 0 if same else 1
+    first = results[reference]
+    print(f"\ncommit {commit}; households {args.households} (≈{persons:,} persons), "
+          f"{first['rows_in']:,} delivered rows; {os.cpu_count()} cores")
+    print("| run | load before/after | wall s | driver CPU s | driver peak MiB | "
+          "workers' CPU s | workers' peak MiB | same warehouse as " + reference + " |")
+    print("|---|---|---:|---:|---:|---|---|---|")
+    ok = True
+    for mode in modes:
+        r = results[mode]
+        label = {"inprocess": "in-process", "dask": f"LocalCluster({args.workers}), K=1"}.get(
+            mode, f"LocalCluster({args.workers}), K={mode.split('-k')[-1]}")
+        workers = r.get("workers", [])
+        cpu = ", ".join(f"{w['cpu_s']:.0f}" for w in workers) or "–"
+        peaks = ", ".join(f"{w['peak_mib']:.0f}" for w in workers) or "–"
+        same = r.get("same")
+        ok = ok and (same is None or same[0])
+        verdict = "–" if same is None else ("yes" if same[0] else "NO: " + ", ".join(same[1]))
+        print(f"| {label} | {r['load_before']:.1f} / {r['load_after']:.1f} | {r['wall_s']:.1f} | "
+              f"{r['driver_cpu_s']:.1f} | {r['driver_peak_mib']:.0f} | {cpu} | {peaks} | {verdict} |")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ The driver (the ``hedui`` process, with or without Prefect) keeps every decision
 publish; the cluster only runs the coarse, independent pieces of work, as plain stage functions
 submitted with distributed's ``Client``:
 
-- one task per month folder: land, clean and match it (:func:`folder_on_worker`); folders the
-  folder cache restores never leave the driver;
+- per month folder: land + clean it, then match it in one task, or, for a big folder, in K
+  partitions (plan, compare, decide per partition, the model fitted once in the driver:
+  ``pipelines.cluster_link``); folders the folder cache restores never leave the driver;
 - one task per district of an assessed month (:func:`pipelines.runner.stage_assess` with that
   one district); the driver concatenates the districts' parquet files in district order.
 
@@ -176,13 +177,6 @@ def worker_count(client) -> int:
 # what runs on a worker (plain functions: workers import the installed package, nothing else)
 
 
-def folder_on_worker(ctx: runner.RunContext, period: str, overrides: Path | None,
-                     settle_seconds: float) -> tuple[runner.FolderRef, dict]:
-    """Land, clean and match one month folder (one partition of the linking)."""
-    ref = runner.stage_land_clean(ctx, period, settle_seconds=settle_seconds)
-    return ref, runner.stage_match(ctx, ref, overrides=overrides)
-
-
 def _partition_error(what: str, exc: BaseException) -> PartitionFailed:
     """The run's failure naming the partition (an unexpected error's text may quote data)."""
     from distributed.scheduler import KilledWorker
@@ -244,26 +238,6 @@ def _gather(client, futures: dict[str, Any],
 def _key(ctx: runner.RunContext, kind: str, part: str) -> str:
     # unique per run, readable in the scheduler's task list
     return f"hedui-{kind}-{part}-{ctx.run_id}"
-
-
-def folders_on_dask(ctx: runner.RunContext, months: Sequence[str], *, overrides: Path | None,
-                    settle_seconds: float) -> dict[str, tuple[runner.FolderRef, dict]]:
-    """Land, clean and match ``months`` on the cluster, one task per folder."""
-    client = current_client()
-    if not months:
-        return {}
-    for m in months:
-        runner._report("folder", "start", period=m)
-
-    def finished(m: str, result: object) -> None:
-        count = result[1]  # type: ignore[index]
-        runner._report("folder", "finish", period=m,
-                       **{k: v for k, v in count.items() if k != "period"})
-
-    futures = {m: client.submit(folder_on_worker, ctx, m, overrides, settle_seconds,
-                                key=_key(ctx, "folder", m), pure=False)
-               for m in months}
-    return _gather(client, futures, finished)  # type: ignore[return-value]
 
 
 def merge_notes(parts: Sequence[Sequence[str]]) -> list[str]:
@@ -353,5 +327,7 @@ def dask_stages(publish: Callable[..., dict] = runner.stage_publish,
                 wrap: Callable[[Callable, str], Callable] | None = None) -> runner.Stages:
     """The stages of a run on the open session; ``wrap(fn, name)`` may make them Prefect tasks."""
     wrap = wrap or (lambda fn, _name: fn)
+    from pipelines.cluster_link import folders_on_dask
+
     return runner.Stages(folders=wrap(folders_on_dask, "land-clean-match-on-dask"),
                          assess=wrap(assess_on_dask, "assess-on-dask"), publish=publish)

@@ -42,6 +42,7 @@ from pipelines.run.execute import (
     quarter_summary_frame,
 )
 from pipelines.run.folders import (
+    _folder_records,
     _link_overrides,
     _load_and_match,
     stage_land_clean,
@@ -68,6 +69,7 @@ __all__ = [
     # private helpers other modules of the package reach for
     "_assert_folder_settled",
     "_facts",
+    "_folder_records",
     "_link_overrides",
     "_load_and_match",
     "_precheck",

@@ -227,7 +227,37 @@ def test_an_unexpected_error_is_named_by_partition_and_type_only(thread_client, 
 
 
 @pytest.mark.slow
-def test_local_cluster_gives_the_in_process_warehouse(sample_run, tmp_path):
+def test_a_failed_link_partition_fails_the_run_naming_it(thread_client, sample_warehouse_copy,
+                                                         monkeypatch):
+    from pipelines import cluster_link
+
+    real = cluster_link.compare_on_worker
+
+    def broken(ctx, index, folder):
+        if folder.parent.name == "link-2026-08" and index == 1:
+            raise runner.RunFailed("partition file unreadable (test)")
+        return real(ctx, index, folder)
+
+    monkeypatch.setattr(cluster_link, "compare_on_worker", broken)
+    monkeypatch.setenv(cluster_link.ENV, "3")
+    before = _digest(sample_warehouse_copy)
+    ctx = runner.RunContext.create(flow="monthly", incoming=SAMPLE / "incoming",
+                                   warehouse=sample_warehouse_copy, use_cache=False)
+    try:
+        with pytest.raises(cluster.PartitionFailed,
+                           match="分区 2026-08（链接分片 2/3） 失败：partition file unreadable"):
+            runner.execute_monthly(ctx, SAMPLE_PERIOD, districts=None, stages=cluster.dask_stages())
+    finally:
+        ctx.cleanup()
+    assert _digest(sample_warehouse_copy) == before
+
+
+@pytest.mark.slow
+def test_local_cluster_gives_the_in_process_warehouse(sample_run, tmp_path, monkeypatch):
+    """Every folder's linking split in 3 partitions over the 2 workers: the same warehouse."""
+    from pipelines import cluster_link
+
+    monkeypatch.setenv(cluster_link.ENV, "3")
     expected, expected_summary = sample_run
     warehouse = tmp_path / "dask" / "hedui.duckdb"
     ctx = runner.RunContext.create(flow="monthly", incoming=SAMPLE / "incoming", warehouse=warehouse)
@@ -369,7 +399,7 @@ def test_a_scheduler_without_workers_fails_fast_and_leaves_the_warehouse(
 def test_a_real_scheduler_and_two_workers_give_the_in_process_warehouse(
         sample_warehouse, real_cluster, tmp_path):
     warehouse = tmp_path / "real" / "hedui.duckdb"
-    proc = _monthly_on(real_cluster.address, warehouse)
+    proc = _monthly_on(real_cluster.address, warehouse, HEDUI_LINK_PARTITIONS="2")
     try:
         out, err = proc.communicate(timeout=300)
     finally:
@@ -383,7 +413,7 @@ def test_a_real_scheduler_and_two_workers_give_the_in_process_warehouse(
 def test_a_worker_killed_mid_run_is_survived_with_the_same_warehouse(
         sample_warehouse, real_cluster, tmp_path):
     warehouse = tmp_path / "kill" / "hedui.duckdb"
-    proc = _monthly_on(real_cluster.address, warehouse)
+    proc = _monthly_on(real_cluster.address, warehouse, HEDUI_LINK_PARTITIONS="3")
     killed = None
     try:
         with real_cluster.client() as client:

@@ -130,6 +130,31 @@ def decision_pairs(decisions: pl.DataFrame | None, recs: pl.DataFrame,
     return confirmed, rejected
 
 
+def prepare_folder(records: pl.DataFrame, register: pl.DataFrame, decisions: pl.DataFrame | None
+                   ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame] | None:
+    """The folder in matching's canonical order: ``(recs, reg, confirmed, rejected)``.
+
+    ``_rid`` / ``_pidx`` are the rows' positions in that order, so a folder linked in partitions
+    (``pipelines.match.partition``) keeps the same indices, random sample and tie-breaks. None
+    when there are no records. Raises ValueError as :func:`link_folder` documents.
+    """
+    rec_in = _check_columns(records, RECORD_COLUMNS, "records")
+    reg_in = _check_columns(register, REGISTER_COLUMNS, "register")
+    if rec_in.height == 0:
+        return None
+    ordered = _sorted_by_key(rec_in)
+    # after sorting, a repeated key sits next to its copy: one linear pass instead of a group-by
+    # (which is then run, on the rare failing input only, to name the first repeated key)
+    if _repeats_adjacent(ordered):
+        raise ValueError(f"link_folder: {_key_problem(rec_in)}")
+    recs = prepare_records(ordered)
+    # a row without person_id cannot be linked to (the cleaner quarantines such rows anyway)
+    reg = prepare_register(reg_in.filter(pl.col("person_id").is_not_null())
+                           .sort("person_id", "household_id", "id_norm", nulls_last=True))
+    confirmed, rejected = decision_pairs(decisions, recs, reg)
+    return recs, reg, confirmed, rejected
+
+
 def link_folder(records: pl.DataFrame, register: pl.DataFrame, *, params: MatchParams,
                 decisions: pl.DataFrame | None = None) -> pl.DataFrame:
     """Link one folder's extract records to its register.
@@ -182,20 +207,10 @@ def link_folder_with_model(records: pl.DataFrame, register: pl.DataFrame, *, par
         The links (exactly those of :func:`link_folder`) and the estimates their scores came
         from; None when the folder has no records (nothing was fitted).
     """
-    rec_in = _check_columns(records, RECORD_COLUMNS, "records")
-    reg_in = _check_columns(register, REGISTER_COLUMNS, "register")
-    if rec_in.height == 0:
+    prepared = prepare_folder(records, register, decisions)
+    if prepared is None:
         return pl.DataFrame(schema=LINK_SCHEMA), None
-    ordered = _sorted_by_key(rec_in)
-    # after sorting, a repeated key sits next to its copy: one linear pass instead of a group-by
-    # (which is then run, on the rare failing input only, to name the first repeated key)
-    if _repeats_adjacent(ordered):
-        raise ValueError(f"link_folder: {_key_problem(rec_in)}")
-    recs = prepare_records(ordered)
-    # a row without person_id cannot be linked to (the cleaner quarantines such rows anyway)
-    reg = prepare_register(reg_in.filter(pl.col("person_id").is_not_null())
-                           .sort("person_id", "household_id", "id_norm", nulls_last=True))
-    confirmed, rejected = decision_pairs(decisions, recs, reg)
+    recs, reg, confirmed, rejected = prepared
     pairs = build_candidate_pairs(recs, reg, max_name_candidates=params.max_name_candidates,
                                   confirmed=confirmed)
     compared = compare_pairs(pairs, recs, reg, params=params)

@@ -157,26 +157,58 @@ def estimate(candidates: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *,
     -------
     Estimates
     """
-    neutral = _neutral_mask()
-    m0, u0 = _table(params.m), _table(params.u)
-
     sample = sample_non_pairs(recs.height, reg.height, size=params.u_sample_pairs, seed=params.seed)
     # pairs that agree on ID are (nearly all) matches: keep them out of the non-pair sample
     id_agreeing = candidates.filter(pl.col("id").is_in(ID_AGREES)).select(RID, PIDX)
     sample = sample.join(id_agreeing, on=[RID, PIDX], how="anti", maintain_order="left")
-    u = list(u0)
-    if sample.height:
-        codes = _codes(compare_pairs(sample, recs, reg, params=params))
-        u = [_shrink(np.bincount(codes[:, k], minlength=len(u0[k])).astype(np.float64),
-                     u0[k], neutral[k], params.u_prior_strength) for k in range(len(FIELDS))]
+    compared = compare_pairs(sample, recs, reg, params=params) if sample.height else None
+    return fit_estimates(u_from_sample(compared, params=params), candidate_patterns(candidates),
+                         params=params)
 
+
+def u_from_sample(compared_sample: pl.DataFrame | None, *, params: MatchParams) -> list[np.ndarray]:
+    """u per field and level from the compared random non-pairs (the YAML's u when none).
+
+    Level counts are integers, so the same pairs in any order give the same u: a folder linked
+    in partitions (``pipelines.match.partition``) gets the in-process u exactly.
+    """
+    neutral = _neutral_mask()
+    u0 = _table(params.u)
+    if compared_sample is None or compared_sample.height == 0:
+        return list(u0)
+    codes = _codes(compared_sample)
+    return [_shrink(np.bincount(codes[:, k], minlength=len(u0[k])).astype(np.float64),
+                    u0[k], neutral[k], params.u_prior_strength) for k in range(len(FIELDS))]
+
+
+def candidate_patterns(candidates: pl.DataFrame) -> pl.DataFrame:
+    """Distinct comparison patterns of compared pairs with their counts (``FIELDS`` codes, ``n``).
+
+    Counts of disjoint pair sets add up (:func:`sum_patterns`): EM over the summed patterns is
+    EM over all the pairs.
+    """
+    if candidates.height == 0:
+        return pl.DataFrame(schema={**{f: pl.Int64 for f in FIELDS}, "n": pl.UInt32})
+    return (pl.DataFrame(_codes(candidates), schema=list(FIELDS), orient="row")
+            .group_by(list(FIELDS)).agg(n=pl.len()).sort(list(FIELDS)))
+
+
+def sum_patterns(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """:func:`candidate_patterns` of a union of disjoint pair sets, from each set's patterns."""
+    frames = [p for p in parts if p.height]
+    if not frames:
+        return candidate_patterns(pl.DataFrame())
+    return (pl.concat(frames).group_by(list(FIELDS)).agg(n=pl.col("n").sum().cast(pl.UInt32))
+            .sort(list(FIELDS)))
+
+
+def fit_estimates(u: list[np.ndarray], patterns: pl.DataFrame, *, params: MatchParams) -> Estimates:
+    """m and the match share by EM over the candidates' ``patterns``, u held fixed."""
     lam = params.prior_match_proportion
-    m = list(m0)
+    m = list(_table(params.m))
     iterations = 0
-    if candidates.height:
+    if patterns.height:
         # EM on distinct comparison vectors weighted by their counts: a handful of rows
-        patterns = (pl.DataFrame(_codes(candidates), schema=list(FIELDS), orient="row")
-                    .group_by(list(FIELDS)).agg(n=pl.len()).sort(list(FIELDS)))
         m, lam, iterations = fit_m(patterns.select(FIELDS).to_numpy(),
                                    patterns["n"].to_numpy().astype(np.float64), u, params=params)
 

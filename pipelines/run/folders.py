@@ -6,7 +6,7 @@ Split out of :mod:`pipelines.runner` (which re-exports every public name).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,8 +68,13 @@ def _folder_records(ref: FolderRef) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed")
 
 
-def stage_match(ctx: RunContext, ref: FolderRef, *, overrides: Path | None = None) -> dict:
-    """Link one folder's records to that folder's own register; writes ``links.parquet``."""
+def stage_match(ctx: RunContext, ref: FolderRef, *, overrides: Path | None = None,
+                link: Callable[..., tuple] | None = None) -> dict:
+    """Link one folder's records to that folder's own register; writes ``links.parquet``.
+
+    ``link`` replaces ``link_folder_with_model`` (same arguments and result): a cluster links
+    a big folder in partitions (``pipelines.cluster_link``) and hands the links in here.
+    """
     from pipelines.match import link_folder_with_model, unlinked_no_register
     from pipelines.match.model import comparison_weights, model_frame
     from pipelines.review_queue import model_path
@@ -86,8 +91,8 @@ def stage_match(ctx: RunContext, ref: FolderRef, *, overrides: Path | None = Non
         register = pl.read_parquet(ref.stg("register"))
         decisions = pl.read_parquet(overrides) if overrides is not None and overrides.exists() else None
         params = ctx.matching_params()
-        links, estimates = link_folder_with_model(records, register, params=params,
-                                                  decisions=decisions)
+        links, estimates = (link or link_folder_with_model)(records, register, params=params,
+                                                           decisions=decisions)
         if estimates is not None:
             model_frame(estimates, period=ref.period, params_version=params.version).write_parquet(
                 model_path(ref.dir))
