@@ -152,8 +152,8 @@ def scheduled_monthly_flow(incoming: str, warehouse: str | None = None,
                            period: str | None = None) -> dict:
     """Scheduled entry: checks ``period`` (YYYY-MM) when given, else the month before the one the
     scheduler fires in (Asia/Shanghai). An operator re-runs a chosen month by giving ``period``."""
-    from pipelines.periods import parse_period
     from pipelines.firing import previous_period
+    from pipelines.periods import parse_period
 
     period = (period or "").strip() or previous_period()
     parse_period(period)
@@ -166,8 +166,8 @@ def scheduled_quarterly_flow(incoming: str, warehouse: str | None = None,
                              quarter: str | None = None) -> dict:
     """Scheduled entry: screens ``quarter`` (YYYYQn) when given, else the quarter that ended
     before the scheduler fires (Asia/Shanghai)."""
-    from pipelines.periods import quarter_months
     from pipelines.firing import previous_quarter
+    from pipelines.periods import quarter_months
 
     quarter = (quarter or "").strip().upper() or previous_quarter()
     quarter_months(quarter)

@@ -22,7 +22,6 @@ one it asks for and the head start did not reach is landed by the task.
 from __future__ import annotations
 
 import dataclasses
-
 import os
 import threading
 import time
@@ -31,7 +30,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines import periods as pp
 from pipelines import runner
 
 

@@ -12,10 +12,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, SAMPLE, SAMPLE_PERIOD
 
 from pipelines import head_start as ahead
 from pipelines import runner
+
+from conftest import ROOT, SAMPLE, SAMPLE_PERIOD
 
 MONTHS = ["2026-08", "2026-09", "2026-10"]
 

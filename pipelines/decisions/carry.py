@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 
 from pipelines.decisions.table import existing_decisions
+
 # the evidence text is read where it is written (pipelines/evidence.py), not re-parsed here
 from pipelines.evidence import number as _number
 from pipelines.evidence import parse as _parse_evidence
