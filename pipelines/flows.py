@@ -49,8 +49,11 @@ PREFECT_STAGES = runner.Stages(land_clean=land_clean_task, match=match_task, ass
 
 @contextmanager
 def _stages(dask: str | None) -> Iterator[runner.Stages]:
-    """The flow's stages: Prefect tasks in this process, or (``dask``) the fan-out of
-    :mod:`pipelines.cluster` as two driver-side tasks whose work runs on the Dask workers."""
+    """The flow's stages: Prefect tasks in this process, or (``dask``) the cluster's fan-out.
+
+    With ``dask``, the fan-out of :mod:`pipelines.cluster` runs as two driver-side tasks whose
+    work runs on the Dask workers.
+    """
     if not dask:
         yield PREFECT_STAGES
         return
@@ -101,9 +104,12 @@ def monthly_flow(incoming: str, period: str, districts: list[str] | None = None,
                  use_cache: bool = True, rekey: bool = False,
                  rules_dir: str | None = None, dask: str | None = None,
                  head_start: str | None = None) -> dict:
-    """The monthly cross-check of ``period`` for ``districts`` (all when None); ``dask``: run the
-    folders and districts on that Dask scheduler (``tcp://host:port``) or ``local:N``;
-    ``head_start``: the token of the run ``hedui`` began while Prefect started (same process)."""
+    """The monthly cross-check of ``period`` for ``districts`` (all when None).
+
+    ``dask``: run the folders and districts on that Dask scheduler (``tcp://host:port``) or
+    ``local:N``; ``head_start``: the token of the run ``hedui`` began while Prefect started (same
+    process).
+    """
     from pipelines import warehouse as wh
 
     ctx = ahead.adopt(head_start) or runner.RunContext.create(
@@ -127,8 +133,10 @@ def quarterly_flow(incoming: str, quarter: str, warehouse: str | None = None,
                    settle_seconds: float = 0.0, use_cache: bool = True, rekey: bool = False,
                    rules_dir: str | None = None, dask: str | None = None,
                    head_start: str | None = None) -> dict:
-    """The quarterly city-wide screening: every month of ``quarter``, every district (``dask``,
-    ``head_start``: as in :func:`monthly_flow`)."""
+    """The quarterly city-wide screening: every month of ``quarter``, every district.
+
+    ``dask`` and ``head_start`` are as in :func:`monthly_flow`.
+    """
     from pipelines import warehouse as wh
 
     ctx = ahead.adopt(head_start) or runner.RunContext.create(
@@ -150,8 +158,11 @@ def quarterly_flow(incoming: str, quarter: str, warehouse: str | None = None,
 @flow(name="hedui-scheduled-monthly")
 def scheduled_monthly_flow(incoming: str, warehouse: str | None = None,
                            period: str | None = None) -> dict:
-    """Scheduled entry: checks ``period`` (YYYY-MM) when given, else the month before the one the
-    scheduler fires in (Asia/Shanghai). An operator re-runs a chosen month by giving ``period``."""
+    """Scheduled entry: checks ``period`` (YYYY-MM) when given, else the month before.
+
+    The month before is the one before the month the scheduler fires in (Asia/Shanghai). An
+    operator re-runs a chosen month by giving ``period``.
+    """
     from pipelines.firing import previous_period
     from pipelines.periods import parse_period
 
@@ -164,8 +175,10 @@ def scheduled_monthly_flow(incoming: str, warehouse: str | None = None,
 @flow(name="hedui-scheduled-quarterly")
 def scheduled_quarterly_flow(incoming: str, warehouse: str | None = None,
                              quarter: str | None = None) -> dict:
-    """Scheduled entry: screens ``quarter`` (YYYYQn) when given, else the quarter that ended
-    before the scheduler fires (Asia/Shanghai)."""
+    """Scheduled entry: screens ``quarter`` (YYYYQn) when given, else the last quarter.
+
+    The last quarter is the one that ended before the scheduler fires (Asia/Shanghai).
+    """
     from pipelines.firing import previous_quarter
     from pipelines.periods import quarter_months
 

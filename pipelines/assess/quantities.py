@@ -1,5 +1,8 @@
-"""Assess layer: household quantities (income over W, snapshots of P, medical expenses), the
-standards and thresholds in 分, and each registered flag's three-valued condition."""
+"""Assess layer: household quantities, standards and thresholds, and the flags' conditions.
+
+Household quantities are income over W, snapshots of P and medical expenses; the standards and
+thresholds are in 分; each registered flag has a three-valued condition.
+"""
 
 from __future__ import annotations
 
