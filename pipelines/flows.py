@@ -35,13 +35,13 @@ def _retry_only_while_delivering(task_, task_run, state) -> bool:
 # land and match return a folder's result computed while Prefect started, when there is one
 # (pipelines.head_start); otherwise they run the stage
 land_clean_task = task(
-    ahead.land_clean, name="land-and-clean", cache_policy=NO_CACHE, retries=3,
+    name="land-and-clean", cache_policy=NO_CACHE, retries=3,
     retry_delay_seconds=20, retry_condition_fn=_retry_only_while_delivering,
-    task_run_name="land-and-clean-{period}")
-match_task = task(ahead.match, name="match", cache_policy=NO_CACHE)
-assess_task = task(runner.stage_assess, name="assess-and-flag", cache_policy=NO_CACHE,
-                   task_run_name="assess-{period}")
-publish_task = task(runner.stage_publish, name="publish", cache_policy=NO_CACHE)
+    task_run_name="land-and-clean-{period}")(ahead.land_clean)
+match_task = task(name="match", cache_policy=NO_CACHE)(ahead.match)
+assess_task = task(name="assess-and-flag", cache_policy=NO_CACHE,
+                   task_run_name="assess-{period}")(runner.stage_assess)
+publish_task = task(name="publish", cache_policy=NO_CACHE)(runner.stage_publish)
 
 PREFECT_STAGES = runner.Stages(land_clean=land_clean_task, match=match_task, assess=assess_task,
                                publish=publish_task)
@@ -61,7 +61,7 @@ def _stages(dask: str | None) -> Iterator[runner.Stages]:
 
     with cluster.session(dask):
         yield cluster.dask_stages(publish=publish_task, wrap=lambda fn, name: task(
-            fn, name=name, cache_policy=NO_CACHE))
+            name=name, cache_policy=NO_CACHE)(fn))
 
 #: files modified more recently than this are treated as still arriving (scheduled runs)
 SETTLE_SECONDS = 30.0

@@ -10,7 +10,7 @@ import time
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -90,7 +90,7 @@ def _progress():
         runner.set_reporter(None)
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[bold red]hedui：{escape(message)}[/bold red]")
     raise typer.Exit(code)
 

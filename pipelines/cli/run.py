@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 
@@ -141,9 +142,10 @@ def _through_prefect(flow_name: str, warm, *, incoming: Path, label: str,
 
         from pipelines import flows
 
-        args = {"incoming": str(incoming), "warehouse": str(target), "use_cache": use_cache,
-                "rekey": rekey, "rules_dir": str(rules_dir) if rules_dir else None,
-                "dask": str(dask) if dask is not None else None, "head_start": token}
+        args: dict[str, Any] = {
+            "incoming": str(incoming), "warehouse": str(target), "use_cache": use_cache,
+            "rekey": rekey, "rules_dir": str(rules_dir) if rules_dir else None,
+            "dask": str(dask) if dask is not None else None, "head_start": token}
         # the flow records its own failed row in `runs` (same run_id and start time)
         with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), \
                 _prefect_failures_hidden((*named, wh.WarehouseError)):
