@@ -101,7 +101,7 @@ def _finish(typed: pl.DataFrame, src: Source, *, period: str, reason: pl.Expr,
         .select(order)
     )
     quarantine = with_reason_code(quarantine)
-    return CleanResult(clean=clean, quarantine=quarantine.cast(QUARANTINE_SCHEMA), counts=counts,
+    return CleanResult(clean=clean, quarantine=quarantine.cast(pl.Schema(QUARANTINE_SCHEMA)), counts=counts,
                        notes=_enum_notes(clean, src))
 
 

@@ -89,8 +89,10 @@ def record_items(source: str = "source", period: str = "period", record_no: str 
 
 
 def extra_member(key: str, value: pl.Expr) -> pl.Expr:
-    """``,"key":value``: a member :func:`document` appends after the fixed ones (``value`` is
-    already JSON text, e.g. the 低保渐退 state of :mod:`pipelines.gradual_exit`)."""
+    """``,"key":value``: a member :func:`document` appends after the fixed ones.
+
+    ``value`` is already JSON text, e.g. the 低保渐退 state of :mod:`pipelines.gradual_exit`.
+    """
     return pl.lit(f',"{key}":') + value
 
 

@@ -35,13 +35,13 @@ def _retry_only_while_delivering(task_, task_run, state) -> bool:
 # land and match return a folder's result computed while Prefect started, when there is one
 # (pipelines.head_start); otherwise they run the stage
 land_clean_task = task(
-    ahead.land_clean, name="land-and-clean", cache_policy=NO_CACHE, retries=3,
+    name="land-and-clean", cache_policy=NO_CACHE, retries=3,
     retry_delay_seconds=20, retry_condition_fn=_retry_only_while_delivering,
-    task_run_name="land-and-clean-{period}")
-match_task = task(ahead.match, name="match", cache_policy=NO_CACHE)
-assess_task = task(runner.stage_assess, name="assess-and-flag", cache_policy=NO_CACHE,
-                   task_run_name="assess-{period}")
-publish_task = task(runner.stage_publish, name="publish", cache_policy=NO_CACHE)
+    task_run_name="land-and-clean-{period}")(ahead.land_clean)
+match_task = task(name="match", cache_policy=NO_CACHE)(ahead.match)
+assess_task = task(name="assess-and-flag", cache_policy=NO_CACHE,
+                   task_run_name="assess-{period}")(runner.stage_assess)
+publish_task = task(name="publish", cache_policy=NO_CACHE)(runner.stage_publish)
 
 PREFECT_STAGES = runner.Stages(land_clean=land_clean_task, match=match_task, assess=assess_task,
                                publish=publish_task)
@@ -49,8 +49,11 @@ PREFECT_STAGES = runner.Stages(land_clean=land_clean_task, match=match_task, ass
 
 @contextmanager
 def _stages(dask: str | None) -> Iterator[runner.Stages]:
-    """The flow's stages: Prefect tasks in this process, or (``dask``) the fan-out of
-    :mod:`pipelines.cluster` as two driver-side tasks whose work runs on the Dask workers."""
+    """The flow's stages: Prefect tasks in this process, or (``dask``) the cluster's fan-out.
+
+    With ``dask``, the fan-out of :mod:`pipelines.cluster` runs as two driver-side tasks whose
+    work runs on the Dask workers.
+    """
     if not dask:
         yield PREFECT_STAGES
         return
@@ -58,7 +61,7 @@ def _stages(dask: str | None) -> Iterator[runner.Stages]:
 
     with cluster.session(dask):
         yield cluster.dask_stages(publish=publish_task, wrap=lambda fn, name: task(
-            fn, name=name, cache_policy=NO_CACHE))
+            name=name, cache_policy=NO_CACHE)(fn))
 
 #: files modified more recently than this are treated as still arriving (scheduled runs)
 SETTLE_SECONDS = 30.0
@@ -101,9 +104,12 @@ def monthly_flow(incoming: str, period: str, districts: list[str] | None = None,
                  use_cache: bool = True, rekey: bool = False,
                  rules_dir: str | None = None, dask: str | None = None,
                  head_start: str | None = None) -> dict:
-    """The monthly cross-check of ``period`` for ``districts`` (all when None); ``dask``: run the
-    folders and districts on that Dask scheduler (``tcp://host:port``) or ``local:N``;
-    ``head_start``: the token of the run ``hedui`` began while Prefect started (same process)."""
+    """The monthly cross-check of ``period`` for ``districts`` (all when None).
+
+    ``dask``: run the folders and districts on that Dask scheduler (``tcp://host:port``) or
+    ``local:N``; ``head_start``: the token of the run ``hedui`` began while Prefect started (same
+    process).
+    """
     from pipelines import warehouse as wh
 
     ctx = ahead.adopt(head_start) or runner.RunContext.create(
@@ -127,8 +133,10 @@ def quarterly_flow(incoming: str, quarter: str, warehouse: str | None = None,
                    settle_seconds: float = 0.0, use_cache: bool = True, rekey: bool = False,
                    rules_dir: str | None = None, dask: str | None = None,
                    head_start: str | None = None) -> dict:
-    """The quarterly city-wide screening: every month of ``quarter``, every district (``dask``,
-    ``head_start``: as in :func:`monthly_flow`)."""
+    """The quarterly city-wide screening: every month of ``quarter``, every district.
+
+    ``dask`` and ``head_start`` are as in :func:`monthly_flow`.
+    """
     from pipelines import warehouse as wh
 
     ctx = ahead.adopt(head_start) or runner.RunContext.create(
@@ -150,10 +158,13 @@ def quarterly_flow(incoming: str, quarter: str, warehouse: str | None = None,
 @flow(name="hedui-scheduled-monthly")
 def scheduled_monthly_flow(incoming: str, warehouse: str | None = None,
                            period: str | None = None) -> dict:
-    """Scheduled entry: checks ``period`` (YYYY-MM) when given, else the month before the one the
-    scheduler fires in (Asia/Shanghai). An operator re-runs a chosen month by giving ``period``."""
-    from pipelines.periods import parse_period
+    """Scheduled entry: checks ``period`` (YYYY-MM) when given, else the month before.
+
+    The month before is the one before the month the scheduler fires in (Asia/Shanghai). An
+    operator re-runs a chosen month by giving ``period``.
+    """
     from pipelines.firing import previous_period
+    from pipelines.periods import parse_period
 
     period = (period or "").strip() or previous_period()
     parse_period(period)
@@ -164,10 +175,12 @@ def scheduled_monthly_flow(incoming: str, warehouse: str | None = None,
 @flow(name="hedui-scheduled-quarterly")
 def scheduled_quarterly_flow(incoming: str, warehouse: str | None = None,
                              quarter: str | None = None) -> dict:
-    """Scheduled entry: screens ``quarter`` (YYYYQn) when given, else the quarter that ended
-    before the scheduler fires (Asia/Shanghai)."""
-    from pipelines.periods import quarter_months
+    """Scheduled entry: screens ``quarter`` (YYYYQn) when given, else the last quarter.
+
+    The last quarter is the one that ended before the scheduler fires (Asia/Shanghai).
+    """
     from pipelines.firing import previous_quarter
+    from pipelines.periods import quarter_months
 
     quarter = (quarter or "").strip().upper() or previous_quarter()
     quarter_months(quarter)

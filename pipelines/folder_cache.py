@@ -36,8 +36,11 @@ def code_fingerprint() -> str:
 
 def folder_key(folder: Path, *, matching_file: Path | None, overrides: Path | None,
                matching_version: str | None = None) -> str:
-    """The cache key of one folder's land+clean+match result (``matching_version``: the version
-    of the linkage parameters in force, which dated values of the file can change)."""
+    """The cache key of one folder's land+clean+match result.
+
+    ``matching_version`` is the version of the linkage parameters in force, which dated values of
+    the file can change.
+    """
     h = hashlib.sha256(code_fingerprint().encode())
     for f in sorted(p for p in folder.iterdir() if p.is_file()):
         h.update(f.name.encode())

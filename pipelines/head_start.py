@@ -22,7 +22,6 @@ one it asks for and the head start did not reach is landed by the task.
 from __future__ import annotations
 
 import dataclasses
-
 import os
 import threading
 import time
@@ -31,7 +30,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines import periods as pp
 from pipelines import runner
 
 
@@ -71,8 +69,11 @@ def register(ctx: runner.RunContext) -> str:
 
 
 def adopt(token: str | None) -> runner.RunContext | None:
-    """The context of the run started ahead under ``token``; None when there is none (a flow
-    run by a deployment, or in another process): the flow then creates its own."""
+    """The context of the run started ahead under ``token``; None when there is none.
+
+    There is none for a flow run by a deployment, or in another process: the flow then creates
+    its own.
+    """
     with _LOCK:
         run = _RUNS.get(token or "")
         if run is None:
@@ -82,8 +83,10 @@ def adopt(token: str | None) -> runner.RunContext | None:
 
 
 def discard(token: str) -> None:
-    """Forget the run; its scratch folder is removed unless a flow adopted it (the flow's own
-    ``finally`` removes it then, after publishing)."""
+    """Forget the run; its scratch folder is removed unless a flow adopted it.
+
+    A flow that adopted it removes it in its own ``finally``, after publishing.
+    """
     with _LOCK:
         run = _RUNS.pop(token, None)
     if run is not None and not run.adopted:
@@ -101,8 +104,10 @@ def _run_of(ctx: runner.RunContext) -> HeadStart | None:
 
 def land_clean(ctx: runner.RunContext, period: str, *,
                settle_seconds: float = 0.0) -> runner.FolderRef:
-    """:func:`pipelines.runner.stage_land_clean`, or its result computed ahead (used once: a
-    retry of the task lands the folder again)."""
+    """:func:`pipelines.runner.stage_land_clean`, or its result computed ahead.
+
+    A result computed ahead is used once: a retry of the task lands the folder again.
+    """
     run = _run_of(ctx)
     with _LOCK:
         ahead = run.landed.pop(period, None) if run is not None else None
@@ -126,9 +131,11 @@ def match(ctx: runner.RunContext, ref: runner.FolderRef, *, overrides: Path | No
 
 
 def folders_of(token: str, flow: str, label: str) -> list[str]:
-    """The folders a ``monthly`` (label YYYY-MM) or ``quarterly`` (YYYYQn) run reads, oldest
-    first, from the run's plan (:mod:`pipelines.plan`), which is built here and kept with the
-    run: the stages run ahead resolve their matching parameters on the same day as the flow's."""
+    """The folders a ``monthly`` (label YYYY-MM) or ``quarterly`` (YYYYQn) run reads, oldest first.
+
+    They come from the run's plan (:mod:`pipelines.plan`), which is built here and kept with the
+    run: the stages run ahead resolve their matching parameters on the same day as the flow's.
+    """
     from pipelines.plan import RuleFiles, build_plan
 
     with _LOCK:
@@ -240,6 +247,7 @@ class PrefectWarmup:
 
     @classmethod
     def start(cls) -> PrefectWarmup:
+        """A warmup whose background thread has been started."""
         warm = cls()
         warm._thread.start()
         return warm

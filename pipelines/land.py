@@ -218,12 +218,13 @@ def _slow(raw: bytes, names: list[str], encoding: str) -> pl.DataFrame:
         for fields in csv.reader(block):
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
+            cells: list[str] | list[str | None] = fields
             if len(fields) != width:
                 problems.append(f"record has {len(fields)} fields, the header has {width}")
-                fields = (fields + [None] * width)[:width]
+                cells = (fields + [None] * width)[:width]
             else:
                 problems.append(None)
-            rows.append([None if v is None or v == "" else v for v in fields])
+            rows.append([None if v is None or v == "" else v for v in cells])
 
     block: list[str] = []
     for line in physical:

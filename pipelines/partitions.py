@@ -190,6 +190,7 @@ def partitionable(con: duckdb.DuckDBPyConnection, store: Store, table: str) -> b
     if "period" not in {c for c, _ in _columns(con, store, table)}:
         return False
     nulls = con.execute(f"SELECT count(*) FROM {_qualified(store, table)} WHERE period IS NULL").fetchone()
+    assert nulls is not None  # count(*) always returns one row
     return nulls[0] == 0
 
 
@@ -252,7 +253,9 @@ def commit(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: Iter
             con.execute(f"COPY (SELECT * FROM {name} WHERE period = {_lit(period)}) "
                         f"TO {_lit(str(path))} (FORMAT parquet)")
             os.chmod(path, store.file_mode)
-            rows = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0]
+            counted = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()
+            assert counted is not None  # count(*) always returns one row
+            rows = counted[0]
             new[period] = (rel, rows)
             written.append(path)
         gone = [old[p] for p in replaced if p in old]

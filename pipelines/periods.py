@@ -94,6 +94,7 @@ class Period:
 
     @property
     def first_day(self) -> date:
+        """The first day of the month."""
         return date(self.year, self.month, 1)
 
     @property
@@ -148,10 +149,12 @@ class Quarter:
 
     @property
     def label(self) -> str:
+        """The label ``YYYYQn``."""
         return f"{self.year:04d}Q{self.number}"
 
     @property
     def months(self) -> tuple[Period, Period, Period]:
+        """The quarter's three months, in order."""
         first = Period(self.year, 3 * (self.number - 1) + 1)
         return (first, first + 1, first + 2)
 

@@ -46,8 +46,10 @@ DECISIONS_FILE = "decisions.yaml"
 
 
 class PlanError(RunFailed):
-    """A rules file of the run cannot be used (message in Chinese, naming the file): the run
-    fails before it loads anything, as for any failure the contract names."""
+    """A rules file of the run cannot be used (message in Chinese, naming the file).
+
+    The run fails before it loads anything, as for any failure the contract names.
+    """
 
 
 # --------------------------------------------------------------------------- windows
@@ -185,10 +187,12 @@ class MonthPlan:
 
     @property
     def label(self) -> str:
+        """The month's label ``YYYY-MM``."""
         return self.period.label
 
     @property
     def rulebook_version(self) -> str:
+        """The version of the month's rulebook."""
         return self.rules.version
 
     @property
@@ -256,6 +260,7 @@ class RunPlan:
         raise KeyError(f"{label} is not a month of the run {self.label}")
 
     def has_month(self, period: str | Period) -> bool:
+        """Whether ``period`` is a month of this run (assessed or prior)."""
         try:
             self.month(period)
         except KeyError:

@@ -96,6 +96,9 @@ __all__ = [
 
 
 def months_to_load(period: str, rules: Rules) -> list[str]:
-    """The delivery folders a run of ``period`` reads under ``rules`` (resolved at its end): the
-    income window W and the INCOME_DROP months (``income_drop_months``), oldest first."""
+    """The delivery folders a run of ``period`` reads under ``rules`` (resolved at its end).
+
+    They are the income window W and the INCOME_DROP months (``income_drop_months``), oldest
+    first.
+    """
     return [p.label for p in windows(Period.parse(period), rules).folders]

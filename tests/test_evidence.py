@@ -1,5 +1,8 @@
-"""flags.evidence has one writer and one reader (pipelines/evidence.py): the text's exact form
-(money with two decimals, key order, the 特困 list's ", ") and the reading decisions rely on."""
+"""The one writer and one reader of flags.evidence (pipelines/evidence.py).
+
+The text's exact form (money with two decimals, key order, the 特困 list's ", ") and the reading
+decisions rely on.
+"""
 
 from __future__ import annotations
 

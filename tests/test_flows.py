@@ -13,26 +13,14 @@ from pipelines import runner
 from pipelines.flags import FLAGS
 
 from conftest import SAMPLE, SAMPLE_PERIOD, read_delivered_csv, run_local_monthly
-
-CONTRACT_TABLES = ("links", "quarantine", "assessments", "flags", "quarter_summary", "decisions")
+from helpers.warehouse_dump import CONTRACT_TABLES
+from helpers.warehouse_dump import table_dump as _table_dump
 
 
 def _q(path, sql, params=None):
     con = duckdb.connect(str(path), read_only=True)
     try:
         return con.sql(sql, params=params).pl() if params is None else con.execute(sql, params).pl()
-    finally:
-        con.close()
-
-
-def _table_dump(path, table):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        cols = [r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema='main' "
-            "AND table_name=? ORDER BY ordinal_position", [table]).fetchall()]
-        keep = [c for c in cols if c != "run_id" and not c.endswith("_at")]
-        return con.sql(f"SELECT {', '.join(keep)} FROM {table} ORDER BY ALL").fetchall()
     finally:
         con.close()
 

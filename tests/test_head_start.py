@@ -12,10 +12,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, SAMPLE, SAMPLE_PERIOD
 
 from pipelines import head_start as ahead
 from pipelines import runner
+
+from conftest import ROOT, SAMPLE, SAMPLE_PERIOD
 
 MONTHS = ["2026-08", "2026-09", "2026-10"]
 
@@ -195,7 +196,8 @@ def test_the_ephemeral_server_alone_logs_only_critical_records_at_the_root(monke
 @pytest.mark.slow
 def test_the_default_command_through_prefect_gives_the_local_runs_warehouse(tmp_path,
                                                                              sample_warehouse):
-    from test_flows import CONTRACT_TABLES, _table_dump
+    from helpers.warehouse_dump import CONTRACT_TABLES
+    from helpers.warehouse_dump import table_dump as _table_dump
 
     warehouse = tmp_path / "hedui.duckdb"
     done = subprocess.run([sys.executable, "-m", "pipelines.cli", "monthly", "--incoming",

@@ -1,5 +1,8 @@
-"""The run plan: the period parsed once into a type, the folders from the rules in force, and
-rules/matching.yaml and rules/decisions.yaml resolved on the last day of P like the rulebook."""
+"""The run plan: the period parsed once into a type, and the files resolved on P's last day.
+
+The folders come from the rules in force; rules/matching.yaml and rules/decisions.yaml are
+resolved on the last day of P like the rulebook.
+"""
 
 from __future__ import annotations
 
@@ -194,8 +197,10 @@ def test_a_run_with_a_malformed_rules_file_fails_before_loading_anything(tmp_pat
 
 @pytest.mark.slow
 def test_a_monthly_run_loads_and_resolves_its_rules_once(tmp_path, monkeypatch):
-    """Counted on the sample run: the rulebook folder read once, resolved once (one day), the
-    dated matching and decision files resolved once each."""
+    """Counted on the sample run: the rulebook folder read once and resolved once (one day).
+
+    The dated matching and decision files are resolved once each.
+    """
     import pipelines.dated as dated
     import pipelines.rulebook as rb
 

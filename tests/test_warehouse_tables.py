@@ -1,5 +1,7 @@
-"""The table registry: the warehouse it generates is the one the hand-written DDL made, and
-the schemas, docs and analyst registry generated from or checked against it follow it."""
+"""The table registry: the warehouse it generates is the one the hand-written DDL made.
+
+The schemas, docs and analyst registry generated from or checked against it follow it.
+"""
 
 import json
 from pathlib import Path

@@ -1,5 +1,8 @@
-"""Assess layer: what P's run has to go on: the deliveries of the window, the register in
-scope and the matched facts of each source, restricted to the folders of P's run."""
+"""Assess layer: what P's run has to go on.
+
+The deliveries of the window, the register in scope and the matched facts of each source,
+restricted to the folders of P's run.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Assess layer: exact money. Sums in integer 分, exact fractions in Int128, one rounding half
-away from zero; published amounts as ``Decimal(18, 2)`` yuan."""
+"""Assess layer: exact money.
+
+Sums in integer 分, exact fractions in Int128, one rounding half away from zero; published
+amounts as ``Decimal(18, 2)`` yuan.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ _I = pl.Int128
 
 
 def _round_half_away(num: pl.Expr, den: pl.Expr | int) -> pl.Expr:
-    """num / den rounded half away from zero to an integer (den > 0), in exact integer arithmetic."""
+    """Integer ``num / den`` rounded half away from zero (den > 0), in exact integer arithmetic."""
     den_e = den if isinstance(den, pl.Expr) else pl.lit(den, dtype=_I)
     return num.sign() * ((num.abs() * 2 + den_e) // (den_e * 2))
 

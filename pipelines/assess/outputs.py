@@ -1,5 +1,8 @@
-"""Assess layer: the published frames (``assessments``, ``flags`` with their evidence, encoded
-by :mod:`pipelines.evidence`) and the run's notes."""
+"""Assess layer: the published frames and the run's notes.
+
+The frames are ``assessments`` and ``flags`` with their evidence, encoded by
+:mod:`pipelines.evidence`.
+"""
 
 from __future__ import annotations
 

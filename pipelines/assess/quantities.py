@@ -1,5 +1,8 @@
-"""Assess layer: household quantities (income over W, snapshots of P, medical expenses), the
-standards and thresholds in 分, and each registered flag's three-valued condition."""
+"""Assess layer: household quantities, standards and thresholds, and the flags' conditions.
+
+Household quantities are income over W, snapshots of P and medical expenses; the standards and
+thresholds are in 分; each registered flag has a three-valued condition.
+"""
 
 from __future__ import annotations
 
@@ -100,7 +103,7 @@ def _snapshots(hh: pl.DataFrame, facts: dict[str, pl.DataFrame], living: pl.Data
         return pl.col(column).fill_null(zero).cast(dtype)
 
     out = out.with_columns(
-        known("bank", "assets_sum", 0, _I),
+        known("bank", "assets_sum", 0, _I()),
         known("real_estate", "residential_units", 0, pl.Int64()),
         known("real_estate", "has_non_residential", False, pl.Boolean()),
         known("vehicles", "vehicles_counted", 0, pl.Int64()),
@@ -159,7 +162,8 @@ def _standards_frame(rules: Rules) -> pl.DataFrame:
             "standard_exact": _decimal_yuan(s_fen),
             "tekun_exact": _decimal_yuan(t_fen) if t_fen is not None else None,
         })
-    schema = {"district_code": pl.String, "urban_rural": pl.String, "s_fen": _I, "t_fen": _I,
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
+              "district_code": pl.String, "urban_rural": pl.String, "s_fen": _I, "t_fen": _I,
               "s_yuan": pl.String, "t_yuan": pl.String, "t_params": pl.String,
               "assets_limit_fen": _I, "assets_limit_yuan": pl.String,
               "marginal_income_fen": _I, "marginal_income_yuan": pl.String,

@@ -8,9 +8,9 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -54,7 +54,9 @@ console = _make_console(stderr=False)
 err = _make_console(stderr=True)
 
 
-class Orchestrator(str, Enum):
+class Orchestrator(StrEnum):
+    """Where ``--orchestrator`` runs the stages: through Prefect, or in this process."""
+
     prefect = "prefect"
     local = "local"
 
@@ -88,7 +90,7 @@ def _progress():
         runner.set_reporter(None)
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[bold red]hedui：{escape(message)}[/bold red]")
     raise typer.Exit(code)
 
@@ -105,7 +107,8 @@ def main(
         "--version", help="Print hedui's version and exit.", callback=_version,
         is_eager=True)] = False,
 ) -> None:
-    """hedui (核对): the monthly household means-testing cross-check."""
+    # typer prints this docstring in ``hedui --help``: its text is kept as is
+    """hedui (核对): the monthly household means-testing cross-check."""  # noqa: D403
 
 
 IncomingOpt = Annotated[Path, typer.Option(

@@ -1,5 +1,8 @@
-"""Checks that need no run: done before Prefect starts, so a named failure takes well under a
-second and prints one Chinese line (exit 1 for the contract's failures, 2 for usage)."""
+"""Checks that need no run, done before Prefect starts.
+
+A named failure so takes well under a second and prints one Chinese line (exit 1 for the
+contract's failures, 2 for usage).
+"""
 
 from __future__ import annotations
 

@@ -45,8 +45,9 @@ def whatif(
     json_file: Annotated[Path | None, typer.Option(
         "--json", help="Also write the comparison as JSON to this file.", dir_okay=False)] = None,
 ) -> None:
+    # typer prints this docstring in ``hedui whatif --help`` and ``hedui --help``: its text is kept as is
     """Reform preview: assess PERIOD under a proposed rulebook from the stored, linked records and
-    compare with the published results (writes a workbook and an HTML page; never the warehouse)."""
+    compare with the published results (writes a workbook and an HTML page; never the warehouse)."""  # noqa: D205, D209
     from pipelines.whatif.command import run_command
 
     run_command(period=period, rules=rules, districts=district or None, warehouse=warehouse,

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 
@@ -91,8 +92,11 @@ def _cluster(dask) -> Iterator[None]:
 
 @contextmanager
 def _quiet_distributed() -> Iterator[None]:
-    """distributed logs a worker's loss (which it then recovers from) at WARNING: the operator
-    sees hedui's own line when a run fails, not the scheduler's chatter."""
+    """Keep ``distributed``'s log of a worker's loss (which it recovers from) off the console.
+
+    ``distributed`` logs it at WARNING: the operator sees hedui's own line when a run fails, not
+    the scheduler's chatter.
+    """
     logger = logging.getLogger("distributed")
     level = logger.level
     logger.setLevel(logging.ERROR)
@@ -105,8 +109,11 @@ def _quiet_distributed() -> Iterator[None]:
 def _through_prefect(flow_name: str, warm, *, incoming: Path, label: str,
                      districts: list[str] | None, target: Path, use_cache: bool, rekey: bool,
                      rules_dir: Path | None, dask, named: tuple[type[BaseException], ...]) -> dict:
-    """Run the flow once Prefect is up; meanwhile (no ``dask``) land and match the window's
-    folders in this thread, for the flow's tasks to take over (:mod:`pipelines.head_start`)."""
+    """Run the flow once Prefect is up.
+
+    Meanwhile (no ``dask``) land and match the window's folders in this thread, for the flow's
+    tasks to take over (:mod:`pipelines.head_start`).
+    """
     from pipelines import head_start as ahead
     from pipelines import runner
     from pipelines import warehouse as wh
@@ -135,9 +142,10 @@ def _through_prefect(flow_name: str, warm, *, incoming: Path, label: str,
 
         from pipelines import flows
 
-        args = {"incoming": str(incoming), "warehouse": str(target), "use_cache": use_cache,
-                "rekey": rekey, "rules_dir": str(rules_dir) if rules_dir else None,
-                "dask": str(dask) if dask is not None else None, "head_start": token}
+        args: dict[str, Any] = {
+            "incoming": str(incoming), "warehouse": str(target), "use_cache": use_cache,
+            "rekey": rekey, "rules_dir": str(rules_dir) if rules_dir else None,
+            "dask": str(dask) if dask is not None else None, "head_start": token}
         # the flow records its own failed row in `runs` (same run_id and start time)
         with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), \
                 _prefect_failures_hidden((*named, wh.WarehouseError)):

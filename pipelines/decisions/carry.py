@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 
 from pipelines.decisions.table import existing_decisions
+
 # the evidence text is read where it is written (pipelines/evidence.py), not re-parsed here
 from pipelines.evidence import number as _number
 from pipelines.evidence import parse as _parse_evidence
@@ -39,7 +40,7 @@ def load_flag_decisions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         evidence`` (the evidence at decision time), in recording order.
     """
     existing = existing_decisions(con).filter(pl.col("kind") == "flag")
-    return existing.select(list(_FLAG_DECISION_FRAME)).cast(_FLAG_DECISION_FRAME)
+    return existing.select(list(_FLAG_DECISION_FRAME)).cast(pl.Schema(_FLAG_DECISION_FRAME))
 
 
 def annotate_flags(flags: pl.DataFrame, decisions: pl.DataFrame, *, params: dict) -> pl.DataFrame:
@@ -73,7 +74,7 @@ def annotate_flags(flags: pl.DataFrame, decisions: pl.DataFrame, *, params: dict
     indexed = base.with_row_index("_flag_i")
     candidates = (
         indexed.select("_flag_i", "period", "household_id", "flag", "evidence")
-        .join(decisions.cast(_FLAG_DECISION_FRAME).rename(
+        .join(decisions.cast(pl.Schema(_FLAG_DECISION_FRAME)).rename(
             {"period": "_d_period", "evidence": "_d_evidence", "reason": "decision_reason"}),
             on=["household_id", "flag"], how="inner")
         .filter(pl.col("_d_period") <= pl.col("period"))

@@ -50,6 +50,6 @@ def link_overrides(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     record = (existing.group_by(record_key, maintain_order=True).last()
               .select(pl.lit("record").alias("scope"), "source", "period", "record_no",
                       "id_norm", "name_norm", "person_id", "decision"))
-    both = pl.concat([identity.cast(_OVERRIDE_FRAME), record.cast(_OVERRIDE_FRAME)])
+    both = pl.concat([identity.cast(pl.Schema(_OVERRIDE_FRAME)), record.cast(pl.Schema(_OVERRIDE_FRAME))])
     return both.sort("scope", "source", "period", "record_no", "id_norm", "name_norm",
                      "person_id", nulls_last=True)

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import polars as pl
@@ -130,10 +131,11 @@ def import_decisions(path: Path, con: duckdb.DuckDBPyConnection, *,
 
     new = _decision_rows(checked, file=path.name, sha256=sha256, moment=moment)
     fresh = _not_yet_recorded(new, existing, sha256=sha256)
-    start = int(existing.get_column("decision_id").max() or 0) + 1
+    # decision_id is Int64: its max is an int, or None when nothing is recorded yet
+    start = int(cast("int | None", existing.get_column("decision_id").max()) or 0) + 1
     fresh = fresh.with_columns(
         (pl.int_range(pl.len(), dtype=pl.Int64) + start).alias("decision_id")
-    ).select(DECISION_COLUMNS).cast(DECISION_SCHEMA)
+    ).select(DECISION_COLUMNS).cast(pl.Schema(DECISION_SCHEMA))
     refreshed = 0
     if not fresh.is_empty():
         refreshed = _append(con, fresh, params=params or load_decision_params())
@@ -175,7 +177,7 @@ def _decision_rows(checked: pl.DataFrame, *, file: str, sha256: str,
                 pl.lit(sha256).alias("import_sha256"),
                 pl.when(is_flag).then(pl.col("flag_evidence"))
                 .otherwise(pl.col("link_evidence")).alias("evidence"),
-            ).cast(DECISION_SCHEMA))
+            ).cast(pl.Schema(DECISION_SCHEMA)))
 
 
 _NATURAL_KEY = ("kind", "period", "household_id", "flag", "source", "record_no")

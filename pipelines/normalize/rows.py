@@ -9,6 +9,8 @@ comparison key of re-sent copies (inputs.md, "Order of the row checks", 3).
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import polars as pl
 
 from pipelines.land import EXCEL_ID
@@ -18,6 +20,13 @@ from pipelines.sources import Column, Source
 
 _KEY_NULL = "\x00"
 
+
+class _Names(TypedDict):
+    """The column names every ``values.parse_*`` call of a column takes."""
+
+    text: str
+    out: str
+    column: str
 
 
 def parse_rows(raw: pl.DataFrame, src: Source, *, period: str, need_key: bool) -> pl.DataFrame:
@@ -58,7 +67,7 @@ def parse_rows(raw: pl.DataFrame, src: Source, *, period: str, need_key: bool) -
         if col.kind in ("id", "name"):
             continue
         text, problem = f"_t_{col.en}", f"_p_{col.en}"
-        options = {"text": text, "out": col.en, "column": col.zh}
+        options: _Names = {"text": text, "out": col.en, "column": col.zh}
         if col.kind == "money":
             lf = values.parse_amount(lf, problem=problem, **options)
         elif col.kind == "decimal":
@@ -79,8 +88,8 @@ def parse_rows(raw: pl.DataFrame, src: Source, *, period: str, need_key: bool) -
     if need_key:
         lf = lf.with_columns(
             pl.concat_str([p.fill_null(_KEY_NULL) for p in key_parts], separator="\x1f").alias("_key"))
-    typed = lf.drop([c for c in lf.collect_schema().names() if c.startswith(("_t_", "_p_"))])
-    typed = typed.collect(engine="in-memory")
+    lf = lf.drop([c for c in lf.collect_schema().names() if c.startswith(("_t_", "_p_"))])
+    typed = lf.collect(engine="in-memory")
     typed = ids.add_id_columns(typed, raw="id_raw", excel_number=EXCEL_ID)
     typed = names.add_name_columns(typed, raw="name_raw")
     if not need_key:
@@ -97,7 +106,7 @@ def _join_parsed_distinct(lf: pl.LazyFrame, raw: pl.DataFrame, col: Column, *,
     text, problem = f"_t_{col.en}", f"_p_{col.en}"
     distinct = raw.lazy().select(pl.col(col.zh).unique()).with_columns(
         values.trimmed(pl.col(col.zh)).alias(text))
-    options = {"text": text, "out": col.en, "column": col.zh}
+    options: _Names = {"text": text, "out": col.en, "column": col.zh}
     if col.kind == "month":
         distinct = values.parse_month(distinct, problem=problem, latest=period, **options)
     elif col.kind == "date_req":

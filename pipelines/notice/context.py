@@ -49,11 +49,13 @@ def _effective(rulebook: Rulebook, name: str, day: date, key: tuple[str, ...]
         return None, None, ""
     k = key if p.varies_by else ()
     start: date | None = None
-    value: Decimal | None = None
+    value: Decimal | tuple[str, ...] | None = None
     for since, v in p.series.get(k, ()):
         if since > day:
             break
         start, value = since, v
+    if isinstance(value, tuple):  # a threshold's parameter is a number; a words parameter has no amount
+        raise TypeError(f"rulebook parameter {name!r} is a list of words, not an amount")
     return value, start, p.unit
 
 

@@ -48,9 +48,12 @@ def open_warehouse(warehouse: Path) -> duckdb.DuckDBPyConnection:
 
 
 def lookback(period: str) -> list[str]:
-    """The delivery months whose review records and quarantined rows a report of P lists: the
-    folders a run of P loads under the repository's rules in force at the end of P (the income
-    window and the INCOME_DROP months, :mod:`pipelines.plan`), since their records bear on P."""
+    """The delivery months whose review records and quarantined rows a report of P lists.
+
+    They are the folders a run of P loads under the repository's rules in force at the end of P
+    (the income window and the INCOME_DROP months, :mod:`pipelines.plan`), since their records
+    bear on P.
+    """
     return list(_folders_of(period))
 
 

@@ -116,8 +116,7 @@ def _load_parameter(file: Path) -> Parameter:
             if not isinstance(by_ur, dict) or not by_ur:
                 raise RulebookError(f"{where}: values.{district} must map 城乡类别 to dated values")
             for ur, dated in by_ur.items():
-                key = (str(district), str(ur))
-                series[key] = _dated(dated, f"{where}: values.{district}.{ur}", parse)
+                series[(str(district), str(ur))] = _dated(dated, f"{where}: values.{district}.{ur}", parse)
     else:
         series[()] = _dated(values, f"{where}: values", parse)
     return Parameter(

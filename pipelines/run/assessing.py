@@ -35,8 +35,10 @@ def deliveries_frame(refs: Sequence[FolderRef]) -> pl.DataFrame:
 
 
 def _facts(refs: Sequence[FolderRef], persons: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
-    """Clean rows of every loaded folder whose link is ``matched``, with person_id and method;
-    only rows of ``persons`` (a ``person_id`` column) when given."""
+    """Clean rows of every loaded folder whose link is ``matched``, with person_id and method.
+
+    Only rows of ``persons`` (a ``person_id`` column) when given.
+    """
     facts: dict[str, list[pl.LazyFrame]] = {}
     for ref in refs:
         if not ref.links.exists():

@@ -1,5 +1,7 @@
-"""What every stage of a run shares: its context (folders, scratch, run plan), the references
-handed between stages, progress reporting and the run's named failures.
+"""What every stage of a run shares.
+
+Its context (folders, scratch, run plan), the references handed between stages, progress
+reporting and the run's named failures.
 
 Split out of :mod:`pipelines.runner` (which re-exports every public name). Stage functions take
 and return small references (paths, counts), never big frames, so the same functions serve as
@@ -60,8 +62,10 @@ def _report(stage: str, event: str, **info: object) -> None:
 
 
 def scratch_root(warehouse: Path) -> Path:
-    """Where runs keep their parquet between stages: ``$HEDUI_SCRATCH``, else ``.work/`` beside
-    the warehouse. On a Dask cluster every worker must see it at the same path (shared storage)."""
+    """Where runs keep their parquet between stages: ``$HEDUI_SCRATCH``, else ``.work/`` beside the warehouse.
+
+    On a Dask cluster every worker must see it at the same path (shared storage).
+    """
     env = os.environ.get("HEDUI_SCRATCH", "").strip()
     return Path(env).expanduser().resolve() if env else warehouse.parent / ".work"
 
@@ -110,6 +114,7 @@ class RunContext:
     def create(cls, *, flow: str, incoming: Path, warehouse: Path, rules_dir: Path | None = None,
                matching_file: Path | None = None, use_cache: bool = True,
                rekey: bool = False) -> RunContext:
+        """A new run: its id, and its private scratch folder (dead runs' scratch is removed first)."""
         from pipelines import warehouse as wh
         from pipelines.fsio import private_dir
 
@@ -145,6 +150,7 @@ class RunContext:
         return load_matching_params(self.matching_file)
 
     def cleanup(self) -> None:
+        """Remove the run's scratch folder, and the scratch root when it is left empty."""
         shutil.rmtree(self.scratch, ignore_errors=True)
         try:
             self.scratch.parent.rmdir()
@@ -168,22 +174,28 @@ class FolderRef:
     cache_key: str | None = None
 
     def stg(self, source: str) -> Path:
+        """The cleaned rows of ``source``."""
         return self.dir / f"stg_{source}.parquet"
 
     def raw(self, source: str) -> Path:
+        """The landed rows of ``source``."""
         return self.dir / f"raw_{source}.parquet"
 
     @property
     def quarantine(self) -> Path:
+        """The folder's quarantined rows."""
         return self.dir / "quarantine.parquet"
 
     @property
     def links(self) -> Path:
+        """The folder's links of records to persons."""
         return self.dir / "links.parquet"
 
 
 @dataclass
 class AssessRef:
+    """What assessing one period produced (frames under the run's scratch)."""
+
     period: str
     assessments: Path
     flags: Path
@@ -224,6 +236,7 @@ def _assert_folder_settled(folder: Path, *, settle_seconds: float) -> None:
 
 
 def as_dict(ref: FolderRef) -> dict:
+    """``ref`` as a plain dict (``dir`` as text)."""
     d = asdict(ref)
     d["dir"] = str(ref.dir)
     return d

@@ -1,5 +1,7 @@
-"""Composing the stages into a monthly or quarterly run: one definition serves the local run, the
-Prefect flows and the Dask cluster (each supplies its own :class:`Stages`).
+"""Composing the stages into a monthly or quarterly run.
+
+One definition serves the local run, the Prefect flows and the Dask cluster (each supplies its
+own :class:`Stages`).
 
 A run first builds its frozen plan (:mod:`pipelines.plan`: the period parsed once, the rules
 loaded and resolved once, the folders to load) and hands it to every stage in the run's context.

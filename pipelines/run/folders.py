@@ -1,5 +1,7 @@
-"""Stages on one delivery folder: land and clean it, link its records to its register; and the
-loop that does so for every folder of a run, reusing the folder cache.
+"""Stages on one delivery folder, and the loop that runs them for every folder of a run.
+
+The stages land and clean a folder and link its records to its register; the loop reuses the
+folder cache.
 
 Split out of :mod:`pipelines.runner` (which re-exports every public name).
 """

@@ -1,5 +1,6 @@
-"""Stage: publish everything a run produced into the warehouse in one atomic step; the run's
-``runs`` row (succeeded or failed) and its summary.
+"""Stage: publish everything a run produced into the warehouse in one atomic step.
+
+Also the run's ``runs`` row (succeeded or failed) and its summary.
 
 Split out of :mod:`pipelines.runner` (which re-exports every public name). Only this module's
 :func:`stage_publish` writes the warehouse's contract tables, through

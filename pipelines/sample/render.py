@@ -35,7 +35,6 @@ def render(rng: np.random.Generator, f: pl.DataFrame, *, source: str, period: st
         ('link' | 'quarantine' | 'duplicate'; re-sent copies are settled after shuffling).
     """
     code, money, req = LAYOUT[source]
-    n = f.height
     out = f
     # identity
     id_raw = _render_ids(rng, f["id18"].to_numpy().astype(str), f["id_kind"].to_numpy().astype(str))

@@ -1,5 +1,7 @@
-"""Where the warehouse lives and how it is opened: paths, modes, the publish lock, read-only
-connections, and the one question every module asks of a connection: which tables it holds.
+"""Where the warehouse lives and how it is opened.
+
+Paths, modes, the publish lock, read-only connections, and the one question every module asks
+of a connection: which tables it holds.
 
 DuckDB allows one writer or many readers per file, never both across processes; a run writes a
 private copy (:mod:`pipelines.warehouse.publish`), so a reader here never blocks a run. A process

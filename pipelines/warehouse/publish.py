@@ -96,6 +96,7 @@ class AnalystRefresh:
 
     @property
     def narrowed(self) -> bool:
+        """Whether :meth:`only` narrowed the refresh."""
         return self.folder_periods is not None and self.assessed_periods is not None
 
 
@@ -317,8 +318,10 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
 
 
 def _discard(con: duckdb.DuckDBPyConnection, tmp: Path, analyst_tmp: Path) -> None:
-    """Close and delete a failed publish's working copies (its new parquet files are orphans,
-    removed by the next publish's garbage collection)."""
+    """Close and delete a failed publish's working copies.
+
+    Its new parquet files are orphans, removed by the next publish's garbage collection.
+    """
     try:
         con.close()
     except duckdb.Error:

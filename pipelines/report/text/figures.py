@@ -143,7 +143,8 @@ def _pick(thresholds: dict[str, Any], *hints: str, fallback: bool = False) -> tu
 
 def _split_assets(thresholds: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(income-side, asset-side) thresholds: asset-side when its name or parameters say asset."""
-    income, assets = {}, {}
+    income: dict[str, Any] = {}
+    assets: dict[str, Any] = {}
     for name, entry in thresholds.items():
         words = [name, *_threshold_params(entry)]
         (assets if any("asset" in w.lower() for w in words) else income)[name] = entry

@@ -91,16 +91,18 @@ def marginal_sentence(q: dict, t: dict) -> str:
     income_side, asset_side = _split_assets(t)
     income = _number(q.get("income_per_capita"))
     income_cap = _pick(income_side, "marginal", "income")
-    if income is not None and income_cap and _number(income_cap[1]) is not None:
-        if income > _number(income_cap[1]):
+    income_limit = _number(income_cap[1]) if income_cap else None
+    if income is not None and income_cap and income_limit is not None:
+        if income > income_limit:
             parts.append(
                 f"家庭月人均收入 {format_quantity('income_per_capita', income)}，"
                 f"高于低保边缘收入标准 {format_quantity('standard', income_cap[1])}"
             )
     assets = _number(q.get("assets_per_capita"))
     assets_cap = _pick(asset_side, "marginal", "asset", fallback=True)
-    if assets is not None and assets_cap and _number(assets_cap[1]) is not None:
-        if assets > _number(assets_cap[1]):
+    assets_limit = _number(assets_cap[1]) if assets_cap else None
+    if assets is not None and assets_cap and assets_limit is not None:
+        if assets > assets_limit:
             parts.append(
                 f"家庭人均金融资产 {format_quantity('assets_per_capita', assets)}，"
                 f"高于低保边缘资产限额 {format_quantity('limit', assets_cap[1])}"
