@@ -100,10 +100,12 @@ def _folder_ref(stg: Path):
 
 
 def link_one(mode: str, incoming: Path, stg: Path, workers: int) -> dict:
-    """One folder's linking alone (called in a child): ``prep`` lands and cleans it into ``stg``;
-    ``link-inprocess`` links it with ``link_folder``; ``link-kK`` links it in K partitions on a
+    """One folder's linking alone (called in a child).
+
+    ``prep`` lands and cleans it into ``stg``; ``link-inprocess`` links it with ``link_folder``; ``link-kK`` links it in K partitions on a
     LocalCluster, the workers restarted between the plan and the partitions so that each one's
-    peak is its own. Links and model are written beside ``stg`` for the parent to compare."""
+    peak is its own. Links and model are written beside ``stg`` for the parent to compare.
+    """
     import polars as pl
 
     from pipelines import cluster, cluster_link, runner

@@ -300,7 +300,7 @@ def assess_on_dask(ctx: runner.RunContext, period: str, refs: Sequence[runner.Fo
         runner.stage_assess, ctx, period, list(refs), districts=[d], tag=f"{tag}-district-{d}",
         key=_key(ctx, "assess", f"{period}{tag}-{d}"), pure=False) for d in scope}
     done = _gather(client, futures)
-    parts: list[runner.AssessRef] = [done[f"assess {period} {d}"] for d in scope]  # type: ignore[misc]
+    parts: list[runner.AssessRef] = [done[f"assess {period} {d}"] for d in scope]
     out = ctx.scratch / f"assess-{period}{tag}"
     out.mkdir(parents=True, exist_ok=True)
     names = sorted({p.name for part in parts for p in part.assessments.parent.glob("*.parquet")})

@@ -1,5 +1,6 @@
-"""Orchestration layer: land, clean and match month folders on a Dask cluster, a big folder's
-linking split into partitions (``pipelines.match.partition``).
+"""Orchestration layer: land, clean and match month folders on a Dask cluster.
+
+A big folder's linking is split into partitions (``pipelines.match.partition``).
 
 The driver submits the work in phases, each phase's tasks all at once (so a worker runs one task
 per thread, and a folder's pieces spread over the cluster):
@@ -28,6 +29,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -80,8 +82,11 @@ def _params(ctx: runner.RunContext):
 
 def plan_on_worker(ctx: runner.RunContext, ref: runner.FolderRef, overrides: Path | None,
                    k: int) -> PlanRef | None:
-    """Split one landed folder for linking; None when there is nothing to split (no register,
-    no records): the finish task then runs the plain match stage."""
+    """Split one landed folder for linking.
+
+    None when there is nothing to split (no register, no records): the finish task then runs
+    the plain match stage.
+    """
     from pipelines.match.partition import plan_folder
 
     if not (ref.exists and ref.register_ok):
@@ -182,9 +187,9 @@ def folders_on_dask(ctx: runner.RunContext, months: Sequence[str], *, overrides:
                  for m, plan in plan_of.items() if plan}
     each_part("decide", decide_on_worker, lambda m: (estimates[m],))
 
-    def finished(m: str, count: object) -> None:
+    def finished(m: str, count: dict[str, Any]) -> None:
         runner._report("folder", "finish", period=m,
-                       **{k: v for k, v in count.items() if k != "period"})  # type: ignore[union-attr]
+                       **{k: v for k, v in count.items() if k != "period"})
 
     counts = cluster._gather(client, {
         m: submit(finish_on_worker, "match", m, ctx, lands[m], overrides, plan_of[m],

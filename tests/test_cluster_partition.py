@@ -112,8 +112,10 @@ def test_every_k_gives_the_links_and_model_of_one_process(params, decisions):
 
 
 def test_typo_records_find_candidates_that_live_in_other_buckets():
-    """The test above is not vacuous: typo'd IDs and their persons' IDs hash apart, and the
-    record's partition still holds the person (copied there by the blocking rules)."""
+    """The test above is not vacuous: typo'd IDs and their persons' IDs hash apart.
+
+    The record's partition still holds the person (copied there by the blocking rules).
+    """
     recs = _records()
     apart = 0
     for k in range(2, 9):

@@ -38,7 +38,7 @@ def _check_columns(frame: pl.DataFrame, needed: tuple[str, ...], what: str) -> p
     if missing:
         raise ValueError(f"link_folder: {what} lack column(s) {', '.join(missing)}")
     casts = {c: _TYPES.get(c, pl.String) for c in needed}
-    return frame.select(needed).cast(casts)
+    return frame.select(needed).cast(pl.Schema(casts))
 
 
 def _key_problem(frame: pl.DataFrame) -> str | None:
@@ -91,7 +91,7 @@ def unlinked_no_register(records: pl.DataFrame) -> pl.DataFrame:
         candidate_person_id=None, candidate_household_id=None,
         reason=pl.lit("the folder has no usable register.csv, so its records cannot be matched"),
         comparison=None,
-    ).cast(LINK_SCHEMA).select(list(LINK_SCHEMA))
+    ).cast(pl.Schema(LINK_SCHEMA)).select(list(LINK_SCHEMA))
 
 
 def decision_pairs(decisions: pl.DataFrame | None, recs: pl.DataFrame,

@@ -173,13 +173,17 @@ def id_neighbours(ids: pl.Series) -> pl.DataFrame:
             if idx.size:
                 var = d[idx].copy()
                 var[:, p] = v
-                rows.append(idx), variants.append(var), edits.append(np.zeros(idx.size, np.int8))
+                rows.append(idx)
+                variants.append(var)
+                edits.append(np.zeros(idx.size, np.int8))
     # substitute the check character itself
     right = _CHECK_OF_SUM[total % 11]
     idx = np.nonzero(right != check)[0]
     var = d[idx].copy()
     var[:, 17] = right[idx]
-    rows.append(idx), variants.append(var), edits.append(np.zeros(idx.size, np.int8))
+    rows.append(idx)
+    variants.append(var)
+    edits.append(np.zeros(idx.size, np.int8))
     # swap p, p+1 inside the body
     for p in range(16):
         new_total = total + (_WEIGHTS[p] - _WEIGHTS[p + 1]) * (body[:, p + 1] - body[:, p])
@@ -188,13 +192,17 @@ def id_neighbours(ids: pl.Series) -> pl.DataFrame:
         if idx.size:
             var = d[idx].copy()
             var[:, [p, p + 1]] = var[:, [p + 1, p]]
-            rows.append(idx), variants.append(var), edits.append(np.ones(idx.size, np.int8))
+            rows.append(idx)
+            variants.append(var)
+            edits.append(np.ones(idx.size, np.int8))
     # swap the last body digit with the check character (only when the check is a digit)
     swapped = d.copy()
     swapped[:, [16, 17]] = swapped[:, [17, 16]]
     ok = (check < 10) & (body[:, 16] != check) & (check_values(swapped[:, :17]) == swapped[:, 17])
     idx = np.nonzero(ok)[0]
-    rows.append(idx), variants.append(swapped[idx]), edits.append(np.ones(idx.size, np.int8))
+    rows.append(idx)
+    variants.append(swapped[idx])
+    edits.append(np.ones(idx.size, np.int8))
 
     all_rows = np.concatenate(rows)
     if all_rows.size == 0:

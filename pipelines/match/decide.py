@@ -135,7 +135,7 @@ def decide(scored: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *, param
         candidate_household_id=pl.when(offered).then(pl.col("household_id")),
         reason="_reason",
         comparison=pl.when(pl.col("_has")).then(pl.col("comparison")),
-    ).cast(LINK_SCHEMA)
+    ).cast(pl.Schema(LINK_SCHEMA))
 
 
 def _disagreeing() -> pl.Expr:

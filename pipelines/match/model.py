@@ -81,8 +81,8 @@ def estimates_from_frame(frame: pl.DataFrame) -> Estimates:
     periods = frame["period"].unique().to_list()
     if len(periods) != 1:
         raise ValueError(f"match_models rows of exactly one period expected, got {len(periods)}")
-    m = {f: {} for f in FIELDS}
-    u = {f: {} for f in FIELDS}
+    m: dict[str, dict[str, float]] = {f: {} for f in FIELDS}
+    u: dict[str, dict[str, float]] = {f: {} for f in FIELDS}
     for row in frame.iter_rows(named=True):
         m[row["field"]][row["level"]] = row["m"]
         u[row["field"]][row["level"]] = row["u"]
@@ -117,12 +117,12 @@ def comparison_weights(links: pl.DataFrame, estimates: Estimates | None) -> pl.S
         pl.Struct({f: pl.String for f in FIELDS}))).unnest("comparison")
     has = links["comparison"].is_not_null() & links["match_weight"].is_not_null()
     prior = prior_weight(estimates.match_proportion)
-    cols = {"prior": pl.lit(prior, dtype=pl.Float64)}
+    cols: dict[str, pl.Expr] = {"prior": pl.lit(prior, dtype=pl.Float64)}
     for f in FIELDS:
         table = {lv: level_weight(estimates.m[f][lv], estimates.u[f][lv]) for lv in LEVELS[f]}
         cols[f] = pl.col(f).replace_strict(table, default=None, return_dtype=pl.Float64)
     weights = levels.with_columns(_has=has).select(
-        pl.when(pl.col("_has")).then(pl.struct(**cols)).alias("comparison_weights"))
+        pl.when(pl.col("_has")).then(pl.struct([e.alias(k) for k, e in cols.items()])).alias("comparison_weights"))
     return weights.to_series().cast(WEIGHTS_DTYPE)
 
 

@@ -297,7 +297,7 @@ def assemble(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     frames = [p for p in parts if p.height]
     if not frames:
         return pl.DataFrame(schema=LINK_SCHEMA)
-    return pl.concat(frames).sort(RID).drop(RID).cast(LINK_SCHEMA).select(list(LINK_SCHEMA))
+    return pl.concat(frames).sort(RID).drop(RID).cast(pl.Schema(LINK_SCHEMA)).select(list(LINK_SCHEMA))
 
 
 Mapper = Callable[[Callable, list], list]
@@ -330,5 +330,5 @@ def link_folder_partitioned(records: pl.DataFrame, register: pl.DataFrame, *, pa
     compared = mapper(lambda part: compare_partition(part, params=params), plan.partitions)
     estimates = fit_folder(plan.u, [c[1] for c in compared], params=params)
     links = mapper(lambda item: decide_partition(item[0], item[1][0], estimates, params=params),
-                   list(zip(plan.partitions, compared)))
+                   list(zip(plan.partitions, compared, strict=True)))
     return assemble(links), estimates

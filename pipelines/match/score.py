@@ -11,8 +11,8 @@ folder's records, its register and the parameters: the same folder always gets t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import polars as pl
@@ -125,7 +125,8 @@ def fit_m(vec: np.ndarray, n: np.ndarray, u: list[np.ndarray], *,
     m = list(m0)
     iterations = 0
     log_u = sum(np.log(u[k][vec[:, k]]) for k in range(len(FIELDS)))
-    for iterations in range(1, params.em_max_iterations + 1):
+    # the loop variable is the count of iterations run, read after the loop
+    for iterations in range(1, params.em_max_iterations + 1):  # noqa: B007
         log_m = sum(np.log(m[k][vec[:, k]]) for k in range(len(FIELDS)))
         odds = np.exp(np.clip(np.log(lam) - np.log1p(-lam) + log_m - log_u, -700, 700))
         p = odds / (1.0 + odds)
@@ -134,7 +135,7 @@ def fit_m(vec: np.ndarray, n: np.ndarray, u: list[np.ndarray], *,
                          m0[k], neutral[k], params.m_prior_strength)
                  for k in range(len(FIELDS))]
         new_lam = float(np.clip(weight.sum() / n.sum(), 1e-6, 1 - 1e-6))
-        change = max(max(np.abs(a - b).max() for a, b in zip(new_m, m)), abs(new_lam - lam))
+        change = max(max(np.abs(a - b).max() for a, b in zip(new_m, m, strict=True)), abs(new_lam - lam))
         m, lam = new_m, new_lam
         if change < params.em_tolerance:
             break
@@ -167,7 +168,7 @@ def estimate(candidates: pl.DataFrame, recs: pl.DataFrame, reg: pl.DataFrame, *,
 
 
 def u_from_sample(compared_sample: pl.DataFrame | None, *, params: MatchParams) -> list[np.ndarray]:
-    """u per field and level from the compared random non-pairs (the YAML's u when none).
+    """The u per field and level from the compared random non-pairs (the YAML's u when none).
 
     Level counts are integers, so the same pairs in any order give the same u: a folder linked
     in partitions (``pipelines.match.partition``) gets the in-process u exactly.
@@ -203,7 +204,7 @@ def sum_patterns(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def fit_estimates(u: list[np.ndarray], patterns: pl.DataFrame, *, params: MatchParams) -> Estimates:
-    """m and the match share by EM over the candidates' ``patterns``, u held fixed."""
+    """The m and the match share by EM over the candidates' ``patterns``, u held fixed."""
     lam = params.prior_match_proportion
     m = list(_table(params.m))
     iterations = 0

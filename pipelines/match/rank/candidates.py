@@ -152,9 +152,9 @@ def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame | _Index, *, pa
                              "evidence_weight", "reasons").iter_rows(named=True):
         per_record.setdefault(row[RID], []).append(row)
     out = []
-    for rid, key in zip(recs[RID].to_list(), recs.select(KEY).iter_rows()):
+    for rid, key in zip(recs[RID].to_list(), recs.select(KEY).iter_rows(), strict=True):
         rows = per_record.get(rid, [])
-        entry = dict(zip(KEY, key))
+        entry = dict(zip(KEY, key, strict=True))
         for i in range(min(top_n, 3)):
             suffix = "" if i == 0 else f"_{i + 1}"
             entry[f"candidate_person_id{suffix}"] = rows[i]["person_id"] if i < len(rows) else None

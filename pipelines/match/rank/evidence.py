@@ -149,7 +149,7 @@ def evidence_table(folders: Sequence[FolderForRanking]) -> pl.DataFrame:
         return pl.DataFrame(schema=schema)
     # neither unique nor sorted: every use counts distinct persons, takes distinct sorted months,
     # or is re-sorted before ranking (a repeated row changes no count and no order)
-    return pl.concat(parts).cast(schema)
+    return pl.concat(parts).cast(pl.Schema(schema))
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,7 @@ def _value_counts(values: pl.DataFrame, index: _Index) -> pl.DataFrame:
              .join(per_value, on=["kind", "value"], how="inner").select(RID, "kind", "n_p", "n_h"))
     close_vals = values.filter(pl.col("kind").is_in(close_codes))
     if close_vals.height == 0:
-        return exact.cast(schema)
+        return exact.cast(pl.Schema(schema))
     band = close_vals.with_columns(
         tol=pl.col("kind").replace_strict({k.code: k.tolerance for k in EVIDENCE_KINDS if k.close},
                                           return_dtype=pl.Float64))
@@ -242,7 +242,7 @@ def _value_counts(values: pl.DataFrame, index: _Index) -> pl.DataFrame:
                .select(RID, "kind",
                        n_p=(pl.col("rows_in") * pl.col("n_p") / pl.col("rows")).clip(lower_bound=1.0),
                        n_h=(pl.col("rows_in") * pl.col("n_h") / pl.col("rows")).clip(lower_bound=1.0)))
-    return pl.concat([exact.cast(schema), counted.cast(schema)])
+    return pl.concat([exact.cast(pl.Schema(schema)), counted.cast(pl.Schema(schema))])
 
 
 def _rare_holders(values: pl.DataFrame, counts: pl.DataFrame, evidence: pl.DataFrame) -> pl.DataFrame:
