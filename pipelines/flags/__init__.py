@@ -149,7 +149,10 @@ class Flag:
     def source(self) -> str:
         """The file that defines the flag's formulas (relative to the repository when inside it)."""
         formulas = [self.condition] if self.conditions is None else list(self.conditions.values())
-        found = inspect.getsourcefile(formulas[0])  # type: ignore[arg-type]
+        try:
+            found = inspect.getsourcefile(formulas[0])  # type: ignore[arg-type]
+        except TypeError:  # a callable without source (a builtin, a partial)
+            found = None
         if found is None:
             return f"标记 {self.name} 的文件"
         path = Path(found).resolve()
