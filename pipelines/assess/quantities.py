@@ -216,7 +216,7 @@ def _screened(programmes: tuple[str, ...] | None) -> pl.Expr:
 
 def _raise_flags(hh: pl.DataFrame, params: Params, ctx: _Context) -> pl.DataFrame:
     """Each flag's condition (``c_<flag>``, three-valued) and whether it is raised (``f_<flag>``)."""
-    hh = hh.with_columns([flag.condition(params).alias(f"c_{name}")
+    hh = hh.with_columns([flag.condition_at(params).alias(f"c_{name}")
                           for name, flag in REGISTRY.items()])
     alive = pl.col("living_members") > 0
     raised = []

@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import xlsxwriter
@@ -45,6 +46,9 @@ from pipelines.report.text import (
     parse_evidence,
     review_reason_zh,
 )
+
+if TYPE_CHECKING:
+    from pipelines.rulebook import Rules
 
 #: the drop-down words (Chinese only; the importer also accepts the English words)
 FLAG_CHOICES = [w for w in FLAG_DECISIONS if not w.isascii()]
@@ -112,7 +116,8 @@ def _history(rows: pl.DataFrame) -> list[str | None]:
     return texts
 
 
-def flag_sheet(flags: pl.DataFrame, *, full_identity: bool = False) -> pl.DataFrame:
+def flag_sheet(flags: pl.DataFrame, *, full_identity: bool = False,
+               rules: Rules | None = None) -> pl.DataFrame:
     """The 核查标记 sheet: one row per (household, flag), columns ``FLAG_COLUMNS``.
 
     Parameters
@@ -121,15 +126,22 @@ def flag_sheet(flags: pl.DataFrame, *, full_identity: bool = False) -> pl.DataFr
         :func:`pipelines.report.data.flagged_households`.
     full_identity : bool
         Show the 户主's name and ID in full (default: masked in the middle).
+    rules : Rules, optional
+        The rulebook resolved on the last day of the report's period. A row assessed under the
+        same version is worded by it (INCOME_DROP's months); another row, or none given, reads as
+        under the default parameters.
     """
     # evidence sentences are built per flag row in Python: one short JSON per flagged household
     # (thousands, not millions), and the wording depends on which figures each flag carries
     parsed = [parse_evidence(e) for e in flags["evidence"]]
+    in_force = [rules if rules is not None and v == rules.version else None
+                for v in flags["rulebook_version"]]
     reasons = [
-        explain_flag(f, e, programme=p)
-        for f, e, p in zip(flags["flag"], parsed, flags["programme"], strict=True)
+        explain_flag(f, e, programme=p, rules=r)
+        for f, e, p, r in zip(flags["flag"], parsed, flags["programme"], in_force, strict=True)
     ]
-    quantities = [describe_quantities(e) or None for e in parsed]
+    quantities = [describe_quantities(e, rules=r) or None
+                  for e, r in zip(parsed, in_force, strict=True)]
     thresholds = [describe_thresholds(e) or None for e in parsed]
     return flags.select(
         pl.col("period").alias("期间"),

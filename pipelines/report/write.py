@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.fsio import atomic_write_path
-from pipelines.periods import parse_period
+from pipelines.periods import month_end, parse_period
 from pipelines.report import data as wh
 from pipelines.report.data import ReportError
 from pipelines.report.html import ReportData, render_html
@@ -39,6 +39,7 @@ from pipelines.report.workbook import (
     review_sheet,
     write_workbook,
 )
+from pipelines.rulebook import RulebookError, Rules, load_rulebook
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def write_reports(
     # a workbook with names and IDs in full is named apart, so it never replaces (or is sent
     # out as) the masked one
     suffix = FULL_IDENTITY_SUFFIX if full_identity else ""
-    flag_rows = flag_sheet(flags, full_identity=full_identity)
+    flag_rows = flag_sheet(flags, full_identity=full_identity, rules=_rules_in_force(period))
     review_rows = review_sheet(review, full_identity=full_identity)
     paths = []
     for district in scope:
@@ -156,6 +157,18 @@ def write_reports(
     paths.append(html)
     log.info("report for %s: %d workbook(s) and the HTML report in %s", period, len(paths) - 1, out)
     return paths
+
+
+def _rules_in_force(period: str) -> Rules | None:
+    """The repository's rulebook resolved on the last day of ``period`` (None when it cannot be).
+
+    The sheet words a flag by these rules only where its recorded version is theirs, as the
+    notice does (pipelines/notice/context.py).
+    """
+    try:
+        return load_rulebook().at(month_end(period))
+    except RulebookError:
+        return None
 
 
 def _now() -> str:

@@ -184,6 +184,9 @@ class Rulebook:
                              if not self.screening[k].is_default(v)}
         if hashed_programmes:
             payload["programmes"] = hashed_programmes
+        formulas = _formula_versions(day)
+        if formulas:
+            payload["formulas"] = formulas
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
         return Rules(
             day=day,
@@ -205,3 +208,14 @@ class Rulebook:
             if v is not None:
                 out[(key[0], key[1])] = v
         return out
+
+
+def _formula_versions(day: date) -> dict[str, str]:
+    """Flag -> effective date of a dated formula in force on ``day`` that is not the flag's first.
+
+    The formulas are code (pipelines/flags/), the rulebook is data: pipelines.flags reads the
+    rulebook when it is imported, so the rulebook reads the flags only here, when resolving.
+    """
+    from pipelines.flags import formula_versions
+
+    return formula_versions(day)

@@ -106,7 +106,21 @@ def format_quantity(name: str, value: Any) -> str:
     return str(value)
 
 
-def _label(name: str) -> str:
+#: INCOME_DROP's months (recent, earlier) when no rules are given: the defaults 6 = 3 + 3
+DEFAULT_DROP_SPLIT = (3, 3)
+
+
+def _label(name: str, drop_split: tuple[int, int] | None = None) -> str:
+    """A quantity's Chinese name; INCOME_DROP's averages name the months in force (``drop_split``).
+
+    The evidence keeps the stable codes ``avg_last3``/``avg_prev3`` whatever the split; only the
+    words follow ``income_drop_recent_months`` and ``income_drop_months``.
+    """
+    recent, earlier = drop_split or DEFAULT_DROP_SPLIT
+    if name == "avg_last3":
+        return f"近{recent}个月家庭月均收入"
+    if name == "avg_prev3":
+        return f"前{earlier}个月家庭月均收入"
     return QUANTITY_LABELS.get(name, name)
 
 

@@ -12,10 +12,13 @@ import re
 import sys
 from decimal import Decimal
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pipelines.flags import REGISTRY
+from pipelines.flags.income_drop import split as drop_split
 from pipelines.report.layout import FLAG_LABELS
 from pipelines.report.text.figures import (
+    DEFAULT_DROP_SPLIT,
     THRESHOLD_LABELS,
     _label,
     _number,
@@ -25,6 +28,9 @@ from pipelines.report.text.figures import (
     _threshold_value,
     format_quantity,
 )
+
+if TYPE_CHECKING:
+    from pipelines.rulebook import Rules
 
 
 def _standard_label(programme: str | None) -> str:
@@ -133,12 +139,22 @@ def deceased_sentence(q: dict, records: list) -> str:
     return text
 
 
-def drop_sentence(q: dict, t: dict) -> str:
-    """INCOME_DROP: the two three-month averages and the line."""
+def drop_sentence(q: dict, t: dict, split: tuple[int, int] | None = None) -> str:
+    """INCOME_DROP: the recent and the earlier months' averages and the line.
+
+    Parameters
+    ----------
+    q, t : dict
+        The evidence's quantities and thresholds.
+    split : (int, int), optional
+        (recent, earlier) months in force for the flag's period (default 3 and 3, the split of
+        the default ``income_drop_months`` 6 and ``income_drop_recent_months`` 3).
+    """
+    recent, earlier = split or DEFAULT_DROP_SPLIT
     last = format_quantity("avg_last3", q.get("avg_last3"))
     prev = format_quantity("avg_prev3", q.get("avg_prev3"))
     found = _pick(t, "drop", fallback=True)
-    text = f"近3个月家庭月均收入 {last}，前3个月月均 {prev}"
+    text = f"近{recent}个月家庭月均收入 {last}，前{earlier}个月月均 {prev}"
     if found is not None:
         text += f"，低于骤降阈值 {format_quantity('limit', found[1])}"
     return text
@@ -178,7 +194,8 @@ def parse_evidence(evidence: str | None) -> dict:
     return {"quantities": quantities, "thresholds": thresholds, "records": records}
 
 
-def explain_flag(flag: str, evidence: str | dict | None, *, programme: str | None = None) -> str:
+def explain_flag(flag: str, evidence: str | dict | None, *, programme: str | None = None,
+                 rules: Rules | None = None) -> str:
     """One readable Chinese sentence saying why a household was flagged.
 
     ``家庭月人均收入 1,234.56 元，高于低保标准 1,010.00 元`` for INCOME_OVER_STANDARD, and the like
@@ -192,6 +209,10 @@ def explain_flag(flag: str, evidence: str | dict | None, *, programme: str | Non
         ``flags.evidence`` JSON text, or its :func:`parse_evidence` result.
     programme : str, optional
         The household's 保障类别 (decides whether S or T is named).
+    rules : Rules, optional
+        The rulebook in force for the flag's period, when known to be the one the flag was
+        assessed under; a flag's sentence may read it (INCOME_DROP: the months it compares).
+        Without it a sentence reads as under the default parameters.
     """
     ev = evidence if isinstance(evidence, dict) else parse_evidence(evidence)
     found = REGISTRY.get(flag)
@@ -200,7 +221,8 @@ def explain_flag(flag: str, evidence: str | dict | None, *, programme: str | Non
     if callable(found.sentence):
         # the flag's own file says how its sentence reads (pipelines/flags/<flag>.py); it is
         # handed the whole text package (its sentence functions and figure formatting)
-        return found.sentence({**ev, "evidence": evidence}, sys.modules[__package__], programme)
+        return found.sentence({**ev, "evidence": evidence, "rules": rules}, sys.modules[__package__],
+                              programme)
     return fill_template(found.sentence, ev)
 
 
@@ -228,10 +250,15 @@ def fill_template(template: str, evidence: dict) -> str:
     return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", one, template)
 
 
-def describe_quantities(evidence: str | dict | None) -> str:
-    """The evidence quantities as ``label：value`` pairs joined by ``；`` (JSON text or parsed)."""
+def describe_quantities(evidence: str | dict | None, *, rules: Rules | None = None) -> str:
+    """The evidence quantities as ``label：value`` pairs joined by ``；`` (JSON text or parsed).
+
+    ``rules``, when given, are the rules in force for the flag's period: INCOME_DROP's averages
+    are then named by the months in force (default 近3个月 and 前3个月).
+    """
     q = (evidence if isinstance(evidence, dict) else parse_evidence(evidence))["quantities"]
-    return "；".join(f"{_label(k)}：{format_quantity(k, v)}" for k, v in q.items())
+    split = drop_split(rules) if rules is not None and "avg_last3" in q else None
+    return "；".join(f"{_label(k, split)}：{format_quantity(k, v)}" for k, v in q.items())
 
 
 #: what a threshold is, from words in its name (the assessment names them; the contract does not)
