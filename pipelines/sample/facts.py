@@ -9,6 +9,7 @@ frames returned here are the truth before any corruption: money in integer 分, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import cast
 
@@ -40,10 +41,14 @@ def _u(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
     return rng.uniform(lo, hi, n)
 
 
-def person_frame(pop: Population) -> pl.DataFrame:
-    """People joined to their original household's attributes and the first-month standard."""
+def person_frame(pop: Population, standards: Mapping[tuple[str, str], tuple] | None = None) -> pl.DataFrame:
+    """People joined to their original household's attributes and the first-month standard.
+
+    ``standards`` maps ``(district, 城乡类别)`` to a tuple whose first item is S before the raise
+    (a province's :func:`pipelines.sample.districts.standards_table`); :data:`STANDARDS` by default.
+    """
     std = pl.DataFrame(
-        [(d, u, s0) for (d, u), (s0, _) in STANDARDS.items()],
+        [(d, u, v[0]) for (d, u), v in (standards or STANDARDS).items()],
         schema=["district_code", "urban_rural", "s0_yuan"], orient="row",
     )
     return (
@@ -52,7 +57,8 @@ def person_frame(pop: Population) -> pl.DataFrame:
     )
 
 
-def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) -> dict[str, pl.DataFrame]:
+def build_facts(rng: np.random.Generator, pop: Population, months: list[str], *,
+                standards: Mapping[tuple[str, str], tuple] | None = None) -> dict[str, pl.DataFrame]:
     """True records per source for every month.
 
     Parameters
@@ -63,6 +69,8 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) ->
         The city's people and households (``build_population``).
     months : list of str
         Consecutive ``YYYY-MM`` months.
+    standards : mapping, optional
+        The districts' standards (see :func:`person_frame`); the sample city's by default.
 
     Returns
     -------
@@ -72,7 +80,7 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) ->
         clean names, typed (money Int64 分, months ``YYYY-MM``, dates Date); bank rows also carry
         ``file_stem`` and ``institution``.
     """
-    p = person_frame(pop)
+    p = person_frame(pop, standards)
     n_months = len(months)
     N = p.height
     age = p["age"].to_numpy()
@@ -329,10 +337,18 @@ def _per_month(holdings: pl.DataFrame, months: list[str]) -> pl.DataFrame:
     )
 
 
-def standard_fen(district: str, urban_rural: str, on: date, *, tekun: bool = False) -> int:
-    """S (or T for 特困) in 分, in force on ``on``, from the sample table of rules.md."""
-    s_old, s_new = STANDARDS[(district, urban_rural)]
-    t_new = {1010: 1313, 869: 1217, 667: 934, 642: 835, 325: 423}[s_new]
+def standard_fen(district: str, urban_rural: str, on: date, *, tekun: bool = False,
+                 standards: Mapping[tuple[str, str], tuple[int, int, int]] | None = None) -> int:
+    """S (or T for 特困) in 分, in force on ``on``, from the sample table of rules.md.
+
+    ``standards`` (``(district, 城乡类别) -> (S before, S from 2026-07-01, T from 2026-07-01)``)
+    replaces that table for a province's districts.
+    """
+    if standards is not None:
+        s_old, s_new, t_new = standards[(district, urban_rural)]
+    else:
+        s_old, s_new = STANDARDS[(district, urban_rural)]
+        t_new = {1010: 1313, 869: 1217, 667: 934, 642: 835, 325: 423}[s_new]
     if on >= date(2026, 7, 1):
         return (t_new if tekun else s_new) * 100
     if tekun:  # 1.3 × S rounded half up to the yuan
