@@ -171,7 +171,7 @@ def sample(
 ) -> None:
     """Generate a synthetic city (or, with --districts, a province) with planted truth."""
     from pipelines.sample import generate_city, parse_months
-    from pipelines.sample.districts import MAX_DISTRICTS
+    from pipelines.sample.districts import MAX_DISTRICTS, MIN_HOUSEHOLDS
 
     try:
         month_list = parse_months(months)
@@ -180,8 +180,9 @@ def sample(
     if districts is not None and not 1 <= districts <= MAX_DISTRICTS:
         _fail(f"--districts {districts} 无效：区县数须在 1 到 {MAX_DISTRICTS} 之间"
               f"（6 位区县代码 99CCDD 中市、县两段各 01–99）", code=2)
-    if districts is not None and households < districts:
-        _fail(f"--households {households} 少于 --districts {districts}：每个区县至少要有一户", code=2)
+    if districts is not None and households < MIN_HOUSEHOLDS * districts:
+        _fail(f"--households {households} 不够 {districts} 个区县：每个区县至少 {MIN_HOUSEHOLDS} 户"
+              f"（至少 {MIN_HOUSEHOLDS * districts} 户）", code=2)
     started = time.perf_counter()
     if districts is None:
         manifest = generate_city(out, households=households, months=month_list, seed=seed)

@@ -24,6 +24,9 @@ from pipelines.rulebook.parameter import DEFAULT_PARAMETERS
 RAISED_ON = "2026-07-01"
 #: two-digit city and county parts of a ``99CCDD`` code: 99 × 99 districts at most
 MAX_DISTRICTS = 99 * 99
+#: households every district gets at least: below this a district may lack a kind of holding
+#: altogether, which the generator's vectorised steps do not draw for
+MIN_HOUSEHOLDS = 20
 _STREET_WORDS = ("东城", "西城", "南湖", "北关", "城关", "河口", "青石", "桃园", "山前", "柳林", "白沙", "新兴",
                  "永安", "太平", "长乐", "兴隆", "清泉", "杏花", "石桥", "龙泉", "红旗", "前进", "和平", "康宁")
 _STREET_KINDS = ("街道", "镇", "乡", "街道")
@@ -96,15 +99,16 @@ def standards_table(districts: Sequence[District]) -> dict[tuple[str, str], tupl
 
 
 def split_households(households: int, districts: Sequence[District]) -> list[int]:
-    """Households per district by weight (largest remainder), each district at least one."""
-    if households < len(districts):
-        raise ValueError(f"households ({households}) must be at least the number of districts ({len(districts)})")
+    """Households per district: :data:`MIN_HOUSEHOLDS` each, the rest by weight (largest remainder)."""
+    floor = MIN_HOUSEHOLDS * len(districts)
+    if households < floor:
+        raise ValueError(f"households ({households}) must be at least {MIN_HOUSEHOLDS} per district ({floor})")
     w = np.array([d.weight for d in districts])
-    share = (households - len(districts)) * w / w.sum()
+    share = (households - floor) * w / w.sum()
     base = np.floor(share).astype(np.int64)
-    rest = households - len(districts) - int(base.sum())
+    rest = households - floor - int(base.sum())
     base[np.argsort(-(share - base), kind="stable")[:rest]] += 1
-    return [int(b) + 1 for b in base]
+    return [int(b) + MIN_HOUSEHOLDS for b in base]
 
 
 def _yaml_entries(districts: Sequence[District], column: int) -> str:

@@ -237,9 +237,9 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str], *,
     dist = p["district_code"].to_numpy()
     street = p["street"].to_numpy()
     units_df = units_df.with_columns(
-        unit_no=pl.format("{}GB{}F0001", pl.col("n").map_batches(lambda s: pl.Series(dist[s.to_numpy()])),
+        unit_no=pl.format("{}GB{}F0001", pl.col("n").map_batches(lambda s: pl.Series(dist[s.to_numpy()], dtype=pl.String)),
                           pl.col("unit").cast(pl.String).str.zfill(8)),
-        location=pl.format("{}幸福路{}号{}室", pl.col("n").map_batches(lambda s: pl.Series(street[s.to_numpy()])),
+        location=pl.format("{}幸福路{}号{}室", pl.col("n").map_batches(lambda s: pl.Series(street[s.to_numpy()], dtype=pl.String)),
                            (pl.col("unit") % 97 + 1), (pl.col("unit") % 6 + 1) * 100 + pl.col("unit") % 4 + 1),
         area_m2=pl.col("unit").map_batches(lambda s: pl.Series(area[s.to_numpy()])),
         registered_on=pl.col("unit").map_batches(lambda s: pl.Series(reg_on[s.to_numpy()])),
@@ -266,7 +266,7 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str], *,
     veh = veh.with_columns(
         from_idx=pl.Series(np.where(rng.random(V) < 0.15, rng.integers(0, n_months, V), 0)),
         plate_no=pl.Series(np.char.add(np.char.add("冀", letters[rng.integers(0, 24, V)]),
-                                       np.char.zfill(rng.integers(0, 10**5, V).astype(str), 5))),
+                                       _zfill(rng.integers(0, 10**5, V), 5))),
         first_registered_on=pl.Series(np.datetime64("2008-01-01") + rng.integers(0, 6500, V)),
         vehicle_status=pl.Series(rng.choice(np.array(["正常", "注销", "报废", "查封"]), V, p=[0.82, 0.06, 0.06, 0.06])),
     )
@@ -284,9 +284,9 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str], *,
     }).with_row_index("biz")
     biz = biz.with_columns(
         from_idx=pl.lit(0, pl.Int64),
-        credit_code=pl.format("91{}MA{}", pl.col("n").map_batches(lambda s: pl.Series(dist[s.to_numpy()])),
+        credit_code=pl.format("91{}MA{}", pl.col("n").map_batches(lambda s: pl.Series(dist[s.to_numpy()], dtype=pl.String)),
                               pl.col("biz").cast(pl.String).str.zfill(8)),
-        company_name=pl.format("{}{}", pl.col("n").map_batches(lambda s: pl.Series(street[s.to_numpy()])),
+        company_name=pl.format("{}{}", pl.col("n").map_batches(lambda s: pl.Series(street[s.to_numpy()], dtype=pl.String)),
                                pl.when(pl.col("role") == "个体工商户经营者").then(pl.lit("便民小卖部"))
                                .otherwise(pl.lit("商贸有限公司"))),
     ).drop("biz")
@@ -324,6 +324,11 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str], *,
         "vehicles": person(vehicles), "business": person(business), "bank": person(bank),
         "medical": person(medical), "deaths": person(deaths),
     }
+
+
+def _zfill(values: np.ndarray, width: int) -> np.ndarray:
+    """Integers as zero-padded text (numpy's zfill fails on an empty array: a small district)."""
+    return np.char.zfill(values.astype(str), width) if len(values) else np.array([], dtype=f"U{width}")
 
 
 def _per_month(holdings: pl.DataFrame, months: list[str]) -> pl.DataFrame:
