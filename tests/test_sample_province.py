@@ -153,6 +153,8 @@ def test_same_seed_same_bytes_and_memory_is_drawn_one_district_at_a_time(tmp_pat
     (["--districts", "0"], "区县数须在 1 到 9801 之间"),
     (["--districts", str(MAX_DISTRICTS + 1)], "区县数须在 1 到 9801 之间"),
     (["--districts", "10", "--households", "199"], "每个区县至少 20 户"),
+    (["--districts", "10", "--persons", "400"], "每个区县至少 20 户"),
+    (["--persons", "0"], "人数至少为 1"),
 ])
 def test_bad_province_options_are_refused_in_chinese(tmp_path, args, says):
     proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "sample", "--out", str(tmp_path / "x"), *args],
@@ -174,11 +176,12 @@ def test_hedui_monthly_assesses_every_district_with_the_generated_rules(five, tm
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        got = pl.from_arrow(con.execute(
+        rows = con.execute(
             "SELECT household_id, district_code, CAST(standard AS VARCHAR) AS standard FROM assessments "
-            "WHERE period = '2026-10'").arrow())
+            "WHERE period = '2026-10'").fetchall()
     finally:
         con.close()
+    got = pl.DataFrame(rows, schema=["household_id", "district_code", "standard"], orient="row")
     assert sorted(got["district_code"].unique()) == CODES
     truth = pl.read_csv(out / "truth" / "households.csv", infer_schema=False).filter(pl.col("period") == "2026-10")
     both = truth.join(got, on="household_id", suffix="_run")

@@ -168,15 +168,22 @@ def sample(
         help="Generate a province of N districts (990101 …), written district by district (memory "
              "bounded by one district), with its rulebook in DIR/rules for hedui monthly --rules. "
              "Without it: the three-district sample city.")] = None,
+    persons: Annotated[int | None, typer.Option(
+        "--persons", metavar="N",
+        help="About N persons: sets --households to N / 2.15 (the generator's mean household size).")] = None,
 ) -> None:
     """Generate a synthetic city (or, with --districts, a province) with planted truth."""
     from pipelines.sample import generate_city, parse_months
-    from pipelines.sample.districts import MAX_DISTRICTS, MIN_HOUSEHOLDS
+    from pipelines.sample.districts import MAX_DISTRICTS, MIN_HOUSEHOLDS, PERSONS_PER_HOUSEHOLD
 
     try:
         month_list = parse_months(months)
     except ValueError as exc:
         _fail(str(exc), code=2)
+    if persons is not None:
+        if persons < 1:
+            _fail(f"--persons {persons} 无效：人数至少为 1", code=2)
+        households = max(1, round(persons / PERSONS_PER_HOUSEHOLD))
     if districts is not None and not 1 <= districts <= MAX_DISTRICTS:
         _fail(f"--districts {districts} 无效：区县数须在 1 到 {MAX_DISTRICTS} 之间"
               f"（6 位区县代码 99CCDD 中市、县两段各 01–99）", code=2)

@@ -24,6 +24,8 @@ from pipelines.rulebook.parameter import DEFAULT_PARAMETERS
 RAISED_ON = "2026-07-01"
 #: two-digit city and county parts of a ``99CCDD`` code: 99 × 99 districts at most
 MAX_DISTRICTS = 99 * 99
+#: persons per household the generator draws on average (measured: 0.2M persons in 93,023 households)
+PERSONS_PER_HOUSEHOLD = 2.15
 #: households every district gets at least: below this a district may lack a kind of holding
 #: altogether, which the generator's vectorised steps do not draw for
 MIN_HOUSEHOLDS = 20
