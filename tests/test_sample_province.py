@@ -195,3 +195,19 @@ def test_hedui_monthly_assesses_every_district_with_the_generated_rules(five, tm
                            "--warehouse", str(tmp_path / "other.duckdb"), "--district", "990104"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and "990104" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_hedui_sample_districts_writes_a_province_and_its_rulebook(tmp_path):
+    out = tmp_path / "p"
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "sample", "--out", str(out), "--districts", "4",
+                           "--persons", "172", "--months", "2026-10", "--seed", "9"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "province of 4 districts" in proc.stdout
+    reg = read_delivered(out / "incoming" / "2026-10" / "register.csv",
+                         encoding=_encoding(out, "2026-10", "register.csv"))
+    assert sorted(reg["区县代码"].unique()) == CODES[:4]
+    assert reg["户编号"].n_unique() == 80  # 172 / 2.15
+    assert load_rulebook(out / "rules" / "parameters").at(date(2026, 10, 31)).districts == set(CODES[:4])
+    assert check_city(out) == []
