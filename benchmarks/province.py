@@ -1,8 +1,10 @@
 """Benchmark: one monthly run in-process against the same run on a Dask LocalCluster.
 
-Generates (or reuses) a synthetic city of N households × 6 months (``pipelines.sample``: three
-districts; a province is many households in those districts, since the generator and the
-rulebook know only three), then runs ``2026-10`` twice, each in a fresh subprocess and each into
+Generates (or reuses) a synthetic city of N households × 6 months (``pipelines.sample``: the
+three districts of the sample city), or with ``--districts D`` a province of D districts
+(``pipelines.sample.province``: written district by district, memory bounded by one district,
+its rulebook in ``rules/`` next to the data and used by every run); ``--persons P`` sets the
+households to P / 2.15. Then it runs ``2026-10`` twice, each in a fresh subprocess and each into
 a fresh warehouse with the folder cache off:
 
 - ``inprocess``: the plain stages in turn (``hedui monthly --orchestrator local``);
@@ -18,8 +20,13 @@ the two warehouses are equal (every table but ``runs``), and the load average be
     .venv/bin/python benchmarks/province.py --households 93023 --link-partitions 2  # ≈ 0.2M persons
     .venv/bin/python benchmarks/province.py --households 465116 --link-partitions 2 # ≈ 1M persons
 
-Cities are cached under ``benchmarks/.cities/city-<households>-s<seed>`` (git-ignored); a city is
-complete once its ``truth/flags.csv`` exists (the generator writes it last).
+    .venv/bin/python benchmarks/province.py --districts 40 --persons 2000000 --generate-only
+        # generate a 2M-person province only, print its manifest, CPU s and peak RSS
+
+Cities are cached under ``benchmarks/.cities/city-<households>-s<seed>`` (provinces under
+``province-<D>d-<households>-s<seed>``; git-ignored); a city is complete once its
+``truth/flags.csv`` exists, a province once its ``truth/files.csv`` does (each generator writes
+that file last).
 
 Prefect is not involved (its start-up is the same either way and reported by city_monthly.py).
 """
@@ -64,7 +71,7 @@ def _worker_stats() -> dict:
     return {"peak_mib": _peak_rss_mib(), "cpu_s": _cpu_seconds()}
 
 
-def run_one(mode: str, incoming: Path, warehouse: Path, workers: int) -> dict:
+def run_one(mode: str, incoming: Path, warehouse: Path, workers: int, rules: Path | None = None) -> dict:
     """One monthly run in this process (called in a child); returns its measurements."""
     from pipelines import cluster, runner
 
@@ -72,8 +79,10 @@ def run_one(mode: str, incoming: Path, warehouse: Path, workers: int) -> dict:
         # the driver reads it when it splits the folders' linking
         os.environ["HEDUI_LINK_PARTITIONS"] = mode.split("-k")[1] if "-k" in mode else "1"
 
-    ctx = runner.RunContext.create(flow="monthly", incoming=incoming, warehouse=warehouse,
-                                   use_cache=False)
+    from pipelines.rulebook import parameters_folder
+
+    ctx = runner.RunContext.create(flow="monthly", incoming=incoming, warehouse=warehouse, use_cache=False,
+                                   rules_dir=parameters_folder(rules) if rules else None)
     started = time.perf_counter()
     stats: dict = {}
     try:
@@ -252,21 +261,40 @@ def same_warehouse(a: Path, b: Path) -> tuple[bool, list[str]]:
         con.close()
 
 
-def ensure_city(households: int, seed: int, cities: Path) -> Path:
+def ensure_city(households: int, seed: int, cities: Path, districts: int | None = None) -> Path:
+    """The cached city (or province of ``districts``) of ``households``: its folder, generated if need be."""
     from pipelines.sample import generate_city, parse_months
+    from pipelines.sample.province import generate_province
 
-    out = cities / f"city-{households}-s{seed}"
-    if not (out / "truth" / "flags.csv").is_file():
+    name = f"city-{households}-s{seed}" if districts is None else f"province-{districts}d-{households}-s{seed}"
+    out = cities / name
+    # the last file each generator writes: the city's flags, the province's files.csv
+    if not (out / "truth" / ("flags.csv" if districts is None else "files.csv")).is_file():
         shutil.rmtree(out, ignore_errors=True)
-        t = time.perf_counter()
-        generate_city(out, households=households, months=parse_months(MONTHS), seed=seed)
-        print(f"generated {households} households in {time.perf_counter() - t:.0f} s", flush=True)
-    return out / "incoming"
+        t, cpu = time.perf_counter(), _cpu_seconds()
+        if districts is None:
+            manifest = generate_city(out, households=households, months=parse_months(MONTHS), seed=seed)
+        else:
+            manifest = generate_province(out, districts=districts, households=households,
+                                         months=parse_months(MONTHS), seed=seed)
+        print(json.dumps({"generated": name, "wall_s": round(time.perf_counter() - t, 1),
+                          "cpu_s": round(_cpu_seconds() - cpu, 1), "peak_mib": round(_peak_rss_mib()),
+                          "persons": manifest["persons"], "records": manifest["records"],
+                          "bytes": manifest["bytes"], "largest_district_persons":
+                          manifest.get("largest_district_persons", manifest["persons"]),
+                          "load": os.getloadavg()}, ensure_ascii=False), flush=True)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--households", type=int, default=50_000)
+    ap.add_argument("--persons", type=int, help="households = PERSONS / 2.15 (overrides --households)")
+    ap.add_argument("--districts", type=int, help="a province of this many districts (990101 …), "
+                    "generated district by district, run with its generated rulebook")
+    ap.add_argument("--generate-only", action="store_true",
+                    help="generate (or find) the city or province, print its figures, stop")
+    ap.add_argument("--rules", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--cities", type=Path, default=ROOT / "benchmarks" / ".cities")
@@ -284,17 +312,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--incoming", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--warehouse", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.persons is not None:
+        if args.persons < 1:
+            ap.error("--persons must be at least 1")
+        args.households = max(1, round(args.persons / PERSONS_PER_HOUSEHOLD))
+    if args.districts is not None:
+        from pipelines.sample.districts import MAX_DISTRICTS, MIN_HOUSEHOLDS
+
+        if not 1 <= args.districts <= MAX_DISTRICTS:
+            ap.error(f"--districts must be between 1 and {MAX_DISTRICTS}")
+        if args.households < MIN_HOUSEHOLDS * args.districts:
+            ap.error(f"a province needs at least {MIN_HOUSEHOLDS} households per district")
     os.environ.setdefault("HEDUI_PSEUDONYM_KEY", "benchmark-key-not-a-secret")
     if args.child in ("prep", "link-inprocess") or (args.child or "").startswith("link-k"):
         print(json.dumps(link_one(args.child, args.incoming, args.warehouse, args.workers)))
         return 0
     if args.child:
-        print(json.dumps(run_one(args.child, args.incoming, args.warehouse, args.workers)))
+        print(json.dumps(run_one(args.child, args.incoming, args.warehouse, args.workers, args.rules)))
         return 0
     if args.one_folder:
         return one_folder(args)
 
-    incoming = ensure_city(args.households, args.seed, args.cities)
+    city = ensure_city(args.households, args.seed, args.cities, args.districts)
+    if args.generate_only:
+        return 0
+    incoming = city / "incoming"
+    rules = ["--rules", str(city / "rules")] if args.districts is not None else []
     modes = ([] if args.skip_inprocess else ["inprocess"]) + ([] if args.skip_k1 else ["dask"]) + \
         [f"dask-k{k}" for k in args.link_partitions]
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
@@ -306,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             load = os.getloadavg()[0]
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", mode, "--incoming", str(incoming),
-                 "--warehouse", str(warehouse), "--workers", str(args.workers)],
+                 "--warehouse", str(warehouse), "--workers", str(args.workers), *rules],
                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
                 check=False)
             if proc.returncode != 0:

@@ -163,17 +163,44 @@ def sample(
     months: Annotated[str, typer.Option("--months", metavar="FIRST..LAST",
                                         help="Months, FIRST..LAST (YYYY-MM..YYYY-MM).")] = "2026-05..2026-10",
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes.")] = 2026,
+    districts: Annotated[int | None, typer.Option(
+        "--districts", metavar="N",
+        help="Generate a province of N districts (990101 …), written district by district (memory "
+             "bounded by one district), with its rulebook in DIR/rules for hedui monthly --rules. "
+             "Without it: the three-district sample city.")] = None,
+    persons: Annotated[int | None, typer.Option(
+        "--persons", metavar="N",
+        help="About N persons: sets --households to N / 2.15 (the generator's mean household size).")] = None,
 ) -> None:
-    """Generate a synthetic city with planted truth (for demos, tests and benchmarks)."""
+    """Generate a synthetic city (or, with --districts, a province) with planted truth."""
     from pipelines.sample import generate_city, parse_months
+    from pipelines.sample.districts import MAX_DISTRICTS, MIN_HOUSEHOLDS, PERSONS_PER_HOUSEHOLD
 
     try:
         month_list = parse_months(months)
     except ValueError as exc:
         _fail(str(exc), code=2)
+    if persons is not None:
+        if persons < 1:
+            _fail(f"--persons {persons} 无效：人数至少为 1", code=2)
+        households = max(1, round(persons / PERSONS_PER_HOUSEHOLD))
+    if districts is not None and not 1 <= districts <= MAX_DISTRICTS:
+        _fail(f"--districts {districts} 无效：区县数须在 1 到 {MAX_DISTRICTS} 之间"
+              f"（6 位区县代码 99CCDD 中市、县两段各 01–99）", code=2)
+    if districts is not None and households < MIN_HOUSEHOLDS * districts:
+        _fail(f"--households {households} 不够 {districts} 个区县：每个区县至少 {MIN_HOUSEHOLDS} 户"
+              f"（至少 {MIN_HOUSEHOLDS * districts} 户）", code=2)
     started = time.perf_counter()
-    manifest = generate_city(out, households=households, months=month_list, seed=seed)
-    console.print(f"wrote a city of {households} households × {len(month_list)} months to "
+    if districts is None:
+        manifest = generate_city(out, households=households, months=month_list, seed=seed)
+        what = "city"
+    else:
+        from pipelines.sample.province import generate_province
+
+        manifest = generate_province(out, districts=districts, households=households, months=month_list,
+                                     seed=seed)
+        what = f"province of {districts} districts,"
+    console.print(f"wrote a {what} {households} households × {len(month_list)} months to "
                   f"{escape(str(out))} in {time.perf_counter() - started:.1f} s")
     for k, v in manifest.items():
         if isinstance(v, int | float | str):

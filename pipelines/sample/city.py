@@ -173,8 +173,19 @@ def generate_city(out: Path, *, households: int, months: list[str], seed: int,
 
 def _write_register(rng: np.random.Generator, reg: pl.DataFrame, folder: Path) -> dict:
     """register.csv of one month: clean in most rows (legacy and blank IDs already planted)."""
+    body = register_body(rng, reg)
+    if tuple(body.columns) != REGISTER.required:
+        raise RuntimeError("register columns no longer follow pipelines.sources.REGISTER")
+    encoding = ENCODINGS[int(rng.integers(0, len(ENCODINGS)))]
+    write_csv(body, folder / "register.csv", encoding=encoding)
+    return {"period": folder.name, "file": "register.csv", "source": "register", "format": "csv",
+            "encoding": encoding, "rows": body.height, "note": ""}
+
+
+def register_body(rng: np.random.Generator, reg: pl.DataFrame) -> pl.DataFrame:
+    """A month's register rows as delivered text (a tenth of birth dates written with slashes)."""
     slash = pl.Series(rng.random(reg.height) < 0.1)
-    body = reg.select(
+    return reg.select(
         pl.col("household_id").alias("户编号"), pl.col("person_id").alias("个人编号"),
         pl.col("register_id").alias("身份证号"), pl.col("name").alias("姓名"), pl.col("sex").alias("性别"),
         pl.when(slash).then(pl.col("birth_on").dt.strftime("%Y/%m/%d"))
@@ -185,38 +196,18 @@ def _write_register(rng: np.random.Generator, reg: pl.DataFrame, folder: Path) -
         pl.col("serious_illness").alias("重病"), pl.col("address").alias("地址"),
         pl.col("phone").alias("联系电话"),
     )
-    if tuple(body.columns) != REGISTER.required:
-        raise RuntimeError("register columns no longer follow pipelines.sources.REGISTER")
-    encoding = ENCODINGS[int(rng.integers(0, len(ENCODINGS)))]
-    write_csv(body, folder / "register.csv", encoding=encoding)
-    return {"period": folder.name, "file": "register.csv", "source": "register", "format": "csv",
-            "encoding": encoding, "rows": body.height, "note": ""}
 
 
 def _write_extract(rng: np.random.Generator, part: pl.DataFrame, folder: Path, *, source: str, stem: str,
                    period: str) -> tuple[pl.DataFrame, dict]:
     """Shuffle rows, add extra columns, shuffle column order, write; return rows with truth."""
-    spec = SOURCES[source]
     bank = next((b for b in BANKS if b[0] == stem), None)
     is_xlsx = bool(bank and bank[2])
     numeric_no = bool(bank and bank[3])
     name = f"{stem}.{'xlsx' if is_xlsx else 'csv'}"
     order = rng.permutation(part.height)
-    part = part[order].with_columns(source=pl.lit(source), file=pl.lit(name), row_number=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
-    # re-sent copies: the first by row number stays, later copies are duplicates
-    resent = pl.col("problem") == "duplicate_resent"
-    part = part.with_columns(
-        expected=pl.when(resent).then(
-            pl.when(pl.col("row_number") == pl.col("row_number").min().over("record_no"))
-            .then(pl.lit("link")).otherwise(pl.lit("duplicate"))).otherwise("expected"),
-        record_no=pl.when(pl.col("problem") == "record_no_blank").then(pl.lit(None, pl.String))
-        .otherwise("record_no"),
-        corruptions=pl.when(pl.col("kinds") == "").then(None).otherwise("kinds"),
-    )
-    body = part.select([pl.col(_text_column(part, c.en)).alias(c.zh) if c.en != "record_no"
-                        else pl.col("record_no_text").alias(c.zh) for c in spec.columns
-                        if c.en != "institution"] + ([pl.col("institution").alias("金融机构")] if source == "bank" else []))
-    body = body.select(spec.required)
+    part = settle_rows(part[order], source=source, name=name)
+    body = delivered_body(part, source)
     u = rng.random(3)
     if u[0] < 0.5:
         extra = EXTRA_COLUMNS[int(rng.integers(0, len(EXTRA_COLUMNS)))]
@@ -225,18 +216,7 @@ def _write_extract(rng: np.random.Generator, part: pl.DataFrame, folder: Path, *
         cols = list(body.columns)
         body = body.select([cols[i] for i in rng.permutation(len(cols))])
     if is_xlsx:
-        numeric: dict[str, list[object]] = {}
-        if numeric_no:
-            numeric["记录号"] = [int(v) if v else None for v in body["记录号"].to_list()]
-        clean_amount = (part["fmt_amount"] == "") & (part["problem"] == "")
-        numeric["余额"] = [f / 100 if ok else t for f, ok, t in
-                          zip(part["balance_fen"].to_list(), clean_amount.to_list(), body["余额"].to_list(),
-                              strict=True)]
-        iso = part["fmt_opt"] == ""
-        numeric["查询日期"] = [d if ok else t for d, ok, t in
-                            zip(part["queried_on"].to_list(), iso.to_list(), body["查询日期"].to_list(),
-                                strict=True)]
-        write_xlsx(body, folder / name, numeric=numeric)
+        write_xlsx(body, folder / name, numeric=xlsx_numbers(part, body, numeric_no=numeric_no))
         encoding = ""
     else:
         encoding = ENCODINGS[int(rng.integers(0, len(ENCODINGS)))]
@@ -244,3 +224,44 @@ def _write_extract(rng: np.random.Generator, part: pl.DataFrame, folder: Path, *
     note = "header only: a delivery of zero rows" if part.height == 0 else ""
     return part, {"period": period, "file": name, "source": source, "format": "xlsx" if is_xlsx else "csv",
                   "encoding": encoding, "rows": part.height, "note": note}
+
+
+def settle_rows(part: pl.DataFrame, *, source: str, name: str, first_row: int = 1) -> pl.DataFrame:
+    """Rows in file order (already shuffled) -> numbered from ``first_row``, duplicates settled."""
+    part = part.with_columns(source=pl.lit(source), file=pl.lit(name),
+                             row_number=pl.int_range(first_row, pl.len() + first_row, dtype=pl.Int64))
+    # re-sent copies: the first by row number stays, later copies are duplicates
+    resent = pl.col("problem") == "duplicate_resent"
+    return part.with_columns(
+        expected=pl.when(resent).then(
+            pl.when(pl.col("row_number") == pl.col("row_number").min().over("record_no"))
+            .then(pl.lit("link")).otherwise(pl.lit("duplicate"))).otherwise("expected"),
+        record_no=pl.when(pl.col("problem") == "record_no_blank").then(pl.lit(None, pl.String))
+        .otherwise("record_no"),
+        corruptions=pl.when(pl.col("kinds") == "").then(None).otherwise("kinds"),
+    )
+
+
+def delivered_body(part: pl.DataFrame, source: str) -> pl.DataFrame:
+    """The delivered text columns of ``part`` under their Chinese names, in the source's order."""
+    spec = SOURCES[source]
+    body = part.select([pl.col(_text_column(part, c.en)).alias(c.zh) if c.en != "record_no"
+                        else pl.col("record_no_text").alias(c.zh) for c in spec.columns
+                        if c.en != "institution"] + ([pl.col("institution").alias("金融机构")] if source == "bank" else []))
+    return body.select(spec.required)
+
+
+def xlsx_numbers(part: pl.DataFrame, body: pl.DataFrame, *, numeric_no: bool) -> dict[str, list[object]]:
+    """Cells an institution's XLSX export writes as numbers or dates (see ``write_xlsx``)."""
+    numeric: dict[str, list[object]] = {}
+    if numeric_no:
+        numeric["记录号"] = [int(v) if v else None for v in body["记录号"].to_list()]
+    clean_amount = (part["fmt_amount"] == "") & (part["problem"] == "")
+    numeric["余额"] = [f / 100 if ok else t for f, ok, t in
+                      zip(part["balance_fen"].to_list(), clean_amount.to_list(), body["余额"].to_list(),
+                          strict=True)]
+    iso = part["fmt_opt"] == ""
+    numeric["查询日期"] = [d if ok else t for d, ok, t in
+                        zip(part["queried_on"].to_list(), iso.to_list(), body["查询日期"].to_list(),
+                            strict=True)]
+    return numeric

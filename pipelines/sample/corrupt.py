@@ -59,7 +59,7 @@ def _assign(rng: np.random.Generator, kinds: dict[str, np.ndarray], rates: Corru
 
 
 def plant(rng: np.random.Generator, facts: pl.DataFrame, *, source: str, period: str,
-          rates: CorruptionRates, known_ids: np.ndarray) -> pl.DataFrame:
+          rates: CorruptionRates, known_ids: np.ndarray, first_record: int = 1) -> pl.DataFrame:
     """Plant the month's outsiders, corrections, duplicates and per-row corruption choices.
 
     Parameters
@@ -74,6 +74,9 @@ def plant(rng: np.random.Generator, facts: pl.DataFrame, *, source: str, period:
         How often each kind is planted.
     known_ids : numpy.ndarray
         Sorted IDs of every person of the city: planted outsiders never get one of them.
+    first_record : int, optional
+        Sequence number of the first 记录号 (1): a province written district by district goes on
+        numbering where the previous district stopped, so that 记录号 stays unique per source and month.
 
     Returns
     -------
@@ -104,7 +107,7 @@ def plant(rng: np.random.Generator, facts: pl.DataFrame, *, source: str, period:
             ).with_columns(extra_kind=pl.lit("amount_negative")))
         f = pl.concat(parts)
     n = f.height
-    f = f.with_columns(record_no=_record_numbers(f, source, code, period))
+    f = f.with_columns(record_no=_record_numbers(f, source, code, period, first_record))
 
     # row problems (exclusive), on records of register people only (planted outsiders stay clean)
     insider = (f["outsider"] == "").to_numpy()
@@ -176,7 +179,7 @@ def plant(rng: np.random.Generator, facts: pl.DataFrame, *, source: str, period:
     return f
 
 
-def _record_numbers(f: pl.DataFrame, source: str, code: str, period: str) -> pl.Series:
+def _record_numbers(f: pl.DataFrame, source: str, code: str, period: str, first: int = 1) -> pl.Series:
     """``<code><YYYYMM><seq>`` unique per source and month; banks prefix per institution."""
     yyyymm = period.replace("-", "")
     if source == "bank":
@@ -184,7 +187,7 @@ def _record_numbers(f: pl.DataFrame, source: str, code: str, period: str) -> pl.
                                                     [f"8{i + 1}{yyyymm}" for i in range(len(BANKS))])
     else:
         prefix = pl.lit(f"{code}{yyyymm}")
-    seq = pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(7)
+    seq = pl.int_range(first, pl.len() + first).cast(pl.String).str.zfill(7)
     return f.select((prefix + seq).alias("record_no")).to_series()
 
 

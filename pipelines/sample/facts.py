@@ -9,6 +9,7 @@ frames returned here are the truth before any corruption: money in integer 分, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import cast
 
@@ -40,10 +41,14 @@ def _u(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
     return rng.uniform(lo, hi, n)
 
 
-def person_frame(pop: Population) -> pl.DataFrame:
-    """People joined to their original household's attributes and the first-month standard."""
+def person_frame(pop: Population, standards: Mapping[tuple[str, str], tuple] | None = None) -> pl.DataFrame:
+    """People joined to their original household's attributes and the first-month standard.
+
+    ``standards`` maps ``(district, 城乡类别)`` to a tuple whose first item is S before the raise
+    (a province's :func:`pipelines.sample.districts.standards_table`); :data:`STANDARDS` by default.
+    """
     std = pl.DataFrame(
-        [(d, u, s0) for (d, u), (s0, _) in STANDARDS.items()],
+        [(d, u, v[0]) for (d, u), v in (standards or STANDARDS).items()],
         schema=["district_code", "urban_rural", "s0_yuan"], orient="row",
     )
     return (
@@ -52,7 +57,8 @@ def person_frame(pop: Population) -> pl.DataFrame:
     )
 
 
-def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) -> dict[str, pl.DataFrame]:
+def build_facts(rng: np.random.Generator, pop: Population, months: list[str], *,
+                standards: Mapping[tuple[str, str], tuple] | None = None) -> dict[str, pl.DataFrame]:
     """True records per source for every month.
 
     Parameters
@@ -63,6 +69,8 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) ->
         The city's people and households (``build_population``).
     months : list of str
         Consecutive ``YYYY-MM`` months.
+    standards : mapping, optional
+        The districts' standards (see :func:`person_frame`); the sample city's by default.
 
     Returns
     -------
@@ -72,7 +80,7 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) ->
         clean names, typed (money Int64 分, months ``YYYY-MM``, dates Date); bank rows also carry
         ``file_stem`` and ``institution``.
     """
-    p = person_frame(pop)
+    p = person_frame(pop, standards)
     n_months = len(months)
     N = p.height
     age = p["age"].to_numpy()
@@ -229,9 +237,9 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) ->
     dist = p["district_code"].to_numpy()
     street = p["street"].to_numpy()
     units_df = units_df.with_columns(
-        unit_no=pl.format("{}GB{}F0001", pl.col("n").map_batches(lambda s: pl.Series(dist[s.to_numpy()])),
+        unit_no=pl.format("{}GB{}F0001", pl.col("n").map_batches(lambda s: pl.Series(dist[s.to_numpy()], dtype=pl.String)),
                           pl.col("unit").cast(pl.String).str.zfill(8)),
-        location=pl.format("{}幸福路{}号{}室", pl.col("n").map_batches(lambda s: pl.Series(street[s.to_numpy()])),
+        location=pl.format("{}幸福路{}号{}室", pl.col("n").map_batches(lambda s: pl.Series(street[s.to_numpy()], dtype=pl.String)),
                            (pl.col("unit") % 97 + 1), (pl.col("unit") % 6 + 1) * 100 + pl.col("unit") % 4 + 1),
         area_m2=pl.col("unit").map_batches(lambda s: pl.Series(area[s.to_numpy()])),
         registered_on=pl.col("unit").map_batches(lambda s: pl.Series(reg_on[s.to_numpy()])),
@@ -258,7 +266,7 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) ->
     veh = veh.with_columns(
         from_idx=pl.Series(np.where(rng.random(V) < 0.15, rng.integers(0, n_months, V), 0)),
         plate_no=pl.Series(np.char.add(np.char.add("冀", letters[rng.integers(0, 24, V)]),
-                                       np.char.zfill(rng.integers(0, 10**5, V).astype(str), 5))),
+                                       _zfill(rng.integers(0, 10**5, V), 5))),
         first_registered_on=pl.Series(np.datetime64("2008-01-01") + rng.integers(0, 6500, V)),
         vehicle_status=pl.Series(rng.choice(np.array(["正常", "注销", "报废", "查封"]), V, p=[0.82, 0.06, 0.06, 0.06])),
     )
@@ -276,9 +284,9 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) ->
     }).with_row_index("biz")
     biz = biz.with_columns(
         from_idx=pl.lit(0, pl.Int64),
-        credit_code=pl.format("91{}MA{}", pl.col("n").map_batches(lambda s: pl.Series(dist[s.to_numpy()])),
+        credit_code=pl.format("91{}MA{}", pl.col("n").map_batches(lambda s: pl.Series(dist[s.to_numpy()], dtype=pl.String)),
                               pl.col("biz").cast(pl.String).str.zfill(8)),
-        company_name=pl.format("{}{}", pl.col("n").map_batches(lambda s: pl.Series(street[s.to_numpy()])),
+        company_name=pl.format("{}{}", pl.col("n").map_batches(lambda s: pl.Series(street[s.to_numpy()], dtype=pl.String)),
                                pl.when(pl.col("role") == "个体工商户经营者").then(pl.lit("便民小卖部"))
                                .otherwise(pl.lit("商贸有限公司"))),
     ).drop("biz")
@@ -318,6 +326,11 @@ def build_facts(rng: np.random.Generator, pop: Population, months: list[str]) ->
     }
 
 
+def _zfill(values: np.ndarray, width: int) -> np.ndarray:
+    """Integers as zero-padded text (numpy's zfill fails on an empty array: a small district)."""
+    return np.char.zfill(values.astype(str), width) if len(values) else np.array([], dtype=f"U{width}")
+
+
 def _per_month(holdings: pl.DataFrame, months: list[str]) -> pl.DataFrame:
     """Snapshot rows: each holding in every month from its ``from_idx`` on."""
     idx = pl.DataFrame({"month_idx": np.arange(len(months)), "period": months})
@@ -329,10 +342,18 @@ def _per_month(holdings: pl.DataFrame, months: list[str]) -> pl.DataFrame:
     )
 
 
-def standard_fen(district: str, urban_rural: str, on: date, *, tekun: bool = False) -> int:
-    """S (or T for 特困) in 分, in force on ``on``, from the sample table of rules.md."""
-    s_old, s_new = STANDARDS[(district, urban_rural)]
-    t_new = {1010: 1313, 869: 1217, 667: 934, 642: 835, 325: 423}[s_new]
+def standard_fen(district: str, urban_rural: str, on: date, *, tekun: bool = False,
+                 standards: Mapping[tuple[str, str], tuple[int, int, int]] | None = None) -> int:
+    """S (or T for 特困) in 分, in force on ``on``, from the sample table of rules.md.
+
+    ``standards`` (``(district, 城乡类别) -> (S before, S from 2026-07-01, T from 2026-07-01)``)
+    replaces that table for a province's districts.
+    """
+    if standards is not None:
+        s_old, s_new, t_new = standards[(district, urban_rural)]
+    else:
+        s_old, s_new = STANDARDS[(district, urban_rural)]
+        t_new = {1010: 1313, 869: 1217, 667: 934, 642: 835, 325: 423}[s_new]
     if on >= date(2026, 7, 1):
         return (t_new if tekun else s_new) * 100
     if tekun:  # 1.3 × S rounded half up to the yuan

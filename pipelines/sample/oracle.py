@@ -9,6 +9,8 @@ per-capita figure is rounded once, half away from zero.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 from pipelines.flags import FLAGS
@@ -38,7 +40,9 @@ def _sum_by(df: pl.DataFrame, col: str, name: str) -> pl.DataFrame:
 
 
 def assess_truth(register: pl.DataFrame, ledger: dict[str, pl.DataFrame], delivered: set[tuple[str, str]],
-                 months: list[str], *, window_months: int = 6) -> tuple[pl.DataFrame, pl.DataFrame]:
+                 months: list[str], *, window_months: int = 6,
+                 standards: Mapping[tuple[str, str], tuple[int, int, int]] | None = None,
+                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """True household quantities and flags for every generated month.
 
     Parameters
@@ -52,6 +56,10 @@ def assess_truth(register: pl.DataFrame, ledger: dict[str, pl.DataFrame], delive
         Sources with an accepted file (a header-only file counts) per generated month.
     months : list of str
         The generated months.
+    standards : mapping, optional
+        ``(district, 城乡类别) -> (S before, S from 2026-07-01, T from 2026-07-01)`` of a province's
+        districts (:func:`pipelines.sample.districts.standards_table`); the sample city's three
+        districts by default.
 
     Returns
     -------
@@ -130,8 +138,9 @@ def assess_truth(register: pl.DataFrame, ledger: dict[str, pl.DataFrame], delive
                 .when(re_v.is_null() | veh_v.is_null() | biz_v.is_null()).then(None).otherwise(False))
 
         std = pl.DataFrame(
-            [(d, u, standard_fen(d, u, end), standard_fen(d, u, end, tekun=True))
-             for d in ("990101", "990102", "990103") for u in ("城市", "农村")],
+            [(d, u, standard_fen(d, u, end, standards=standards),
+              standard_fen(d, u, end, tekun=True, standards=standards))
+             for d, u in (standards or [(d, u) for d in ("990101", "990102", "990103") for u in ("城市", "农村")])],
             schema=["district_code", "urban_rural", "s_fen", "t_fen"], orient="row")
         hh = hh.join(std, on=["district_code", "urban_rural"], how="left")
         alive = pl.col("living_members") > 0

@@ -7,21 +7,19 @@ few move to another household. Everything is drawn with numpy from one generator
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from pipelines.periods import month_end, month_start
+from pipelines.sample.districts import CITY, District
 from pipelines.sample.ids import build_ids, legacy15, to_text
 from pipelines.sample.names import draw_names
 
-DISTRICTS = np.array([990101, 990102, 990103])
-STREETS = {
-    990101: ("东城街道", "西城街道", "南湖街道", "北关街道"),
-    990102: ("城关镇", "河口镇", "青石街道", "桃园乡"),
-    990103: ("山前乡", "柳林镇", "白沙乡", "新兴街道"),
-}
+DISTRICTS = np.array([int(d.code) for d in CITY])
+STREETS = {int(d.code): d.streets for d in CITY}
 PROGRAMMES = np.array(["低保", "特困", "低保边缘", "支出型困难", "监测对象"])
 RELATIONS = np.array(["户主", "配偶", "子女", "父母", "孙子女", "兄弟姐妹", "其他"])
 GRADES = np.array(["", "一级", "二级", "三级", "四级"])
@@ -45,7 +43,8 @@ def _pick(rng: np.random.Generator, values: np.ndarray, p: list[float], size: in
     return values[rng.choice(len(values), size=size, p=np.asarray(p) / sum(p))]
 
 
-def build_population(rng: np.random.Generator, households: int, months: list[str]) -> Population:
+def build_population(rng: np.random.Generator, households: int, months: list[str], *,
+                     districts: Sequence[District] = CITY, first_person: int = 1) -> Population:
     """Draw the households and people of a city and their register membership per month.
 
     Parameters
@@ -56,19 +55,26 @@ def build_population(rng: np.random.Generator, households: int, months: list[str
         Number of households at the first month.
     months : list of str
         Consecutive ``YYYY-MM`` periods.
+    districts : sequence of District, optional
+        The districts households are drawn over (by weight); the sample city's three by default.
+    first_person : int, optional
+        Number of the first 个人编号 (``R000000001`` by default): a province generated district by
+        district numbers its people on, so that 个人编号 stays unique.
     """
     H = households
     n_months = len(months)
-    district = _pick(rng, DISTRICTS, [0.3, 0.35, 0.35], H)
-    p_urban = np.select([district == 990101, district == 990102], [0.85, 0.6], 0.35)
+    codes = np.array([int(d.code) for d in districts])
+    district = _pick(rng, codes, [d.weight for d in districts], H)
+    at = np.searchsorted(codes, district)
+    p_urban = np.array([d.p_urban for d in districts])[at]
     urban = np.where(rng.random(H) < p_urban, "城市", "农村")
     programme = _pick(rng, PROGRAMMES, [0.42, 0.12, 0.2, 0.1, 0.16], H)
     size = rng.choice(np.arange(1, 7), size=H, p=[0.36, 0.22, 0.18, 0.13, 0.07, 0.04])
     size = np.where(programme == "特困", np.where(rng.random(H) < 0.9, 1, 2), size)
     street_idx = rng.integers(0, 4, size=H)
-    street_table = np.array([STREETS[int(d)] for d in DISTRICTS])
-    street = street_table[np.searchsorted(DISTRICTS, district), street_idx]
-    minority_hh = rng.random(H) < np.where(district == 990103, 0.08, 0.015)
+    street_table = np.array([d.streets for d in districts])
+    street = street_table[at, street_idx]
+    minority_hh = rng.random(H) < np.array([d.p_minority for d in districts])[at]
     hh_id = np.char.add(np.char.add("H", district.astype(str)), np.char.zfill(np.arange(1, H + 1).astype(str), 6))
     phone_num = np.char.add("13", np.char.zfill(rng.integers(0, 10**9, size=H).astype(str), 9))
     hh = pl.DataFrame({
@@ -146,7 +152,7 @@ def build_population(rng: np.random.Generator, households: int, months: list[str
     report_idx = np.where(rng.random(N) < 0.2, death_idx + 1, death_idx)
 
     persons = pl.DataFrame({
-        "person_id": np.char.add("R", np.char.zfill(np.arange(1, N + 1).astype(str), 9)),
+        "person_id": np.char.add("R", np.char.zfill(np.arange(first_person, first_person + N).astype(str), 9)),
         "household_id": hh_id[owner],
         "position": pos,
         "relation": relation,
