@@ -215,7 +215,8 @@ def _district(rng: np.random.Generator, spec: District, households: int, months:
                                      "disability_grade", "serious_illness")
     register_all = (pop.membership.join(person_attr, on="person_id", how="left", maintain_order="left")
                     .join(pop.households.drop("size"), on="household_id", how="left", maintain_order="left"))
-    recs, ledgers = [], {s: [] for s in SOURCES}
+    recs: list[pl.DataFrame] = []
+    ledgers: dict[str, list[pl.DataFrame]] = {s: [] for s in SOURCES}
     for period in months:
         reg = register_all.filter(pl.col("period") == period)
         deliveries.write(register_body(rng, reg), period=period, name="register.csv", source="register",
