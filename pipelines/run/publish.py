@@ -65,11 +65,18 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
         republished = [ref.period for ref in refs if ref.exists and not (
             # the warehouse already holds exactly these rows for this folder
             ref.cache_key is not None and held.get(ref.period) == ref.cache_key)]
-        # every loaded folder too: publish_review_queue re-ranks the review candidates of each
-        # folder of the window (the ranking depends on the window) and orders their queue
-        wh.declare_periods(con, sorted({*(r.period for r in refs if r.exists),
-                                        *(a.period for a in assessed),
-                                        *(pp.add_months(a.period, -1) for a in assessed)}))
+        # each table holds only the months the block writes or reads in it: loading (and
+        # fingerprinting) a month's raw and staging rows costs as much as writing them
+        assessed_months = {a.period for a in assessed}
+        read_months = assessed_months | {pp.add_months(p, -1) for p in assessed_months}
+        wh.declare_periods(con, sorted({*republished, *assessed_months}))
+        # fairness reads the staging rows and links of P and P-1
+        wh.declare_periods(con, sorted(read_months),
+                           tables=lambda t: t == "links" or t.startswith("stg_"))
+        # every loaded folder's links: publish_review_queue re-ranks the review candidates of
+        # each folder of the window (the ranking depends on the window) and orders their queue
+        wh.declare_periods(con, sorted(r.period for r in refs if r.exists),
+                           tables=lambda t: t == "links")
         for ref in refs:
             if ref.period not in republished:
                 continue

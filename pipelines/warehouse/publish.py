@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -141,17 +141,28 @@ def _partitioned_in(con: duckdb.DuckDBPyConnection, catalog: str, schema: str = 
     return sorted(t for t in table_names(con, schema, catalog) if is_partitioned(t))
 
 
-def declare_periods(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> None:
+def declare_periods(con: duckdb.DuckDBPyConnection, periods: Sequence[str],
+                    tables: Callable[[str], bool] | None = None) -> None:
     """Declare more periods a ``publishing(..., periods=[...])`` block will change.
 
     Loads the published rows of those periods into the block's partitioned tables (call it
     before deleting or inserting rows of these periods). A block opened with ``periods=None``
     already holds every period.
+
+    Parameters
+    ----------
+    periods
+        The periods to load.
+    tables
+        Which partitioned tables to load them into (a test on the table's name); None: all. A
+        table of the block holds only its declared periods, so a block that reads a period of
+        a table inside the block declares it for that table too.
     """
     state = _OPEN.get(id(con))
     if state is None:
         raise WarehouseError("declare_periods needs the connection of an open publishing block")
-    parts.checkout(con, state.book, state.store, _partitioned_in(con, state.book), list(periods))
+    chosen = [t for t in _partitioned_in(con, state.book) if tables is None or tables(t)]
+    parts.checkout(con, state.book, state.store, chosen, list(periods))
 
 
 @contextmanager
