@@ -203,11 +203,12 @@ def test_a_monthly_run_loads_and_resolves_its_rules_once(tmp_path, monkeypatch):
     """
     import pipelines.dated as dated
     import pipelines.rulebook as rb
+    import pipelines.rulebook.load as rb_load
 
     loads: list[str] = []
     days: list[date] = []
     resolved: list[str] = []
-    real_load, real_at, real_tree = rb._load_parameter, rb.Rulebook.at, dated.resolve_tree
+    real_load, real_at, real_tree = rb_load._load_parameter, rb.Rulebook.at, dated.resolve_tree
 
     def counting_load(file):
         loads.append(Path(file).name)
@@ -221,7 +222,7 @@ def test_a_monthly_run_loads_and_resolves_its_rules_once(tmp_path, monkeypatch):
         resolved.append(Path(file).name)
         return real_tree(tree, day, file)
 
-    monkeypatch.setattr(rb, "_load_parameter", counting_load)
+    monkeypatch.setattr(rb_load, "_load_parameter", counting_load)
     monkeypatch.setattr(rb.Rulebook, "at", counting_at)
     monkeypatch.setattr(dated, "resolve_tree", counting_tree)
     ctx = runner.RunContext.create(flow="monthly", incoming=SAMPLE / "incoming",

@@ -28,6 +28,10 @@ def _quiet_prefect(level: str = "WARNING") -> None:
         # command exits, it logs tracebacks about events it could not flush (of a server that
         # is going away): nothing the operator can act on
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    # hedui itself uses no SQLAlchemy: in this process only Prefect's client does, and a pooled
+    # connection finalised while the command exits is logged with a traceback (seen under heavy
+    # load): nothing the operator can act on
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
 
 
 
