@@ -19,7 +19,8 @@ def _context(drop_months: tuple[int, int]) -> dict:
     return _flag_context("INCOME_DROP", EVIDENCE, "v1", period="2026-10", assessment={},
                          rows={}, members={}, vocab=load_vocabulary(None),
                          rules=_RuleInfo(None, False), window_months=6,
-                         drop_months=drop_months, deduction=None)
+                         drop_split=(drop_months[1], drop_months[0] - drop_months[1]),
+                         deduction=None)
 
 
 def _render(f: dict) -> str:

@@ -235,3 +235,22 @@ def test_a_monthly_run_loads_and_resolves_its_rules_once(tmp_path, monkeypatch):
     assert sorted(loads) == parameter_files  # each parameter file read once: one load
     assert days == [date(2026, 10, 31)]  # resolved (and hashed) once, on the last day of P
     assert sorted(resolved) == ["decisions.yaml", "matching.yaml"]
+
+
+def test_a_plan_built_ahead_for_the_same_run_is_kept_and_another_is_replaced(tmp_path):
+    """The Prefect head start builds the run's plan before the flow: the flow keeps it."""
+    import dataclasses
+
+    from pipelines.run.execute import _planned
+
+    ctx = runner.RunContext.create(flow="monthly", incoming=tmp_path,
+                                   warehouse=tmp_path / "wh" / "hedui.duckdb")
+    try:
+        ahead = dataclasses.replace(ctx, plan=monthly_plan("2026-10"))
+        assert _planned(ahead, "monthly", Period.parse("2026-10")) is ahead
+        other = _planned(ahead, "monthly", Period.parse("2026-09"))
+        assert other.plan is not None and other.plan.label == "2026-09"
+        fresh = _planned(ctx, "monthly", Period.parse("2026-10"))
+        assert fresh.plan is not None and fresh.plan.label == "2026-10" and ctx.plan is None
+    finally:
+        ctx.cleanup()

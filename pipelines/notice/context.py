@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.flags import income_drop
 from pipelines.notice.fetch import _prefetch, _Prefetched
 from pipelines.notice.format import (
     _number,
@@ -162,7 +163,7 @@ def _quantity_text(name: str, value: Any) -> str:
 
 def _flag_context(flag: str, evidence: dict, version: str, *, period: str, assessment: dict,
                   rows: dict[tuple, dict], members: dict[str, dict], vocab: NoticeVocabulary,
-                  rules: _RuleInfo, window_months: int, drop_months: tuple[int, int],
+                  rules: _RuleInfo, window_months: int, drop_split: tuple[int, int],
                   deduction: Decimal | None) -> dict:
     quantities = evidence.get("quantities") or {}
     thresholds = evidence.get("thresholds") or {}
@@ -170,8 +171,8 @@ def _flag_context(flag: str, evidence: dict, version: str, *, period: str, asses
     records = [_record_entry(k, rows.get((str(k["source"]), str(k["period"]), str(k["record_no"]))),
                              vocab=vocab, members=members) for k in keys]
     win = window(period, window_months)
-    drop_n, recent = drop_months
-    drop = window(period, drop_n)
+    recent, earlier = drop_split
+    drop = window(period, recent + earlier)
     return {
         "flag": flag,
         "label": FLAG_LABELS.get(flag, flag),
@@ -180,7 +181,7 @@ def _flag_context(flag: str, evidence: dict, version: str, *, period: str, asses
         "window_months": window_months,
         # INCOME_DROP: the last `recent` months of its window against the `earlier` before them
         "recent_months": recent,
-        "earlier_months": len(drop) - recent,
+        "earlier_months": earlier,
         "recent_text": f"{month_text(drop[-recent])}至{month_text(period)}",
         "earlier_text": f"{month_text(drop[0])}至{month_text(drop[-recent - 1])}",
         "deduction_pct": (f"{_plain_number(deduction * 100)}%" if deduction is not None else "规定比例"),
@@ -246,20 +247,19 @@ def notice_context(con: duckdb.DuckDBPyConnection, *, period: str, household_id:
     versions = {v for _, _, v in evidences}
     rules = _RuleInfo(data.rulebook, resolved is not None and versions == {resolved.version})
     window_months = 6
-    # income_drop_months / income_drop_recent_months (rules/parameters/), 6 and 3 by default
-    drop_months = (6, 3)
+    # INCOME_DROP's (recent, earlier) months: 3 against 3 unless the flags' rules are known
+    drop_split = (3, 3)
     deduction: Decimal | None = None
     if resolved is not None and rules.same_version:
         window_months = int(resolved.value("income_window_months"))
-        drop_months = (int(resolved.value("income_drop_months")),
-                       int(resolved.value("income_drop_recent_months")))
+        drop_split = income_drop.split(resolved)
         deduction = resolved.value("employment_cost_deduction_rate")
 
     members = {r["person_id"]: r for r in data.members.get(household_id, [])}
     flag_contexts = [
         _flag_context(f, ev, v, period=period, assessment=assessment, rows=data.records,
                       members=members, vocab=vocab, rules=rules, window_months=window_months,
-                      drop_months=drop_months, deduction=deduction)
+                      drop_split=drop_split, deduction=deduction)
         for f, ev, v in evidences]
 
     missing = [m for m in (assessment.get("missing_sources") or "").split(",") if m]

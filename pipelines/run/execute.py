@@ -64,7 +64,14 @@ def _require_register(refs: Sequence[FolderRef], period: str) -> None:
 
 
 def _planned(ctx: RunContext, kind: str, label: Period | Quarter) -> RunContext:
-    """The run's context carrying its plan, built once here (the caller's ``ctx`` is unchanged)."""
+    """The run's context carrying its plan, built once (the caller's ``ctx`` is unchanged).
+
+    A plan the context already holds for this very run (the Prefect head start built it, and
+    landed and matched folders under it) is kept: building it again would read the rules twice
+    and could disagree with what was done ahead if a rule file changed meanwhile.
+    """
+    if ctx.plan is not None and ctx.plan.kind == kind and ctx.plan.label == label.label:
+        return ctx
     plan = build_plan(kind, label, RuleFiles.of(ctx.rules_dir, ctx.matching_file))
     return dataclasses.replace(ctx, plan=plan)
 
