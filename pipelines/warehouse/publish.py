@@ -114,7 +114,8 @@ def _remove_stale_temporaries(path: Path) -> None:
     staging = _staging(path)
     if staging.is_dir():
         for tmp in staging.iterdir():
-            tmp.unlink(missing_ok=True)
+            # DuckDB's spill folder of a killed run is a directory
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
 
 
 def _analyst_in_step(target: Path, previous: datetime | None) -> bool:
@@ -136,8 +137,20 @@ class _Publish:
 _OPEN: dict[int, _Publish] = {}
 
 
+#: where a publish holds the warehouse's per-period tables it writes (in memory)
+_WORK_CATALOG = "temp"
+
+
 def _partitioned_in(con: duckdb.DuckDBPyConnection, catalog: str, schema: str = "main") -> list[str]:
-    return sorted(t for t in table_names(con, schema, catalog) if is_partitioned(t))
+    names = table_names(con, schema, catalog)
+    if schema == "main":
+        names |= table_names(con, schema, _WORK_CATALOG)
+    return sorted(t for t in names if is_partitioned(t))
+
+
+def work_catalog(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The catalog where an open publish on ``con`` holds new per-period tables (None: no publish)."""
+    return _WORK_CATALOG if id(con) in _OPEN else None
 
 
 def declare_periods(con: duckdb.DuckDBPyConnection, periods: Sequence[str],
@@ -237,7 +250,7 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
         try:
             book = con.sql("SELECT current_database()").fetchall()[0][0]
             store = parts.Store("warehouse", book, "main", parts_dir(target), WAREHOUSE_MODE,
-                                PARTS_DIR_MODE)
+                                PARTS_DIR_MODE, work_catalog=_WORK_CATALOG)
             analyst_store = parts.Store("analyst", _ANALYST_CATALOG, analyst.SCHEMA,
                                         analyst_parts_dir(target), ANALYST_MODE, ANALYST_PARTS_DIR_MODE)
             parts.ensure_book(con, book)
@@ -261,6 +274,7 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
                     f"仓库 {target} 的分区文件不在 {store.parts_dir}（只复制或移动了仓库文件？"
                     f"请连同 {store.parts_dir.name} 文件夹一起复制或移动）：{exc}") from exc
             ensure_schema(con)
+            parts.hold_in_work(con, store, _partitioned_in(con, book))
             _OPEN[id(con)] = _Publish(book, store)
             try:
                 con.execute("BEGIN TRANSACTION")
