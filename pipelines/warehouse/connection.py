@@ -164,8 +164,10 @@ def table_names(con: duckdb.DuckDBPyConnection, schema: str = "main",
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str, schema: str = "main",
                  catalog: str | None = None) -> bool:
-    """Whether ``schema.name`` is a table or view of ``catalog`` (default: the connection's, or
-    a temporary table shadowing its names: :func:`table_names`)."""
+    """Whether ``schema.name`` is a table or view of ``catalog`` (default: the connection's).
+
+    By default a temporary table shadowing the database's names counts too (:func:`table_names`).
+    """
     return bool(con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ? "
         "AND (table_catalog = coalesce(?, current_database()) "
@@ -174,8 +176,10 @@ def table_exists(con: duckdb.DuckDBPyConnection, name: str, schema: str = "main"
 
 
 def column_names(con: duckdb.DuckDBPyConnection, table: str, schema: str = "main") -> list[str]:
-    """The columns of ``schema.table`` in the connection's database, in order (empty: no table);
-    of the temporary table of that name when there is one (it shadows the database's)."""
+    """The columns of ``schema.table`` in the connection's database, in order (empty: no table).
+
+    Those of the temporary table of that name when there is one: it shadows the database's.
+    """
     rows = con.execute(
         "SELECT table_catalog = 'temp', column_name FROM information_schema.columns "
         "WHERE table_catalog IN (current_database(), 'temp') AND table_schema = ? "
