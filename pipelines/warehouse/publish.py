@@ -75,6 +75,9 @@ from pipelines.warehouse.tables import is_partitioned
 
 #: name under which the analyst working copy is attached while it is built
 _ANALYST_CATALOG = "hedui_analyst_build"
+#: an in-memory catalog holding the analyst's per-period tables while they are built (written
+#: to parquet from there, never into the analyst file)
+_ANALYST_WORK = "hedui_analyst_work"
 
 
 @dataclass
@@ -252,7 +255,8 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
             store = parts.Store("warehouse", book, "main", parts_dir(target), WAREHOUSE_MODE,
                                 PARTS_DIR_MODE, work_catalog=_WORK_CATALOG)
             analyst_store = parts.Store("analyst", _ANALYST_CATALOG, analyst.SCHEMA,
-                                        analyst_parts_dir(target), ANALYST_MODE, ANALYST_PARTS_DIR_MODE)
+                                        analyst_parts_dir(target), ANALYST_MODE, ANALYST_PARTS_DIR_MODE,
+                                        work_catalog=_ANALYST_WORK)
             parts.ensure_book(con, book)
             parts.collect_garbage(con, book, [store, analyst_store])
             stored, legacy, previous = _stored_state(con)
@@ -290,6 +294,8 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
                 shutil.copyfile(analyst_path(target), analyst_tmp)
             published_at = datetime.now(UTC)
             con.execute(f"ATTACH ? AS {_ANALYST_CATALOG}", [str(analyst_tmp)])
+            con.execute(f"ATTACH ':memory:' AS {_ANALYST_WORK}")
+            con.execute(f"CREATE SCHEMA {_ANALYST_WORK}.{analyst.SCHEMA}")
             analyst_tables = [t.name for t in analyst.TABLES.values() if t.refresh != "full"]
             if incremental:
                 for kind, chosen in (("folder", refresh.folder_periods),
@@ -298,7 +304,8 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
                         parts.checkout(con, book, analyst_store,
                                        [t.name for t in analyst.TABLES.values() if t.refresh == kind],
                                        list(chosen))
-            analyst.build(con, _ANALYST_CATALOG, key=key, published_at=published_at,
+            analyst.build(con, _ANALYST_CATALOG, work=_ANALYST_WORK, key=key,
+                          published_at=published_at,
                           folder_periods=refresh.folder_periods if incremental else None,
                           assessed_periods=refresh.assessed_periods if incremental else None,
                           period_scoped=_partitioned_in(con, book) if incremental else ())
@@ -310,6 +317,7 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
             parts.rebuild_views(con, book, analyst_store)
             con.execute(f"CHECKPOINT {_ANALYST_CATALOG}")
             con.execute(f"DETACH {_ANALYST_CATALOG}")
+            con.execute(f"DETACH {_ANALYST_WORK}")
             con.execute("DELETE FROM pseudonym_state")
             con.execute("INSERT INTO pseudonym_state VALUES (?, ?)", [_key_check(key), published_at])
             con.execute("CHECKPOINT")
