@@ -227,7 +227,7 @@ def _key_map(con: duckdb.DuckDBPyConnection, name: str, columns: Sequence[tuple[
 
 def build(con: duckdb.DuckDBPyConnection, catalog: str, *, key: str, published_at: datetime,
           folder_periods: Sequence[str] | None, assessed_periods: Sequence[str] | None,
-          period_scoped: Sequence[str] = ()) -> None:
+          period_scoped: Sequence[str] = (), work: str | None = None) -> None:
     """Write the analyst tables into the attached database ``catalog`` from ``con``'s warehouse.
 
     Parameters
@@ -251,6 +251,10 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str, *, key: str, published_a
         tables): in an incremental build the key maps read only their rows of the rebuilt
         periods, so the build's cost follows the run's months, not the warehouse's history.
         Ignored when a ``"full"`` table uses the key maps (it needs every period's keys).
+    work
+        An attached catalog (with schema :data:`SCHEMA`) where the per-period tables
+        (``"folder"``, ``"assessed"``) are built and checked out, to be written to parquet from
+        there (:mod:`pipelines.partitions`); None: in ``catalog``.
     """
     present = set(table_names(con))
     incremental = folder_periods is not None and assessed_periods is not None
@@ -266,19 +270,30 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str, *, key: str, published_a
              id_col="household_id", key_col="household_key", present=present,
              scoped=scoped, periods=key_periods)
     existing = set(table_names(con, SCHEMA, catalog))
+    held = set(table_names(con, SCHEMA, work)) if work is not None else set()
+
+    def fill(tables: list[AnalystTable], where: str) -> None:
+        for table in tables:
+            select = table.select if set(table.requires) <= present else table.empty
+            if select is None:
+                raise ValueError(f"analyst table {table.name} needs {table.requires} and has no empty form")
+            periods = {"folder": folder_periods, "assessed": assessed_periods, "full": None}[table.refresh]
+            target = f"{where}.{SCHEMA}.{table.name}"
+            if periods is None or table.name not in existing | held:
+                con.execute(f"CREATE OR REPLACE TABLE {target} AS {select}")
+            elif periods:
+                con.execute(f"DELETE FROM {target} WHERE {_in_periods(periods)}")
+                con.execute(f"INSERT INTO {target} SELECT * FROM ({select}) WHERE {_in_periods(periods)}")
+
+    per_period = [t for t in TABLES.values() if t.refresh != "full"]
+    if work is not None:
+        # a transaction writes one attached database: the work catalog's first
+        con.execute("BEGIN TRANSACTION")
+        fill(per_period, work)
+        con.execute("COMMIT")
     con.execute("BEGIN TRANSACTION")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {catalog}.{SCHEMA}")
-    for table in TABLES.values():
-        select = table.select if set(table.requires) <= present else table.empty
-        if select is None:
-            raise ValueError(f"analyst table {table.name} needs {table.requires} and has no empty form")
-        target = f"{catalog}.{SCHEMA}.{table.name}"
-        periods = {"folder": folder_periods, "assessed": assessed_periods, "full": None}[table.refresh]
-        if periods is None or table.name not in existing:
-            con.execute(f"CREATE OR REPLACE TABLE {target} AS {select}")
-        elif periods:
-            con.execute(f"DELETE FROM {target} WHERE {_in_periods(periods)}")
-            con.execute(f"INSERT INTO {target} SELECT * FROM ({select}) WHERE {_in_periods(periods)}")
+    fill([t for t in TABLES.values() if work is None or t.refresh == "full"], catalog)
     for stale in existing - set(TABLES):
         con.execute(f"DROP TABLE {catalog}.{SCHEMA}.{stale}")
     con.execute(f"CREATE OR REPLACE TABLE {catalog}.main.{META_TABLE} (published_at TIMESTAMPTZ, "

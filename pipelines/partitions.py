@@ -88,6 +88,11 @@ class Store:
     checked_out: dict[str, list[str] | None] = field(default_factory=dict)
     #: ``table -> {period: fingerprint}`` of the rows checked out, to skip unchanged periods
     fingerprints: dict[str, dict[str, tuple]] = field(default_factory=dict)
+    #: the catalog holding the checked-out tables while the run writes (``"temp"``: in memory,
+    #: shadowing the catalog's names); None: in ``catalog`` itself. Rows put in a catalog file
+    #: are compressed and written to it at the transaction's commit, only to be dropped when the
+    #: table turns back into a view: paid twice for nothing
+    work_catalog: str | None = None
 
 
 def ensure_book(con: duckdb.DuckDBPyConnection, book: str) -> None:
@@ -108,6 +113,24 @@ def _qualified(store: Store, table: str) -> str:
     return f"{_q(store.catalog)}.{_q(store.schema)}.{_q(table)}"
 
 
+def _work_name(store: Store, table: str) -> str:
+    """Where the checked-out table ``table`` is held while the run writes."""
+    return f"{_q(store.work_catalog or store.catalog)}.{_q(store.schema)}.{_q(table)}"
+
+
+def _create(store: Store) -> str:
+    return "CREATE TEMP TABLE" if store.work_catalog == "temp" else "CREATE TABLE"
+
+
+def _work_tables(con: duckdb.DuckDBPyConnection, store: Store) -> set[str]:
+    """Tables of the store held in its work catalog (none when it has no work catalog)."""
+    if store.work_catalog is None:
+        return set()
+    return {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? "
+        "AND table_schema = ?", [store.work_catalog, store.schema]).fetchall()}
+
+
 def published(con: duckdb.DuckDBPyConnection, book: str, store: Store) -> dict[str, dict[str, str]]:
     """``table -> {period: file}`` of the store's published partitions (files relative)."""
     out: dict[str, dict[str, str]] = {}
@@ -126,11 +149,12 @@ def _objects(con: duckdb.DuckDBPyConnection, store: Store) -> dict[str, str]:
         "WHERE table_catalog = ? AND table_schema = ?", [store.catalog, store.schema]).fetchall())
 
 
-def _columns(con: duckdb.DuckDBPyConnection, store: Store, table: str) -> list[tuple[str, str]]:
+def _columns(con: duckdb.DuckDBPyConnection, store: Store, table: str,
+             catalog: str | None = None) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in con.execute(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = ? "
         "AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-        [store.catalog, store.schema, table]).fetchall()]
+        [catalog or store.catalog, store.schema, table]).fetchall()]
 
 
 def checkout(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: Iterable[str],
@@ -148,18 +172,20 @@ def checkout(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: It
     """
     parts = published(con, book, store)
     objects = _objects(con, store)
+    work = _work_tables(con, store)
     for table in tables:
-        name = _qualified(store, table)
+        name = _work_name(store, table)
         held = parts.get(table, {})
         if objects.get(table) == "VIEW":
             wanted = list(held) if periods is None else [p for p in periods if p in held]
             # the view's stored column types, not a bind of it: after a folder move its files
             # are elsewhere, and the publish that repairs the paths must still run
             columns = _columns(con, store, table)
-            con.execute(f"DROP VIEW {name}")
-            con.execute(f"CREATE TABLE {name} (" + ", ".join(f"{_q(c)} {t}" for c, t in columns) + ")")
+            con.execute(f"DROP VIEW {_qualified(store, table)}")
+            con.execute(f"{_create(store)} {name} (" + ", ".join(f"{_q(c)} {t}" for c, t in columns) + ")")
             store.checked_out[table] = None if periods is None else list(periods)
-        elif objects.get(table) == "BASE TABLE" and store.checked_out.get(table, None) is not None:
+        elif ((table in work or objects.get(table) == "BASE TABLE")
+              and store.checked_out.get(table, None) is not None):
             # a second declaration adds periods to a table already checked out
             declared = store.checked_out[table]
             assert declared is not None
@@ -185,13 +211,40 @@ def _fingerprints(con: duckdb.DuckDBPyConnection, name: str, periods: Sequence[s
         "WHERE list_contains(?, period) GROUP BY period", [list(periods)]).fetchall()}
 
 
-def partitionable(con: duckdb.DuckDBPyConnection, store: Store, table: str) -> bool:
+def partitionable(con: duckdb.DuckDBPyConnection, store: Store, table: str,
+                  catalog: str | None = None) -> bool:
     """Whether a real table can be stored by period: it has a ``period`` column and no null in it."""
-    if "period" not in {c for c, _ in _columns(con, store, table)}:
+    if "period" not in {c for c, _ in _columns(con, store, table, catalog)}:
         return False
-    nulls = con.execute(f"SELECT count(*) FROM {_qualified(store, table)} WHERE period IS NULL").fetchone()
+    where = f"{_q(catalog or store.catalog)}.{_q(store.schema)}.{_q(table)}"
+    nulls = con.execute(f"SELECT count(*) FROM {where} WHERE period IS NULL").fetchone()
     assert nulls is not None  # count(*) always returns one row
     return nulls[0] == 0
+
+
+def hold_in_work(con: duckdb.DuckDBPyConnection, store: Store, tables: Iterable[str]) -> None:
+    """Move the store's empty real tables ``tables`` into its work catalog.
+
+    Call after the run's DDL: a table it created (a new warehouse) then takes its rows in the
+    work catalog like a checked-out one; one it re-created beside a checked-out table of the
+    same name (``CREATE TABLE IF NOT EXISTS`` does not see the work catalog) is dropped. A
+    table holding rows (an ordinary table of an older warehouse) stays where it is.
+    """
+    if store.work_catalog is None:
+        return
+    objects = _objects(con, store)
+    work = _work_tables(con, store)
+    for table in tables:
+        if objects.get(table) != "BASE TABLE":
+            continue
+        name = _qualified(store, table)
+        if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {name} LIMIT 1)").fetchone()[0]:
+            continue
+        if table not in work:
+            columns = _columns(con, store, table)
+            con.execute(f"{_create(store)} {_work_name(store, table)} ("
+                        + ", ".join(f"{_q(c)} {t}" for c, t in columns) + ")")
+        con.execute(f"DROP TABLE {name}")
 
 
 def commit(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: Iterable[str], *,
@@ -216,16 +269,23 @@ def commit(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: Iter
     now = now or datetime.now(UTC)
     parts = published(con, book, store)
     objects = _objects(con, store)
+    work = _work_tables(con, store)
     written: list[Path] = []
     for table in tables:
-        if objects.get(table) != "BASE TABLE":
+        held = store.work_catalog if table in work else None
+        if held is None and objects.get(table) != "BASE TABLE":
             continue
-        if not partitionable(con, store, table):
+        if not partitionable(con, store, table, held):
             if table in store.checked_out:
                 # its published periods are files: a null period has no file to go to
                 raise PartitionError(f"the run wrote rows of {table} without a period")
+            if held is not None:
+                # an ordinary table after all: back into the catalog, or it is lost
+                con.execute(f"CREATE TABLE {_qualified(store, table)} AS "
+                            f"SELECT * FROM {_work_name(store, table)}")
+                con.execute(f"DROP TABLE {_work_name(store, table)}")
             continue
-        name = _qualified(store, table)
+        name = _work_name(store, table) if held is not None else _qualified(store, table)
         present = [r[0] for r in con.execute(f"SELECT DISTINCT period FROM {name} ORDER BY 1").fetchall()]
         old = parts.get(table, {})
         declared = store.checked_out.get(table, None)
@@ -268,11 +328,11 @@ def commit(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: Iter
         for rel in gone:
             con.execute(f"INSERT INTO {_q(book)}.main.{RETIRED_TABLE} VALUES (?, ?, ?)",
                         [store.name, rel, now])
-        columns = _columns(con, store, table)
+        columns = _columns(con, store, table, held)
         con.execute(f"DROP TABLE {name}")
         files = {**{p: f for p, f in old.items() if p not in replaced},
                  **{p: rel for p, (rel, _) in new.items()}}
-        con.execute(f"CREATE VIEW {name} AS "
+        con.execute(f"CREATE VIEW {_qualified(store, table)} AS "
                     + _view_select(con, columns, [store.parts_dir / files[p] for p in sorted(files)]))
         store.checked_out.pop(table, None)
         store.fingerprints.pop(table, None)

@@ -154,26 +154,37 @@ def table_names(con: duckdb.DuckDBPyConnection, schema: str = "main",
     """The tables and views of ``schema`` in ``catalog`` (the connection's database by default).
 
     Views count: a published warehouse holds its per-period tables as views over parquet files.
+    By default the connection's temporary tables count too: they shadow the database's names,
+    and a publish holds the per-period tables it writes there (:mod:`pipelines.partitions`).
     """
     rows = con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
-        "AND table_catalog = coalesce(?, current_database())", [schema, catalog]).fetchall()
+        "SELECT DISTINCT table_name FROM information_schema.tables WHERE table_schema = ? "
+        "AND (table_catalog = coalesce(?, current_database()) "
+        "OR (? IS NULL AND table_catalog = 'temp'))", [schema, catalog, catalog]).fetchall()
     return frozenset(r[0] for r in rows)
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str, schema: str = "main",
                  catalog: str | None = None) -> bool:
-    """Whether ``schema.name`` is a table or view of ``catalog`` (default: the connection's)."""
+    """Whether ``schema.name`` is a table or view of ``catalog`` (default: the connection's).
+
+    By default a temporary table shadowing the database's names counts too (:func:`table_names`).
+    """
     return bool(con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ? "
-        "AND table_catalog = coalesce(?, current_database())", [schema, name, catalog]
+        "AND (table_catalog = coalesce(?, current_database()) "
+        "OR (? IS NULL AND table_catalog = 'temp'))", [schema, name, catalog, catalog]
     ).fetchall()[0][0])
 
 
 def column_names(con: duckdb.DuckDBPyConnection, table: str, schema: str = "main") -> list[str]:
-    """The columns of ``schema.table`` in the connection's database, in order (empty: no table)."""
-    return [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_catalog = "
-        "current_database() AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-        [schema, table]).fetchall()]
+    """The columns of ``schema.table`` in the connection's database, in order (empty: no table).
+
+    Those of the temporary table of that name when there is one: it shadows the database's.
+    """
+    rows = con.execute(
+        "SELECT table_catalog = 'temp', column_name FROM information_schema.columns "
+        "WHERE table_catalog IN (current_database(), 'temp') AND table_schema = ? "
+        "AND table_name = ? ORDER BY 1 DESC, ordinal_position", [schema, table]).fetchall()
+    return [name for temp, name in rows if temp == rows[0][0]]
 

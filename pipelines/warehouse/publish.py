@@ -75,6 +75,9 @@ from pipelines.warehouse.tables import is_partitioned
 
 #: name under which the analyst working copy is attached while it is built
 _ANALYST_CATALOG = "hedui_analyst_build"
+#: an in-memory catalog holding the analyst's per-period tables while they are built (written
+#: to parquet from there, never into the analyst file)
+_ANALYST_WORK = "hedui_analyst_work"
 
 
 @dataclass
@@ -115,7 +118,8 @@ def _remove_stale_temporaries(path: Path) -> None:
     staging = _staging(path)
     if staging.is_dir():
         for tmp in staging.iterdir():
-            tmp.unlink(missing_ok=True)
+            # DuckDB's spill folder of a killed run is a directory
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
 
 
 def _analyst_in_step(target: Path, previous: datetime | None) -> bool:
@@ -137,8 +141,20 @@ class _Publish:
 _OPEN: dict[int, _Publish] = {}
 
 
+#: where a publish holds the warehouse's per-period tables it writes (in memory)
+_WORK_CATALOG = "temp"
+
+
 def _partitioned_in(con: duckdb.DuckDBPyConnection, catalog: str, schema: str = "main") -> list[str]:
-    return sorted(t for t in table_names(con, schema, catalog) if is_partitioned(t))
+    names = table_names(con, schema, catalog)
+    if schema == "main":
+        names |= table_names(con, schema, _WORK_CATALOG)
+    return sorted(t for t in names if is_partitioned(t))
+
+
+def work_catalog(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The catalog where an open publish on ``con`` holds new per-period tables (None: no publish)."""
+    return _WORK_CATALOG if id(con) in _OPEN else None
 
 
 def declare_periods(con: duckdb.DuckDBPyConnection, periods: Sequence[str],
@@ -238,9 +254,10 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
         try:
             book = con.sql("SELECT current_database()").fetchall()[0][0]
             store = parts.Store("warehouse", book, "main", parts_dir(target), WAREHOUSE_MODE,
-                                PARTS_DIR_MODE)
+                                PARTS_DIR_MODE, work_catalog=_WORK_CATALOG)
             analyst_store = parts.Store("analyst", _ANALYST_CATALOG, analyst.SCHEMA,
-                                        analyst_parts_dir(target), ANALYST_MODE, ANALYST_PARTS_DIR_MODE)
+                                        analyst_parts_dir(target), ANALYST_MODE, ANALYST_PARTS_DIR_MODE,
+                                        work_catalog=_ANALYST_WORK)
             parts.ensure_book(con, book)
             parts.collect_garbage(con, book, [store, analyst_store])
             stored, legacy, previous = _stored_state(con)
@@ -262,6 +279,7 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
                     f"仓库 {target} 的分区文件不在 {store.parts_dir}（只复制或移动了仓库文件？"
                     f"请连同 {store.parts_dir.name} 文件夹一起复制或移动）：{exc}") from exc
             ensure_schema(con)
+            parts.hold_in_work(con, store, _partitioned_in(con, book))
             _OPEN[id(con)] = _Publish(book, store)
             try:
                 con.execute("BEGIN TRANSACTION")
@@ -277,6 +295,8 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
                 shutil.copyfile(analyst_path(target), analyst_tmp)
             published_at = datetime.now(UTC)
             con.execute(f"ATTACH ? AS {_ANALYST_CATALOG}", [str(analyst_tmp)])
+            con.execute(f"ATTACH ':memory:' AS {_ANALYST_WORK}")
+            con.execute(f"CREATE SCHEMA {_ANALYST_WORK}.{analyst.SCHEMA}")
             analyst_tables = [t.name for t in analyst.TABLES.values() if t.refresh != "full"]
             if incremental:
                 for kind, chosen in (("folder", refresh.folder_periods),
@@ -285,7 +305,8 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
                         parts.checkout(con, book, analyst_store,
                                        [t.name for t in analyst.TABLES.values() if t.refresh == kind],
                                        list(chosen))
-            analyst.build(con, _ANALYST_CATALOG, key=key, published_at=published_at,
+            analyst.build(con, _ANALYST_CATALOG, work=_ANALYST_WORK, key=key,
+                          published_at=published_at,
                           folder_periods=refresh.folder_periods if incremental else None,
                           assessed_periods=refresh.assessed_periods if incremental else None,
                           period_scoped=_partitioned_in(con, book) if incremental else ())
@@ -297,6 +318,7 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
             parts.rebuild_views(con, book, analyst_store)
             con.execute(f"CHECKPOINT {_ANALYST_CATALOG}")
             con.execute(f"DETACH {_ANALYST_CATALOG}")
+            con.execute(f"DETACH {_ANALYST_WORK}")
             con.execute("DELETE FROM pseudonym_state")
             con.execute("INSERT INTO pseudonym_state VALUES (?, ?)", [_key_check(key), published_at])
             con.execute("CHECKPOINT")

@@ -37,8 +37,13 @@ def replace_rows_from_parquet(con: duckdb.DuckDBPyConnection, table: str, parque
     if exists:
         _add_missing_columns(con, table, files)
     else:
-        con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet(?, union_by_name=true) LIMIT 0",
-                    [files])
+        from pipelines.warehouse.publish import work_catalog
+        from pipelines.warehouse.tables import is_partitioned
+
+        # inside a publish, a new per-period table is held in memory like a checked-out one
+        temp = "TEMP " if is_partitioned(table) and work_catalog(con) == "temp" else ""
+        con.execute(f"CREATE {temp}TABLE {table} AS SELECT * FROM read_parquet(?, union_by_name=true) "
+                    "LIMIT 0", [files])
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name=true)", [files])
 
 
