@@ -156,3 +156,17 @@ def print_summary(summary: dict, console) -> None:
     for line in _notes(summary):
         console.print(f"[yellow]说明[/yellow] {escape(line)}")
     console.print(f"仓库：[bold]{escape(str(summary.get('warehouse', '')))}[/bold]")
+
+
+def print_quarter_summary(summary: dict, console) -> None:
+    """The quarter's ``quarter_summary`` rows: households flagged per district and flag, and new ones."""
+    from rich.table import Table
+
+    table = Table(title=f"{summary.get('period', '')} 季度汇总（quarter_summary）")
+    for col in ("区县", "标记", "代码", "被标记户数", "其中新标记"):
+        table.add_column(col, justify="right" if col in {"被标记户数", "其中新标记"} else "left")
+    for row in summary.get("quarter_summary") or []:
+        new = row["households_new"]
+        table.add_row(row["district_code"], _flag_label(row["flag"]), row["flag"],
+                      str(row["households_flagged"]), "—" if new is None else str(new))
+    console.print(table)

@@ -85,7 +85,7 @@ def quarterly(
 ) -> None:
     """Quarterly city-wide screening: every month of QUARTER, every district, plus quarter_summary."""
     from pipelines.periods import quarter_months
-    from pipelines.summary import print_summary
+    from pipelines.summary import print_quarter_summary, print_summary
 
     on = check_dask(dask)
     quarter = check_quarter(quarter)
@@ -98,18 +98,7 @@ def quarterly(
                    target=target, orchestrator=orchestrator, use_cache=not no_cache, rekey=rekey,
                    rules=rules, dask=on)
     print_summary(summary, console)
-    from rich.table import Table
-
-    from pipelines.flags import FLAG_LABELS
-
-    table = Table(title=f"{quarter} 季度汇总（quarter_summary）")
-    for col in ("区县", "标记", "代码", "被标记户数", "其中新标记"):
-        table.add_column(col, justify="right" if col in {"被标记户数", "其中新标记"} else "left")
-    for row in summary.get("quarter_summary", []):
-        new = row["households_new"]
-        table.add_row(row["district_code"], FLAG_LABELS.get(row["flag"], row["flag"]), row["flag"],
-                      str(row["households_flagged"]), "—" if new is None else str(new))
-    console.print(table)
+    print_quarter_summary(summary, console)
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 A run of four or more ASCII letters is an English word unless the token holding it is something a
 supervisor types or looks up rather than reads: a stable code (``INCOME_DROP``, ``tax_wages``: an
-underscore), a file or path (``bank_boc.xlsx``, ``warehouse/hedui.duckdb``), an option
+underscore, or a lower-case code in brackets beside its label: ``(valid)``), a file or path (``bank_boc.xlsx``, ``warehouse/hedui.duckdb``), an option
 (``--period``), a hash (``3f9ac2e1``), or one of a few names (the program, its commands, Prefect).
 Shorter runs (``run``, ``s``) are not checked: too many false alarms, too little English.
 """
@@ -31,6 +31,8 @@ def _allowed(token: str) -> bool:
         return True  # a path or a file name
     if "_" in bare:
         return True  # a stable code: INCOME_DROP, tax_wages, quarter_summary
+    if re.fullmatch(r"\([a-z0-9]+\)", token.rstrip(_EDGES.replace(")", ""))):
+        return True  # a code in brackets beside its Chinese label: 「18位有效」(valid)
     if re.fullmatch(r"[0-9a-f]{6,}", bare) and re.search(r"\d", bare):
         return True  # a version hash
     return bare in NAMES
