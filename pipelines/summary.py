@@ -151,7 +151,8 @@ def print_summary(summary: dict, console) -> None:
             q.add_row(escape(kind), str(n), escape(src))
         console.print(q)
     for warning in summary.get("fairness_warnings", []):
-        console.print(f"[bold yellow]提示[/bold yellow] {escape(str(warning))}")
+        # each warning names itself (“2026-10 公平性提示：…”)
+        console.print(f"[bold yellow]{escape(str(warning))}[/bold yellow]")
     # every note: a dropped note is a problem nobody hears of (they are counts, not rows)
     for line in _notes(summary):
         console.print(f"[yellow]说明[/yellow] {escape(line)}")
