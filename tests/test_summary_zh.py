@@ -154,7 +154,7 @@ def test_stage_lines_are_chinese():
 
 
 def test_the_prefect_start_up_line_is_chinese():
-    line = stage_line("prefect", "", 9.2, "与落地同时启动，运行为等它启动等待了 1.5 秒")
+    line = stage_line("prefect", "", 9.2, "与落地同时启动；运行为此等待 1.5 秒")
     console = Console(record=True, width=200)
     console.print(line)
     text = console.export_text()

@@ -138,7 +138,7 @@ def _through_prefect(flow_name: str, warm, *, incoming: Path, label: str,
         warm.wait()
         # what Prefect's start-up cost this run, and how much of it the run waited for
         console.print(stage_line("prefect", "", warm.took,
-                                 f"与落地同时启动，运行为等它启动等待了 {warm.waited:.1f} 秒"))
+                                 f"与落地同时启动；运行为此等待 {warm.waited:.1f} 秒"))
         from prefect.settings import (
             PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
             temporary_settings,
