@@ -21,6 +21,7 @@ from pipelines.normalize import values
 from pipelines.normalize.rows import parse_rows
 from pipelines.periods import parse_period
 from pipelines.reasons import reason_code, with_reason_code
+from pipelines.run_notes import Note, note
 from pipelines.sources import REGISTER, SOURCES, Source, source_of, spec
 from schemas.clean import check_clean_layout
 
@@ -50,7 +51,7 @@ class FolderLoad:
     raw: dict[str, pl.DataFrame]
     quarantine: pl.DataFrame
     files: pl.DataFrame
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 @dataclass
@@ -61,7 +62,7 @@ class CleanResult:
     quarantine: pl.DataFrame
     #: per file: ``file, rows_loaded, rows_quarantined, rows_duplicate``
     counts: pl.DataFrame
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 def _reasons(*parts: pl.Expr) -> pl.Expr:
@@ -105,7 +106,7 @@ def _finish(typed: pl.DataFrame, src: Source, *, period: str, reason: pl.Expr,
                        notes=_enum_notes(clean, src))
 
 
-def _enum_notes(clean: pl.DataFrame, src: Source) -> list[str]:
+def _enum_notes(clean: pl.DataFrame, src: Source) -> list[Note]:
     notes = []
     for col in src.columns:
         if not col.enum:
@@ -115,10 +116,10 @@ def _enum_notes(clean: pl.DataFrame, src: Source) -> list[str]:
             .group_by(col.en).len().sort(["len", col.en], descending=[True, False])
         )
         if outside.height:
-            listed = ", ".join(f"'{v}' ({n} row{'s' if n != 1 else ''})"
-                               for v, n in outside.head(20).iter_rows())
-            more = f" and {outside.height - 20} more" if outside.height > 20 else ""
-            notes.append(f"{src.name} {col.zh}: values outside the list: {listed}{more}")
+            # the 20 most frequent values, each with its rows; the rest counted
+            values = [[v, int(n)] for v, n in outside.head(20).iter_rows()]
+            notes.append(note("enum_outside", source=src.name, column=col.en, values=values,
+                              more=max(outside.height - 20, 0)))
     return notes
 
 
@@ -248,7 +249,7 @@ def clean_register(raw: pl.DataFrame, *, period: str) -> CleanResult:
     return result
 
 
-def _harmonise_households(register: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
+def _harmonise_households(register: pl.DataFrame) -> tuple[pl.DataFrame, Note | None]:
     """Make the household attributes equal within each household (户主's row, else first row)."""
     decider = pl.when(pl.col("relation") == "户主").then(pl.lit(0, pl.Int32)).otherwise(pl.lit(1, pl.Int32))
     order = [decider, pl.col("file"), pl.col("row_number")]
@@ -262,10 +263,7 @@ def _harmonise_households(register: pl.DataFrame) -> tuple[pl.DataFrame, str | N
     )
     if not households:
         return fixed, None
-    labels = {"programme": "保障类别", "district_code": "区县代码", "urban_rural": "城乡类别"}
-    detail = ", ".join(f"{labels[a]} in {n}" for a, n in counts.items() if n)
-    return fixed, (f"register: {households} household(s) had members disagreeing on a household "
-                   f"attribute ({detail}); the 户主's row decided, else the first row")
+    return fixed, note("register_disagreement", households=households, **counts)
 
 
 # ------------------------------------------------------------------------------------- folder
@@ -310,7 +308,7 @@ def load_folder(folder: Path, *, period: str) -> FolderLoad:
         raise FileNotFoundError(f"month folder {folder} does not exist")
     file_rows: list[dict[str, object]] = []
     file_quarantine: list[dict[str, object]] = []
-    notes: list[str] = []
+    notes: list[Note] = []
     landed_by_source: dict[str, list[LandedFile]] = {}
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         source = source_of(path)

@@ -38,7 +38,8 @@ from typing import Any
 
 import polars as pl
 
-from pipelines import runner
+from pipelines import run_notes, runner
+from pipelines.run_notes import Note
 
 #: workers of ``local:N`` (a 2-core machine gains nothing past a few; a typo of 1000 must not fork)
 MAX_LOCAL_WORKERS = 64
@@ -240,39 +241,12 @@ def _key(ctx: runner.RunContext, kind: str, part: str) -> str:
     return f"hedui-{kind}-{part}-{ctx.run_id}"
 
 
-def merge_notes(parts: Sequence[Sequence[str]]) -> list[str]:
-    """The notes of an assessment split by district, as the joint assessment words them.
+def merge_notes(parts: Sequence[Sequence[Note]]) -> list[Note]:
+    """The notes of an assessment split by district, as the joint assessment writes them.
 
-    Notes about the window (deliveries) are the same in every partition and are kept once;
-    notes counting households (``<n> household(s)``) are summed over the partitions and kept in
-    the order :func:`pipelines.assess.assess_period` writes them (checked on the sample city).
+    See :func:`pipelines.run_notes.merge_notes`: equal notes once, household counts summed.
     """
-    counted = re.compile(r"(\d+) household\(s\)")
-    plain: list[str] = []
-    sums: dict[str, int] = {}
-    for notes in parts:
-        for note in notes:
-            m = counted.search(note)
-            if m is None:
-                if note not in plain:
-                    plain.append(note)
-                continue
-            template = counted.sub("{n} household(s)", note, count=1)
-            sums[template] = sums.get(template, 0) + int(m.group(1))
-    held = ("INCOME_OVER_STANDARD", "ASSETS_OVER_LIMIT", "PROPERTY_OVER_LIMIT",
-            "ELIGIBLE_NOT_ENROLLED", "MARGINAL_NO_LONGER", "HIGH_MEDICAL_EXPENSE")
-
-    def rank(template: str) -> tuple:
-        if "have no living members" in template:
-            return (0, 0, template)
-        if "without a standard" in template:
-            return (1, 0, template)
-        if "could not be decided" in template:
-            flag = template.split(" ", 1)[0]
-            return (2, held.index(flag) if flag in held else len(held), template)
-        return (3, 0, template)
-
-    return plain + [t.replace("{n}", str(sums[t])) for t in sorted(sums, key=rank)]
+    return run_notes.merge_notes(parts)
 
 
 def assess_on_dask(ctx: runner.RunContext, period: str, refs: Sequence[runner.FolderRef], *,

@@ -34,6 +34,7 @@ import fastexcel
 import polars as pl
 
 from pipelines import csvread
+from pipelines.run_notes import Note, note
 from pipelines.sources import Source
 
 CHUNK = 16 * 1024 * 1024
@@ -68,7 +69,7 @@ class LandedFile:
     frame: pl.DataFrame | None = None
     refused: str | None = None
     encoding: str | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 def sha256_of(path: Path) -> str:
@@ -291,8 +292,7 @@ def _land_xlsx(path: Path, spec: Source, landed: LandedFile) -> LandedFile:
         landed.refused = f"{path.name}: the workbook has no sheet"
         return landed
     if len(sheet_names) > 1:
-        landed.notes.append(f"{path.name}: {len(sheet_names) - 1} extra sheet(s) ignored "
-                            f"({', '.join(sheet_names[1:])}); only the first sheet is read")
+        landed.notes.append(note("extra_sheets", file=path.name, sheets=list(sheet_names[1:])))
     text = reader.load_sheet(0, dtypes="string", schema_sample_rows=None).to_polars()
     if text.width == 0:
         landed.refused = f"{path.name}: the first sheet ({sheet_names[0]}) is empty"

@@ -47,73 +47,98 @@ def quarantine_lines(summary: dict) -> list[tuple[str, int, str]]:
             for r in summary.get("quarantine_reasons") or []]
 
 
+def _districts(summary: dict) -> str:
+    d = summary.get("districts", "all")
+    return "全部" if d in ("all", None) else "、".join(d) if isinstance(d, list) else str(d)
+
+
+def _flag_label(code: str) -> str:
+    from pipelines.flags import FLAG_LABELS
+
+    return FLAG_LABELS.get(code, code)
+
+
+def _notes(summary: dict) -> list[str]:
+    from pipelines.run_notes import word
+
+    return [word(n) for n in summary.get("notes") or []]
+
+
 def summary_markdown(summary: dict) -> str:
-    """The run summary as Markdown for a Prefect artifact (keyed per flow and period)."""
+    """The run summary as Markdown for a Prefect artifact (keyed per flow and period), in Chinese."""
     links = summary.get("links", {})
     lines = [
-        f"# hedui cross-check {summary.get('period', '')}",
+        f"# hedui 核对 {summary.get('period', '')}",
         "",
-        f"- districts: {summary.get('districts', 'all')}",
-        f"- rulebook version: `{summary.get('rulebook_version', '')}`",
-        f"- files: {summary.get('files', 0)} (refused: {summary.get('files_refused', 0)})",
-        f"- rows in: {summary.get('rows_in', 0)}; quarantined: {summary.get('rows_quarantined', 0)}; "
-        f"re-sent duplicates: {summary.get('rows_duplicate', 0)}",
-        f"- links: matched {links.get('matched', 0)}, review {links.get('review', 0)}, "
-        f"unmatched {links.get('unmatched', 0)}",
-        f"- households assessed: {summary.get('households_assessed', 0)}",
-        f"- warehouse: `{summary.get('warehouse', '')}`",
+        f"- 区县：{_districts(summary)}",
+        f"- 规则版本：`{summary.get('rulebook_version', '')}`",
+        f"- 文件：{summary.get('files', 0)} 个（拒收 {summary.get('files_refused', 0)} 个）",
+        f"- 读入 {summary.get('rows_in', 0)} 行；隔离 {summary.get('rows_quarantined', 0)} 行；"
+        f"重复报送 {summary.get('rows_duplicate', 0)} 行",
+        f"- 记录匹配：已匹配 {links.get('matched', 0)}，待复核 {links.get('review', 0)}，"
+        f"未匹配 {links.get('unmatched', 0)}",
+        f"- {_assessed_label(summary)}：{summary.get('households_assessed', 0)}",
+        f"- 仓库：`{summary.get('warehouse', '')}`",
         "",
-        "## Flags",
+        "## 核查标记",
         "",
-        "| period | district | flag | households |",
-        "|---|---|---|---:|",
+        "| 期间 | 区县 | 标记 | 代码 | 户数 |",
+        "|---|---|---|---|---:|",
     ]
-    lines += [f"| {p} | {d} | {f} | {n} |" for p, d, f, n in _flag_table(summary)]
+    lines += [f"| {p} | {d} | {_flag_label(f)} | {f} | {n} |" for p, d, f, n in _flag_table(summary)]
     if summary.get("delivery_changes"):
         lines += ["", "## 交付行数突变", ""] + [f"- {w}" for w in delivery_warnings(summary)]
     if summary.get("quarantine_reasons"):
         lines += ["", "## 隔离原因（按类别，每行计一次）", "", "| 原因 | 行数 | 来源 |", "|---|---:|---|"]
         lines += [f"| {k} | {n} | {src} |" for k, n, src in quarantine_lines(summary)]
     if summary.get("fairness_warnings"):
-        lines += ["", "## Fairness warnings", ""] + [f"- {w}" for w in summary["fairness_warnings"]]
+        lines += ["", "## 公平性提示", ""] + [f"- {w}" for w in summary["fairness_warnings"]]
     if summary.get("notes"):
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in summary["notes"]]
+        lines += ["", "## 运行说明", ""] + [f"- {n}" for n in _notes(summary)]
     return "\n".join(lines) + "\n"
 
 
+def _assessed_label(summary: dict) -> str:
+    # a quarterly summary counts each household once per month it was assessed in
+    return "核定户数" if summary.get("quarter_summary") is None else "核定户月数（每户每月计一次）"
+
+
 def print_summary(summary: dict, console) -> None:
-    """Render the summary on the terminal with rich tables."""
+    """Render the summary on the terminal with rich tables, in Chinese (flag codes beside labels)."""
     from rich.markup import escape
     from rich.table import Table
 
     links = summary.get("links", {})
-    overview = Table(title=f"hedui {summary.get('period', '')} — run summary", show_header=False)
-    overview.add_column("what")
-    overview.add_column("value", justify="right")
-    overview.add_row("districts", str(summary.get("districts", "all")))
-    overview.add_row("files read", f"{summary.get('files', 0)} ({summary.get('files_refused', 0)} refused)")
-    overview.add_row("rows in", str(summary.get("rows_in", 0)))
-    overview.add_row("quarantined", str(summary.get("rows_quarantined", 0)))
-    overview.add_row("re-sent duplicates", str(summary.get("rows_duplicate", 0)))
-    overview.add_row("linked: matched", str(links.get("matched", 0)))
-    overview.add_row("linked: review", str(links.get("review", 0)))
-    overview.add_row("linked: unmatched", str(links.get("unmatched", 0)))
-    overview.add_row("households assessed" if summary.get("quarter_summary") is None
-                     else "household-months assessed", str(summary.get("households_assessed", 0)))
-    overview.add_row("rulebook version", str(summary.get("rulebook_version", "")))
+    overview = Table(title=f"hedui {summary.get('period', '')} 运行摘要", show_header=False)
+    overview.add_column("项目")
+    overview.add_column("数值", justify="right")
+    overview.add_row("区县", escape(_districts(summary)))
+    overview.add_row("读入文件", f"{summary.get('files', 0)}（拒收 {summary.get('files_refused', 0)}）")
+    overview.add_row("读入行数", str(summary.get("rows_in", 0)))
+    overview.add_row("隔离行数", str(summary.get("rows_quarantined", 0)))
+    overview.add_row("重复报送行数", str(summary.get("rows_duplicate", 0)))
+    overview.add_row("记录匹配：已匹配", str(links.get("matched", 0)))
+    overview.add_row("记录匹配：待复核", str(links.get("review", 0)))
+    overview.add_row("记录匹配：未匹配", str(links.get("unmatched", 0)))
+    overview.add_row(_assessed_label(summary), str(summary.get("households_assessed", 0)))
+    overview.add_row("规则版本", escape(str(summary.get("rulebook_version", ""))))
     console.print(overview)
 
     by = household_counts(summary)
     districts = {d for _f, d in by}
     if by:
-        table = Table(title="flags by kind and district (households"
-                      + (", flagged in any month of the quarter)"
-                         if summary.get("quarter_summary") is not None else ")"))
-        table.add_column("flag")
+        table = Table(title="各类标记户数（按区县"
+                      + ("；季度内任一月被标记即计一户）" if summary.get("quarter_summary") is not None
+                         else "）"))
+        table.add_column("标记")
+        table.add_column("代码")
         for d in sorted(districts):
             table.add_column(d, justify="right")
-        for flag in sorted({f for f, _ in by}):
-            table.add_row(flag, *[str(by.get((flag, d), 0)) for d in sorted(districts)])
+        from pipelines.flags import FLAGS
+
+        rank = {f: i for i, f in enumerate(FLAGS)}  # registry order, as the reports list flags
+        for flag in sorted({f for f, _ in by}, key=lambda f: (rank.get(f, len(rank)), f)):
+            table.add_row(_flag_label(flag), flag, *[str(by.get((flag, d), 0)) for d in sorted(districts)])
         console.print(table)
     for warning in delivery_warnings(summary):
         console.print(f"[bold red]交付行数突变[/bold red] {escape(warning)}", highlight=False)
@@ -125,11 +150,24 @@ def print_summary(summary: dict, console) -> None:
         for kind, n, src in quarantine_lines(summary):
             q.add_row(escape(kind), str(n), escape(src))
         console.print(q)
-    from rich.markup import escape
-
     for warning in summary.get("fairness_warnings", []):
-        console.print(f"[bold yellow]warning[/bold yellow] {escape(str(warning))}")
+        # each warning names itself (“2026-10 公平性提示：…”)
+        console.print(f"[bold yellow]{escape(str(warning))}[/bold yellow]")
     # every note: a dropped note is a problem nobody hears of (they are counts, not rows)
-    for note in summary.get("notes", []):
-        console.print(f"[yellow]note[/yellow] {escape(str(note))}")
-    console.print(f"warehouse: [bold]{summary.get('warehouse', '')}[/bold]")
+    for line in _notes(summary):
+        console.print(f"[yellow]说明[/yellow] {escape(line)}")
+    console.print(f"仓库：[bold]{escape(str(summary.get('warehouse', '')))}[/bold]")
+
+
+def print_quarter_summary(summary: dict, console) -> None:
+    """The quarter's ``quarter_summary`` rows: households flagged per district and flag, and new ones."""
+    from rich.table import Table
+
+    table = Table(title=f"{summary.get('period', '')} 季度汇总（quarter_summary）")
+    for col in ("区县", "标记", "代码", "被标记户数", "其中新标记"):
+        table.add_column(col, justify="right" if col in {"被标记户数", "其中新标记"} else "left")
+    for row in summary.get("quarter_summary") or []:
+        new = row["households_new"]
+        table.add_row(row["district_code"], _flag_label(row["flag"]), row["flag"],
+                      str(row["households_flagged"]), "—" if new is None else str(new))
+    console.print(table)

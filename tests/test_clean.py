@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from pipelines.clean import load_folder
+from pipelines.run_notes import word
 from pipelines.sources import SOURCES
 
 from helpers.clean_files import ID_A, PERIOD, REGISTER_HEADER, REGISTER_ROW, TAX, tax_row, write
@@ -186,7 +187,10 @@ def test_enumerations_outside_the_list_load_and_are_noted(folder: Path) -> None:
                                           ["P3", ID_A, "陈丽华", "2026-10", "1", "遗属补助"]])
     load = load_folder(folder, period=PERIOD)
     assert load.extracts["pension"]["benefit_type"].to_list() == ["基本养老金", "遗属补助", "遗属补助"]
-    assert "pension 待遇类型: values outside the list: '遗属补助' (2 rows)" in load.notes
+    outside = {"code": "enum_outside", "source": "pension", "column": "benefit_type",
+               "values": [["遗属补助", 2]], "more": 0}
+    assert outside in load.notes
+    assert word(outside) == "人社养老金/失业金的“待遇类型”有不在约定取值内的值：“遗属补助”（2 行）"
 
 
 def test_dates_no_rule_uses_load_as_they_are(folder: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 import xlsxwriter
 
 from pipelines.clean import FILES_SCHEMA, QUARANTINE_SCHEMA, load_folder
+from pipelines.run_notes import word
 from pipelines.sources import REGISTER, SOURCES
 
 PERIOD = "2026-10"
@@ -105,9 +106,10 @@ def test_household_attributes_follow_the_head_of_household(folder: Path) -> None
     assert reg["programme"].to_list() == ["低保", "低保", "低保", "低保边缘", "低保边缘", "低保"]
     assert reg["district_code"].to_list()[:3] == ["110105"] * 3
     assert reg["urban_rural"].to_list()[:3] == ["城市"] * 3
-    assert load.notes == [
-        "register: 2 household(s) had members disagreeing on a household attribute "
-        "(保障类别 in 2, 区县代码 in 1, 城乡类别 in 1); the 户主's row decided, else the first row"]
+    assert load.notes == [{"code": "register_disagreement", "households": 2, "programme": 2,
+                           "district_code": 1, "urban_rural": 1}]
+    assert word(load.notes[0]) == ("花名册中有 2 户的成员登记的户属性不一致（保障类别 2 户、区县代码 1 户、"
+                                   "城乡类别 1 户），已统一为户主所在行的登记，没有户主行的取第一行")
 
 
 def test_register_ids_are_normalised_including_legacy_numbers(folder: Path) -> None:
@@ -174,7 +176,7 @@ def test_excel_number_ids_load_as_unusable(folder: Path) -> None:
     assert bank["record_no"].to_list() == ["812026100000001", "K2"]
     assert bank["id_status"].to_list() == ["excel_number", "valid"]
     assert bank["id18"].to_list() == [None, ID_A]
-    assert any("extra sheet" in n for n in load.notes)
+    assert {"code": "extra_sheets", "file": "bank_icbc.xlsx", "sheets": ["说明"]} in load.notes
 
 
 def test_a_missing_folder_or_bad_period_fails_clearly(tmp_path: Path) -> None:

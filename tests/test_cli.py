@@ -44,7 +44,7 @@ def test_monthly_command_prints_a_summary_and_no_identity(tmp_path):
                   "--warehouse", warehouse, "--orchestrator", "local")
     assert done.returncode == 0, done.stderr
     out = done.stdout + done.stderr
-    assert "matched" in out and "quarantined" in out and str(warehouse) in out
+    assert "记录匹配：已匹配" in out and "隔离行数" in out and str(warehouse) in out
     ids, names = _identities()
     assert not [i for i in ids if i in out]
     assert not [n for n in names if n in out]

@@ -150,25 +150,29 @@ def test_an_unreachable_scheduler_fails_fast_and_leaves_the_warehouse(sample_war
 # merging the districts' notes
 
 
-def test_notes_of_districts_merge_into_the_joint_wording():
-    a = ["bank was delivered in 5 of the 6 months of the window; its sum is divided by 5",
-         "2 household(s) have no living members: MEMBER_DECEASED only",
-         "HIGH_MEDICAL_EXPENSE could not be decided for 1 household(s): a quantity it needs is unknown",
-         "INCOME_DROP: 3 household(s) flagged"]
-    b = ["bank was delivered in 5 of the 6 months of the window; its sum is divided by 5",
-         ("1 household(s) have a 区县代码/城乡类别 without a standard: flags that need the standard "
-          "are not raised for them"),
-         "INCOME_OVER_STANDARD could not be decided for 4 household(s): a quantity it needs is unknown",
-         "HIGH_MEDICAL_EXPENSE could not be decided for 2 household(s): a quantity it needs is unknown",
-         "ASSETS_OVER_LIMIT: 1 household(s) flagged", "INCOME_DROP: 2 household(s) flagged"]
+def test_notes_of_districts_merge_into_the_joint_notes():
+    p = "2026-10"
+    window = {"code": "income_source_partial", "source": "bank", "delivered": 5, "months": 6,
+              "period": p}
+    a = [window,
+         {"code": "no_living_members", "households": 2, "period": p},
+         {"code": "undecided", "flag": "HIGH_MEDICAL_EXPENSE", "households": 1, "period": p},
+         {"code": "flagged", "flag": "INCOME_DROP", "households": 3, "period": p}]
+    b = [window,
+         {"code": "no_standard", "households": 1, "period": p},
+         {"code": "undecided", "flag": "INCOME_OVER_STANDARD", "households": 4, "period": p},
+         {"code": "undecided", "flag": "HIGH_MEDICAL_EXPENSE", "households": 2, "period": p},
+         {"code": "flagged", "flag": "ASSETS_OVER_LIMIT", "households": 1, "period": p},
+         {"code": "flagged", "flag": "INCOME_DROP", "households": 2, "period": p}]
+    # the order the joint assessment writes them in: window, households, undecided, flagged
     assert cluster.merge_notes([a, b]) == [
-        "bank was delivered in 5 of the 6 months of the window; its sum is divided by 5",
-        "2 household(s) have no living members: MEMBER_DECEASED only",
-        ("1 household(s) have a 区县代码/城乡类别 without a standard: flags that need the standard "
-         "are not raised for them"),
-        "INCOME_OVER_STANDARD could not be decided for 4 household(s): a quantity it needs is unknown",
-        "HIGH_MEDICAL_EXPENSE could not be decided for 3 household(s): a quantity it needs is unknown",
-        "ASSETS_OVER_LIMIT: 1 household(s) flagged", "INCOME_DROP: 5 household(s) flagged"]
+        window,
+        {"code": "no_living_members", "households": 2, "period": p},
+        {"code": "no_standard", "households": 1, "period": p},
+        {"code": "undecided", "flag": "INCOME_OVER_STANDARD", "households": 4, "period": p},
+        {"code": "undecided", "flag": "HIGH_MEDICAL_EXPENSE", "households": 3, "period": p},
+        {"code": "flagged", "flag": "ASSETS_OVER_LIMIT", "households": 1, "period": p},
+        {"code": "flagged", "flag": "INCOME_DROP", "households": 5, "period": p}]
 
 
 # ---------------------------------------------------------------------------------------------

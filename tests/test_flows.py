@@ -140,7 +140,7 @@ def test_a_missing_earlier_register_leaves_that_folders_records_unmatched(tmp_pa
     methods = _q(warehouse, "SELECT DISTINCT status, method FROM links WHERE period = '2026-08'")
     assert methods.to_dicts() == [{"status": "unmatched", "method": "no_register"}]
     assert "2026-08" in summary["folders_without_register"]
-    assert any("register.csv" in n for n in summary["notes"])
+    assert {"code": "register_missing", "period": "2026-08"} in summary["notes"]
 
 
 @pytest.mark.slow
@@ -224,8 +224,8 @@ def test_an_absent_folder_of_the_window_is_reported_and_the_run_goes_on(tmp_path
     shutil.rmtree(incoming / "2026-07")
     summary = run_local_monthly(incoming, SAMPLE_PERIOD, tmp_path / "hedui.duckdb")
     assert summary["folders_missing"] == ["2026-07"]
-    assert "2026-07: the folder is absent, so nothing was delivered that month" in summary["notes"]
-    assert any("INCOME_DROP not computed" in n for n in summary["notes"])
+    assert {"code": "folder_absent", "period": "2026-07"} in summary["notes"]
+    assert any(n["code"] == "income_drop_not_computed" for n in summary["notes"])
 
 
 @pytest.mark.slow
@@ -236,6 +236,8 @@ def test_notes_say_medical_and_deaths_are_summed_not_averaged(tmp_path):
             (incoming / m / src).unlink()
     summary = run_local_monthly(incoming, SAMPLE_PERIOD, tmp_path / "hedui.duckdb")
     notes = summary["notes"]
-    assert f"{SAMPLE_PERIOD}: tax_wages was delivered in 4 of the 6 months of the window; its sum is divided by 4" in notes
+    assert {"code": "income_source_partial", "source": "tax_wages", "delivered": 4, "months": 6,
+            "period": SAMPLE_PERIOD} in notes
     for s in ("medical", "deaths"):
-        assert f"{SAMPLE_PERIOD}: {s} was delivered in 4 of the 6 months of the window; only those months' records count" in notes
+        assert {"code": "source_partial", "source": s, "delivered": 4, "months": 6,
+                "period": SAMPLE_PERIOD} in notes

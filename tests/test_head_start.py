@@ -206,9 +206,11 @@ def test_the_default_command_through_prefect_gives_the_local_runs_warehouse(tmp_
                           check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     # every folder landed and matched exactly once, whether ahead of the flow or by its tasks
-    for stage in ("land", "match"):
+    from pipelines.cli.app import STAGE_WORDS
+
+    for stage in ("land", "match"):  # as the console words them: 落地, 匹配
         lines = [ln.split()[2] for ln in done.stdout.splitlines()
-                 if ln.startswith("✓") and ln.split()[1] == stage]
+                 if ln.startswith("✓") and ln.split()[1] == STAGE_WORDS[stage]]
         assert sorted(lines) == sorted(set(lines)) and SAMPLE_PERIOD in lines, done.stdout
     for table in CONTRACT_TABLES:
         assert _table_dump(warehouse, table) == _table_dump(sample_warehouse, table), table

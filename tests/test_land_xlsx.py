@@ -8,6 +8,7 @@ from pathlib import Path
 import xlsxwriter
 
 from pipelines.land import EXCEL_ID, PROBLEM, land_file
+from pipelines.run_notes import word
 from pipelines.sources import spec
 
 HEADER = ["记录号", "金融机构", "客户证件号码", "客户姓名", "账户类型", "余额", "查询日期"]
@@ -73,7 +74,9 @@ def test_extra_sheets_are_ignored_and_noted(tmp_path: Path) -> None:
                     extra_sheets=("说明", "汇总"))
     landed = land(path)
     assert landed.frame.height == 1
-    assert landed.notes == ["bank_boc.xlsx: 2 extra sheet(s) ignored (说明, 汇总); only the first sheet is read"]
+    assert landed.notes == [{"code": "extra_sheets", "file": "bank_boc.xlsx", "sheets": ["说明", "汇总"]}]
+    assert word(landed.notes[0]) == ("工作簿 bank_boc.xlsx 另有 2 个工作表（说明、汇总）未读取，"
+                                     "只读取了第一个工作表")
 
 
 def test_an_empty_first_sheet_refuses_the_file(tmp_path: Path) -> None:

@@ -168,8 +168,8 @@ def test_a_served_schedule_creates_and_completes_a_run_and_sigterm_stops_cleanly
     out = serve_log.read_text()
     assert serve.returncode == 0, out[-3000:]
     assert "was never awaited" not in out
-    assert "Traceback" not in out.split("hedui serve: serving")[0]
-    assert "stopped; both schedules are paused" in out
+    assert "Traceback" not in out.split("hedui serve：服务中")[0]
+    assert "已停止，两个定时计划均已暂停" in out
 
     con = duckdb.connect(str(warehouse), read_only=True)
     rows = con.execute("SELECT flow, period, status, message FROM runs ORDER BY started_at").fetchall()

@@ -65,6 +65,7 @@ from pipelines.assess.quantities import (
 from pipelines.flags import FLAGS, load_flag_programmes
 from pipelines.periods import Period
 from pipelines.rulebook import Rulebook, Rules
+from pipelines.run_notes import Note
 
 __all__ = ["ASSESSMENT_COLUMNS", "FLAGS", "FLAG_COLUMNS", "Assessment", "assess_period"]
 
@@ -87,13 +88,14 @@ class Assessment:
         One row per household in scope (``ASSESSMENT_COLUMNS``).
     flags : pl.DataFrame
         One row per household and flag raised (``FLAG_COLUMNS``); ``evidence`` is JSON text.
-    notes : list[str]
-        Summary lines for the run (missing sources, flags held back); no IDs or names.
+    notes : list[Note]
+        The run's notes (:mod:`pipelines.run_notes`: missing sources, flags held back, flags
+        raised), each a code and its counts; no IDs or names.
     """
 
     assessments: pl.DataFrame
     flags: pl.DataFrame
-    notes: list[str]
+    notes: list[Note]
 
 
 def assess_period(

@@ -15,6 +15,7 @@ from pipelines.assess.money import MONEY, _decimal_yuan, _round_half_away, _yuan
 from pipelines.assess.quantities import _screened
 from pipelines.flags import REGISTRY, Flag
 from pipelines.rulebook import DIBAO_STANDARD
+from pipelines.run_notes import Note, note, with_period
 from pipelines.sources import INCOME_SOURCES
 
 # --------------------------------------------------------------------------- outputs
@@ -182,49 +183,44 @@ def _thresholds(flag: Flag, table: dict[str, pl.Expr]) -> pl.Expr:
     return flag.thresholds(pick) if callable(flag.thresholds) else pick(*flag.thresholds)
 
 
-def _notes(hh: pl.DataFrame, flags: pl.DataFrame, ctx: _Context) -> list[str]:
-    notes: list[str] = []
+def _notes(hh: pl.DataFrame, flags: pl.DataFrame, ctx: _Context) -> list[Note]:
+    """The assessment's notes (:mod:`pipelines.run_notes`), in the order merging expects."""
+    notes: list[Note] = []
     n_w = len(ctx.window)
     for s in (*INCOME_SOURCES, "medical", "deaths"):
         k = ctx.months_delivered[s]
         if k == 0:
-            notes.append(f"{s} was delivered in no month of the window "
-                         f"{ctx.window[0]}..{ctx.period}: it counts nothing and is recorded as missing")
+            notes.append(note("source_absent_window", source=s, first=ctx.window[0], last=ctx.period))
         elif k < n_w and s in INCOME_SOURCES:
-            notes.append(f"{s} was delivered in {k} of the {n_w} months of the window; "
-                         f"its sum is divided by {k}")
+            notes.append(note("income_source_partial", source=s, delivered=k, months=n_w))
         elif k < n_w:
             # medical and deaths are summed over what arrived, never averaged
-            notes.append(f"{s} was delivered in {k} of the {n_w} months of the window; "
-                         f"only those months' records count")
+            notes.append(note("source_partial", source=s, delivered=k, months=n_w))
     if not (ctx.months_delivered["tax_wages"] or ctx.months_delivered["pension"]):
-        notes.append("income per capita is unknown for every household (no income source delivered)")
+        notes.append(note("income_unknown"))
     for s, st in ctx.snapshot_state.items():
         if st == "missing":
-            notes.append(f"{s} was not delivered in {ctx.period}: its quantity is unknown and "
-                         "flags that need it are not raised")
+            notes.append(note("snapshot_missing", source=s))
         elif st == "partial":
-            notes.append(f"{s} of {ctx.period} was delivered in part (a file was refused): assets "
-                         "are a lower bound; conditions needing assets at or below a limit are unknown")
+            notes.append(note("snapshot_partial", source=s))
     if not ctx.drop_computable:
-        notes.append(f"INCOME_DROP not computed: a month of {ctx.drop_months[0]}..{ctx.period} "
-                     "lacks a delivery of tax_wages or pension")
+        notes.append(note("income_drop_not_computed", first=ctx.drop_months[0], last=ctx.period))
     no_living = hh.filter(pl.col("living_members") == 0).height
     if no_living:
-        notes.append(f"{no_living} household(s) have no living members: MEMBER_DECEASED only")
+        notes.append(note("no_living_members", households=no_living))
     no_standard = hh.filter(pl.col("s_fen").is_null()).height
     if no_standard:
-        notes.append(f"{no_standard} household(s) have a 区县代码/城乡类别 without a standard: "
-                     "flags that need the standard are not raised for them")
+        notes.append(note("no_standard", households=no_standard))
     held = hh.filter(pl.col("living_members") > 0).select([
         (_screened(ctx.programmes[name]) & pl.col(f"c_{name}").is_null()).sum().alias(name)
         for name, flag in REGISTRY.items() if flag.requires_living
     ]).row(0, named=True)
     for flag, n in held.items():
         if n:
-            notes.append(f"{flag} could not be decided for {n} household(s): a quantity it needs "
-                         "is unknown")
-    counts = flags.group_by("flag").len().sort("flag")
-    for flag, n in counts.iter_rows():
-        notes.append(f"{flag}: {n} household(s) flagged")
-    return notes
+            notes.append(note("undecided", flag=flag, households=int(n)))
+    counts = dict(flags.group_by("flag").len().iter_rows())
+    # in registry order, as reports list flags
+    for flag in [*REGISTRY, *sorted(set(counts) - set(REGISTRY))]:
+        if counts.get(flag):
+            notes.append(note("flagged", flag=flag, households=int(counts[flag])))
+    return with_period(notes, ctx.period)

@@ -61,6 +61,27 @@ class Orchestrator(StrEnum):
     local = "local"
 
 
+#: the stages the runner reports (pipelines/run/*.py, pipelines/cluster*.py), as the console names them
+STAGE_WORDS = {"land": "落地", "match": "匹配", "reuse": "复用缓存", "folder": "落地匹配",
+               "assess": "核定", "publish": "发布", "prefect": "Prefect 启动"}
+#: the counts the runner reports with a finished stage
+INFO_WORDS = {"files": "文件", "rows_in": "读入行", "rows_quarantined": "隔离行", "records": "记录",
+              "matched": "已匹配", "review": "待复核", "unmatched": "未匹配",
+              "households": "户", "flags": "标记"}
+
+
+def stage_line(stage: str, label: str, took: float, detail: str = "") -> str:
+    """One console line for a finished stage: ``✓ 落地 2026-10   0.4 s  文件 9，读入行 4811``.
+
+    The first column is padded by display width (a Chinese character takes two columns).
+    """
+    from rich.cells import cell_len
+
+    head = f"{STAGE_WORDS.get(stage, stage)} {label}".rstrip()
+    pad = " " * max(0, 18 - cell_len(head))
+    return f"[green]✓[/green] {escape(head)}{pad} {took:6.1f} 秒  {escape(detail)}".rstrip()
+
+
 class _StageProgress:
     """Prints one line per finished stage with its duration and counts (no identities)."""
 
@@ -74,9 +95,9 @@ class _StageProgress:
             self.started[key] = time.perf_counter()
             return
         took = time.perf_counter() - self.started.pop(key, time.perf_counter())
-        detail = ", ".join(f"{k} {v}" for k, v in info.items() if k not in {"period", "warehouse"})
-        label = f"{stage:<8} {info.get('period', '')}".rstrip()
-        self.out.print(f"[green]✓[/green] {label:<18} {took:6.1f} s  {escape(detail)}")
+        detail = "，".join(f"{INFO_WORDS.get(k, k)} {v}" for k, v in info.items()
+                          if k not in {"period", "warehouse"})
+        self.out.print(stage_line(stage, str(info.get("period", "")), took, detail))
 
 
 @contextmanager

@@ -67,7 +67,7 @@ def monthly(
                    target=target, orchestrator=orchestrator, use_cache=not no_cache, rekey=rekey,
                    rules=rules, dask=on)
     print_summary(summary, console)
-    console.print(f"next: [bold]hedui report --period {period}"
+    console.print(f"下一步：[bold]hedui report --period {period}"
                   + (escape(f" --warehouse {warehouse}") if warehouse else "") + "[/bold]")
 
 
@@ -85,7 +85,7 @@ def quarterly(
 ) -> None:
     """Quarterly city-wide screening: every month of QUARTER, every district, plus quarter_summary."""
     from pipelines.periods import quarter_months
-    from pipelines.summary import print_summary
+    from pipelines.summary import print_quarter_summary, print_summary
 
     on = check_dask(dask)
     quarter = check_quarter(quarter)
@@ -98,16 +98,7 @@ def quarterly(
                    target=target, orchestrator=orchestrator, use_cache=not no_cache, rekey=rekey,
                    rules=rules, dask=on)
     print_summary(summary, console)
-    from rich.table import Table
-
-    table = Table(title=f"quarter_summary {quarter}")
-    for col in ("district", "flag", "flagged", "new"):
-        table.add_column(col, justify="right" if col in {"flagged", "new"} else "left")
-    for row in summary.get("quarter_summary", []):
-        new = row["households_new"]
-        table.add_row(row["district_code"], row["flag"], str(row["households_flagged"]),
-                      "—" if new is None else str(new))
-    console.print(table)
+    print_quarter_summary(summary, console)
 
 
 @app.command()
@@ -155,6 +146,12 @@ def report(
 
 
 
+#: the generator's manifest keys printed by ``hedui sample``
+_MANIFEST_WORDS = {"households": "户数", "persons": "人数", "seed": "随机种子", "files": "文件数",
+                   "records": "记录数", "bytes": "字节数", "districts": "区县数",
+                   "largest_district_persons": "最大区县人数", "rules": "规则目录"}
+
+
 @app.command()
 def sample(
     out: Annotated[Path, typer.Option("--out", metavar="DIR",
@@ -193,18 +190,18 @@ def sample(
     started = time.perf_counter()
     if districts is None:
         manifest = generate_city(out, households=households, months=month_list, seed=seed)
-        what = "city"
+        what = "示例城市"
     else:
         from pipelines.sample.province import generate_province
 
         manifest = generate_province(out, districts=districts, households=households, months=month_list,
                                      seed=seed)
-        what = f"province of {districts} districts,"
-    console.print(f"wrote a {what} {households} households × {len(month_list)} months to "
-                  f"{escape(str(out))} in {time.perf_counter() - started:.1f} s")
+        what = f"示例省份（{districts} 个区县）"
+    console.print(f"已生成{what}：{households} 户 × {len(month_list)} 个月，写入 "
+                  f"{escape(str(out))}，用时 {time.perf_counter() - started:.1f} 秒")
     for k, v in manifest.items():
         if isinstance(v, int | float | str):
-            console.print(escape(f"  {k}: {v}"))
+            console.print(escape(f"  {_MANIFEST_WORDS.get(k, k)}：{v}"))
 
 
 @app.command()
@@ -253,13 +250,12 @@ def serve(
     if not api:
         _fail("未设置 PREFECT_API_URL：定时运行需要一个常驻的 Prefect 服务器。请先运行 "
               "prefect server start，再 export PREFECT_API_URL=http://127.0.0.1:4200/api", code=2)
-    console.print(f"hedui serve: deployments on {escape(str(api))}: hedui-scheduled-monthly/"
-                  f"hedui-monthly ({monthly_cron}), hedui-scheduled-quarterly/hedui-quarterly "
-                  f"({quarterly_cron}), Asia/Shanghai; warehouse {escape(str(target))}. "
-                  "SIGTERM or Ctrl-C stops serving and pauses both schedules.")
+    console.print(f"hedui serve：在 {escape(str(api))} 上注册定时部署 hedui-scheduled-monthly/"
+                  f"hedui-monthly（{monthly_cron}）和 hedui-scheduled-quarterly/hedui-quarterly"
+                  f"（{quarterly_cron}），时区 Asia/Shanghai；仓库 {escape(str(target))}。"
+                  "SIGTERM 或 Ctrl-C 停止服务并暂停两个定时计划。")
     serve_deployments(incoming=str(incoming.resolve()), warehouse=str(target),
                       monthly_cron=monthly_cron, quarterly_cron=quarterly_cron,
-                      on_started=lambda: console.print("hedui serve: serving; waiting for "
-                                                       "scheduled runs"))
-    console.print("hedui serve: stopped; both schedules are paused")
+                      on_started=lambda: console.print("hedui serve：服务中，等待定时运行"))
+    console.print("hedui serve：已停止，两个定时计划均已暂停")
 

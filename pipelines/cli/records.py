@@ -76,8 +76,8 @@ def decisions_import(
         raise typer.Exit(1) from None
     except wh.WarehouseError as exc:
         _fail(f"无法写入仓库：{exc}")
-    console.print(f"{escape(file.name)}: {result.rows_read} decision row(s) read; {result.recorded} "
-                  f"recorded ({result.flag_decisions} flag, {result.link_decisions} link); "
-                  f"{result.already_recorded} were already recorded. Warehouse: {escape(str(target))}")
+    console.print(f"{escape(file.name)}：读入 {result.rows_read} 行处理结果，新记录 {result.recorded} 条"
+                  f"（标记处理 {result.flag_decisions} 条，匹配核对 {result.link_decisions} 条），"
+                  f"{result.already_recorded} 条此前已记录。仓库：{escape(str(target))}")
 
 

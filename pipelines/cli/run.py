@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from pipelines.cli.app import Orchestrator, _fail, _progress, console
+from pipelines.cli.app import Orchestrator, _fail, _progress, console, stage_line
 
 
 def _quiet_prefect(level: str = "WARNING") -> None:
@@ -137,8 +137,8 @@ def _through_prefect(flow_name: str, warm, *, incoming: Path, label: str,
             ahead.run_ahead(token, months, stop=warm.ready)
         warm.wait()
         # what Prefect's start-up cost this run, and how much of it the run waited for
-        console.print(f"[green]✓[/green] {'prefect':<18} {warm.took:6.1f} s  started alongside "
-                      f"landing; the run waited {warm.waited:.1f} s for it")
+        console.print(stage_line("prefect", "", warm.took,
+                                 f"与落地同时启动；运行为此等待 {warm.waited:.1f} 秒"))
         from prefect.settings import (
             PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
             temporary_settings,
@@ -170,7 +170,8 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
     from pipelines.rulebook import RulebookError, load_rulebook, parameters_folder
 
     rules_dir = parameters_folder(rules) if rules is not None else None
-    console.print(f"hedui {flow_name} {label} → warehouse [bold]{escape(str(target))}[/bold]")
+    what = {"monthly": "月度核对", "quarterly": "季度筛查"}.get(flow_name, flow_name)
+    console.print(f"hedui {flow_name}（{what}）{label} → 仓库 [bold]{escape(str(target))}[/bold]")
     named = (runner.RunFailed, RulebookError)
     warm = None
     try:
@@ -207,7 +208,10 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
             finally:
                 ctx.cleanup()
     except named as exc:
-        _fail(f"运行失败，仓库未改动：{exc}")
+        from pipelines.reasons import reason_zh
+
+        # a refused register is worded by the loader in English (runs.message keeps that text)
+        _fail(f"运行失败，仓库未改动：{reason_zh(str(exc))}")
     except wh.PseudonymKeyError as exc:
         _fail(str(exc))
     except wh.WarehouseError as exc:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from pipelines import __version__
 from pipelines.fsio import pid_alive
+from pipelines.run_notes import Note
 
 if TYPE_CHECKING:
     from pipelines.plan import MonthPlan, RunPlan
@@ -168,7 +169,7 @@ class FolderRef:
     register_ok: bool = False
     register_problem: str | None = None
     files: list[dict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     #: the folder-cache key of this result (None when the cache is off or the folder is absent)
     cache_key: str | None = None
@@ -200,7 +201,7 @@ class AssessRef:
     assessments: Path
     flags: Path
     rulebook_version: str
-    notes: list[str]
+    notes: list[Note]
     districts: list[str]
     #: issue 19: review records that can change a household's outcome, and those households
     pending_records: Path | None = None

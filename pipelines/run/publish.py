@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 import polars as pl
 
 from pipelines import periods as pp
-from pipelines.reasons import count_by_kind
+from pipelines import run_notes as rn
+from pipelines.reasons import count_by_kind, reason_code
 from pipelines.run.context import (
     AssessRef,
     FolderRef,
@@ -193,13 +194,18 @@ def build_summary(refs: Sequence[FolderRef], match_counts: Sequence[dict],
                          .with_columns(pl.lit(a.period).alias("period")).to_dicts())
     missing_folders = [r.period for r in refs if not r.exists]
     no_register = [r.period for r in refs if r.exists and not r.register_ok]
-    notes = [f"{p}: the folder is absent, so nothing was delivered that month" for p in missing_folders]
+    # structured (pipelines/run_notes.py): runs.summary keeps the codes, people read run_notes.word
+    notes = [rn.note("folder_absent", period=p) for p in missing_folders]
     for r in refs:
-        notes += [f"{r.period}: {n}" for n in r.notes]
+        notes += rn.with_period(r.notes, r.period)
         if r.exists and not r.register_ok and r.register_problem:
-            notes.append(f"{r.period}: {r.register_problem}; its extracts stay unmatched")
+            refused = [f for f in r.files if f.get("role") == "register" and not f.get("accepted")]
+            reason = str(refused[0]["message"]) if refused else ""
+            notes.append(rn.note("register_refused", period=r.period, file=refused[0]["file"],
+                                 reason=reason, reason_code=reason_code(reason)) if refused
+                         else rn.note("register_missing", period=r.period))
     for a in assessed:
-        notes += [f"{a.period}: {n}" for n in a.notes]
+        notes += rn.with_period(a.notes, a.period)
     from pipelines.review_queue import pending_summary
     return {
         **pending_summary(assessed),
