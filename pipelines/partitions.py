@@ -22,7 +22,7 @@ A publish works on a private copy of the catalog (small: it holds no partitioned
 Nothing is visible until the caller renames the catalog copy over the published catalog: a run
 killed before that leaves only unreferenced new files, removed by :func:`collect_garbage` at the
 next publish. A reader that opened the previous catalog still reads the previous files: retired
-files are kept :data:`RETIRED_KEEP` before they are deleted.
+files are kept :data:`pipelines.partitions_gc.RETIRED_KEEP` before they are deleted.
 
 A run's cost is thus set by the rows of the periods it writes (plus the small tables), not by
 how many periods the warehouse holds.
@@ -33,9 +33,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -44,8 +44,6 @@ import duckdb
 PARTS_TABLE = "_hedui_partitions"
 #: files a publish stopped referencing, kept a while for readers of the previous catalog
 RETIRED_TABLE = "_hedui_retired_partitions"
-#: how long a retired partition file is kept for readers that opened the previous catalog
-RETIRED_KEEP = timedelta(hours=24)
 
 _BOOK_DDL = (
     f"""CREATE TABLE IF NOT EXISTS {PARTS_TABLE} (
@@ -103,6 +101,13 @@ def ensure_book(con: duckdb.DuckDBPyConnection, book: str) -> None:
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """The single number a ``SELECT count(*) …`` returns."""
+    row = con.execute(sql).fetchone()
+    assert row is not None  # count(*) always returns one row
+    return int(row[0])
 
 
 def _lit(value: str) -> str:
@@ -217,9 +222,7 @@ def partitionable(con: duckdb.DuckDBPyConnection, store: Store, table: str,
     if "period" not in {c for c, _ in _columns(con, store, table, catalog)}:
         return False
     where = f"{_q(catalog or store.catalog)}.{_q(store.schema)}.{_q(table)}"
-    nulls = con.execute(f"SELECT count(*) FROM {where} WHERE period IS NULL").fetchone()
-    assert nulls is not None  # count(*) always returns one row
-    return nulls[0] == 0
+    return _count(con, f"SELECT count(*) FROM {where} WHERE period IS NULL") == 0
 
 
 def hold_in_work(con: duckdb.DuckDBPyConnection, store: Store, tables: Iterable[str]) -> None:
@@ -238,7 +241,7 @@ def hold_in_work(con: duckdb.DuckDBPyConnection, store: Store, tables: Iterable[
         if objects.get(table) != "BASE TABLE":
             continue
         name = _qualified(store, table)
-        if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {name} LIMIT 1)").fetchone()[0]:
+        if _count(con, f"SELECT count(*) FROM (SELECT 1 FROM {name} LIMIT 1)"):
             continue
         if table not in work:
             columns = _columns(con, store, table)
@@ -381,38 +384,3 @@ def _make_dir(folder: Path, mode: int) -> None:
 def prepare(store: Store) -> None:
     """Create the store's parts folder with its mode (tightening an existing one)."""
     _make_dir(store.parts_dir, store.dir_mode)
-
-
-def collect_garbage(con: duckdb.DuckDBPyConnection, book: str, stores: Collection[Store], *,
-                    now: datetime | None = None) -> None:
-    """Delete files no reader can need; call with the publish lock held, on the catalog copy.
-
-    Removed: files no published catalog ever referenced (written by a run killed before its
-    publish) and retired files older than :data:`RETIRED_KEEP`. Their book rows go from the
-    copy, which the publish then makes the catalog.
-    """
-    now = now or datetime.now(UTC)
-    for store in stores:
-        if not store.parts_dir.is_dir():
-            continue
-        live = {r[0] for r in con.execute(
-            f"SELECT file FROM {_q(book)}.main.{PARTS_TABLE} WHERE store = ?", [store.name]).fetchall()}
-        retired = dict(con.execute(
-            f"SELECT file, max(retired_at) FROM {_q(book)}.main.{RETIRED_TABLE} WHERE store = ? "
-            "GROUP BY file", [store.name]).fetchall())
-        expired = [f for f, at in retired.items() if now - at > RETIRED_KEEP]
-        for path in store.parts_dir.glob("*/*"):
-            rel = f"{path.parent.name}/{path.name}"
-            if rel in live:
-                continue
-            if rel not in retired or rel in expired:
-                path.unlink(missing_ok=True)
-        if expired:
-            con.execute(f"DELETE FROM {_q(book)}.main.{RETIRED_TABLE} WHERE store = ? "
-                        "AND list_contains(?, file)", [store.name, expired])
-
-
-def referenced_files(con: duckdb.DuckDBPyConnection, book: str, stores: Mapping[str, Store]) -> list[Path]:
-    """Absolute paths of every file the book references (for tests and checks)."""
-    return [stores[s].parts_dir / f for s, f in con.execute(
-        f"SELECT store, file FROM {_q(book)}.main.{PARTS_TABLE}").fetchall() if s in stores]

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from pipelines import partitions as parts
+from pipelines import partitions_gc
 from pipelines import warehouse as wh
 
 
@@ -126,7 +127,7 @@ def test_a_reader_of_the_previous_catalog_keeps_reading_until_retired_files_expi
     retired = [wh.parts_dir(path) / f for (f,) in _rows(
         path, f"SELECT file FROM {parts.RETIRED_TABLE} WHERE store = 'warehouse'")]
     assert retired and all(p.exists() for p in retired)
-    monkeypatch.setattr(parts, "RETIRED_KEEP", timedelta(0))
+    monkeypatch.setattr(partitions_gc, "RETIRED_KEEP", timedelta(0))
     _publish(path, "2026-10", ["third"])
     assert not any(p.exists() for p in retired)
     assert _rows(path, "SELECT reason FROM quarantine") == [("third",)]

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import analyst
+from pipelines import analyst, partitions_gc
 from pipelines import partitions as parts
 from pipelines.fsio import fsync_path, private_dir
 from pipelines.warehouse.connection import (
@@ -284,7 +284,7 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
                                         analyst_parts_dir(target), ANALYST_MODE, ANALYST_PARTS_DIR_MODE,
                                         work_catalog=_ANALYST_WORK)
             parts.ensure_book(con, book)
-            parts.collect_garbage(con, book, [store, analyst_store])
+            partitions_gc.collect_garbage(con, book, [store, analyst_store])
             stored, legacy, previous = _stored_state(con)
             key = find_pseudonym_key(target)
             problem = _key_problem(target, key, stored, legacy)
