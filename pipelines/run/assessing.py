@@ -37,8 +37,12 @@ def deliveries_frame(refs: Sequence[FolderRef]) -> pl.DataFrame:
 def _facts(refs: Sequence[FolderRef], persons: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """Clean rows of every loaded folder whose link is ``matched``, with person_id and method.
 
-    Only rows of ``persons`` (a ``person_id`` column) when given.
+    Only rows of ``persons`` (a ``person_id`` column) when given, and only the columns the
+    assessment reads (:func:`pipelines.assess.fact_columns`): the names, ID numbers and other
+    columns of the clean layer were most of the stage's memory and no rule reads them.
     """
+    from pipelines.assess import fact_columns
+
     facts: dict[str, list[pl.LazyFrame]] = {}
     for ref in refs:
         if not ref.links.exists():
@@ -52,7 +56,7 @@ def _facts(refs: Sequence[FolderRef], persons: pl.DataFrame | None = None) -> di
         for source in ref.sources:
             if not ref.stg(source).exists():
                 continue
-            lf = pl.scan_parquet(ref.stg(source)).join(
+            lf = pl.scan_parquet(ref.stg(source)).select(fact_columns(source)).join(
                 links, on=["source", "period", "record_no"], how="inner")
             facts.setdefault(source, []).append(lf)
     return {s: pl.concat(lfs, how="diagonal_relaxed").collect() for s, lfs in facts.items()}
