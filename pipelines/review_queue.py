@@ -97,6 +97,8 @@ def accepted_facts(refs: Sequence, facts: dict[str, pl.DataFrame]) -> dict[str, 
     dict[str, pl.DataFrame]
         Source -> the same rows plus the review records, ``link_method = 'review_accepted'``.
     """
+    from pipelines.assess import fact_columns
+
     extra: dict[str, list[pl.DataFrame]] = {}
     for ref in refs:
         path = ranked_path(ref.dir)
@@ -110,7 +112,9 @@ def accepted_facts(refs: Sequence, facts: dict[str, pl.DataFrame]) -> dict[str, 
         for source in ref.sources:
             if not ref.stg(source).exists():
                 continue
-            rows = pl.read_parquet(ref.stg(source)).join(proposed, on=KEY, how="inner")
+            # only what the assessment reads, as the matched facts (pipelines/run/assessing.py)
+            rows = (pl.read_parquet(ref.stg(source), columns=list(fact_columns(source)))
+                    .join(proposed, on=KEY, how="inner"))
             if rows.height:
                 extra.setdefault(source, []).append(rows)
     out = dict(facts)

@@ -45,13 +45,13 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipelines import gradual_exit
-from pipelines.assess.context import _FACT_COLUMNS as _FACT_COLUMNS  # whatif reads it
 from pipelines.assess.context import (
     _Context,
     _facts,
     _households,
     _persons,
     _register_in_scope,
+    fact_columns,
 )
 from pipelines.assess.money import _round_half_away as _round_half_away  # tests read it
 from pipelines.assess.outputs import _assessments_frame, _flags_frame, _notes
@@ -67,7 +67,8 @@ from pipelines.periods import Period
 from pipelines.rulebook import Rulebook, Rules
 from pipelines.run_notes import Note
 
-__all__ = ["ASSESSMENT_COLUMNS", "FLAGS", "FLAG_COLUMNS", "Assessment", "assess_period"]
+__all__ = ["ASSESSMENT_COLUMNS", "FLAGS", "FLAG_COLUMNS", "Assessment", "assess_period",
+           "fact_columns"]
 
 #: the published ``assessments`` columns, in order (docs/architecture.md)
 ASSESSMENT_COLUMNS = (

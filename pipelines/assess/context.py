@@ -32,6 +32,19 @@ _KEY_COLUMNS: dict[str, pl.DataType] = {
     "source": pl.String(), "period": pl.String(), "record_no": pl.String(),
     "person_id": pl.String(), "link_method": pl.String(),
 }
+#: a record's key in the clean layer (``stg_<source>``); person_id and link_method come from links
+_RECORD_KEY = ("source", "period", "record_no")
+
+
+def fact_columns(source: str) -> tuple[str, ...]:
+    """The clean (``stg_<source>``) columns the assessment reads of ``source``: read only these.
+
+    The record's key and the source's rule columns (``_FACT_COLUMNS``), the one statement of what
+    the assessment reads: :func:`_facts` keeps nothing else, so a rule that reads another column
+    fails in every test instead of finding it null. A source no rule reads still gives its key:
+    a review record of any source is named in ``pending_records`` (:mod:`pipelines.review_queue`).
+    """
+    return (*_RECORD_KEY, *_FACT_COLUMNS.get(source, {}))
 
 
 

@@ -22,8 +22,8 @@ import polars as pl
 
 from pipelines import warehouse as wh
 
-# _FACT_COLUMNS is the assessment's own statement of the columns each source must carry
-from pipelines.assess import _FACT_COLUMNS, ASSESSMENT_COLUMNS
+# fact_columns is the assessment's own statement of the columns it reads of each source
+from pipelines.assess import ASSESSMENT_COLUMNS, fact_columns
 from pipelines.gradual_exit import HISTORY_COLUMNS, empty_history
 from pipelines.periods import parse_period
 from pipelines.sources import EXTRACT_SOURCES
@@ -166,7 +166,7 @@ def read_inputs(con: duckdb.DuckDBPyConnection, period: str, months: Sequence[st
                 continue
             have = {r[0] for r in con.sql(f"DESCRIBE stg_{source}").fetchall()}
             # only what the assessment reads: never names or ID numbers
-            wanted = ["source", "period", "record_no", *_FACT_COLUMNS[source]]
+            wanted = fact_columns(source)
             cols = ", ".join(f"s.{c}" for c in wanted if c in have)
             frame = con.sql(f"""
                 SELECT {cols}, l.person_id, l.method AS link_method
