@@ -158,6 +158,12 @@ def run_city(city: Path, period: str, work: Path) -> Result:
             for ref in refs:
                 with mem.window(stages, "match"):
                     counts.append(runner.stage_match(ctx, ref))
+            from pipelines.review_queue import rank_folders
+
+            # as the run does after matching (pipelines/run/folders.py): the review candidates
+            # ranked with the window's evidence, which the assessment's review pass reads
+            with mem.window(stages, "rank"):
+                rank_folders(refs, params=ctx.matching_params())
             with mem.window(stages, "assess"):
                 assessed = [runner.stage_assess(ctx, period, refs, districts=None)]
             summary = runner.build_summary(refs, counts, assessed)

@@ -63,7 +63,7 @@ class Orchestrator(StrEnum):
 
 #: the stages the runner reports (pipelines/run/*.py, pipelines/cluster*.py), as the console names them
 STAGE_WORDS = {"land": "落地", "match": "匹配", "reuse": "复用缓存", "folder": "落地匹配",
-               "assess": "核定", "publish": "发布", "prefect": "Prefect 启动"}
+               "rank": "复核候选排序", "assess": "核定", "publish": "发布", "prefect": "Prefect 启动"}
 #: the counts the runner reports with a finished stage
 INFO_WORDS = {"files": "文件", "rows_in": "读入行", "rows_quarantined": "隔离行", "records": "记录",
               "matched": "已匹配", "review": "待复核", "unmatched": "未匹配",

@@ -175,7 +175,10 @@ def _load_and_match(ctx: RunContext, months: Sequence[str], stages: Stages, *,
     # issue 19: rank review candidates with the evidence of every folder loaded (not cached:
     # the ranking depends on the window, the links themselves do not)
     from pipelines.review_queue import rank_folders
-    rank_folders(refs, params=ctx.matching_params(),
-                 decisions=pl.read_parquet(overrides) if overrides is not None else None)
+    _report("rank", "start")
+    ranked = rank_folders(refs, params=ctx.matching_params(),
+                          decisions=pl.read_parquet(overrides) if overrides is not None else None)
+    # its own progress line: a steady month spends much of its time here (benchmarks/README.md)
+    _report("rank", "finish", review=sum(ranked.values()))
     return refs, counts
 
