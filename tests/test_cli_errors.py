@@ -342,7 +342,7 @@ def test_version_and_the_help_texts_that_were_wrong():
     done = _hedui("--version")
     assert done.returncode == 0 and done.stdout.strip() == f"hedui {__version__}"
     report = " ".join(_hedui("report", "--help").stdout.split())
-    assert "to assess" not in report and "workbook" in report
+    assert "工作簿" in report and "XLSX" in report
     serve = " ".join(_hedui("serve", "--help").stdout.split())
     assert "PREFECT_API_URL" in serve and "SIGTERM" in serve
     assert "--monthly-cron" in serve

@@ -17,22 +17,23 @@ from rich.console import Console
 from rich.markup import escape
 
 from pipelines import __version__
+from pipelines.cli.zh import ZhGroup
 
 app = typer.Typer(
     name="hedui",
-    help="hedui (核对): the monthly household means-testing cross-check. Loads department "
-         "extracts, links them to the civil-affairs register, assesses households against the "
-         "dated rulebook in rules/ and publishes flags to a DuckDB warehouse. Exit codes: 0 done; "
-         "1 a named failure (missing folder or register, district without a standard, warehouse "
-         "missing, not writable or held by another process); 2 wrong usage.",
+    cls=ZhGroup,
+    help="hedui（核对）：每月的居民家庭经济状况核对。读入各部门报送的数据，与民政花名册匹配，按 rules/ "
+         "中按日期生效的规则逐户核定，并把标记发布到 DuckDB 仓库。\n\n"
+         "退出码：0 完成；1 已指明原因的失败（文件夹或花名册缺失、区县没有标准、仓库缺失、不可写或被其他"
+         "进程占用）；2 用法错误（月份或季度格式不对、区县代码不存在、选项有误）。",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    # plain click help: rich markup would eat "[default: …]" and print flags as "--x <bool>"
+    # plain help (ZhGroup, ZhCommand): rich markup would eat "[默认：…]" and print flags as "--x <bool>"
     rich_markup_mode=None,
     context_settings={"max_content_width": 120},
 )
-decisions_app = typer.Typer(help="Record clerks' decisions from a district workbook.",
+decisions_app = typer.Typer(cls=ZhGroup, help="记录经办人在区县复核工作簿中填写的处理结果。",
                             no_args_is_help=True, rich_markup_mode=None,
                             context_settings={"max_content_width": 120})
 app.add_typer(decisions_app, name="decisions")
@@ -125,36 +126,35 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: Annotated[bool, typer.Option(
-        "--version", help="Print hedui's version and exit.", callback=_version,
+        "--version", help="显示 hedui 的版本号并退出。", callback=_version,
         is_eager=True)] = False,
 ) -> None:
-    # typer prints this docstring in ``hedui --help``: its text is kept as is
-    """hedui (核对): the monthly household means-testing cross-check."""  # noqa: D403
+    # ``hedui --help`` prints the app's help= above, not this docstring
+    """hedui（核对）：每月的居民家庭经济状况核对。"""  # noqa: D400 - a Chinese sentence ends with 。
 
 
 IncomingOpt = Annotated[Path, typer.Option(
-    "--incoming", metavar="DIR", help="Folder of month folders (YYYY-MM/).", file_okay=False)]
+    "--incoming", metavar="DIR", help="存放各月文件夹（YYYY-MM/）的文件夹。", file_okay=False)]
 WarehouseOpt = Annotated[Path | None, typer.Option(
     "--warehouse", metavar="FILE", dir_okay=False,
-    help="DuckDB warehouse file (default: warehouse/hedui.duckdb under the current folder).")]
+    help="DuckDB 仓库文件（默认：当前文件夹下的 warehouse/hedui.duckdb）。")]
 NoCacheOpt = Annotated[bool, typer.Option(
-    "--no-cache", help="Re-land and re-match every folder even when its files, the code, the "
-                       "matching parameters and the staff decisions are unchanged since the last run.")]
+    "--no-cache", help="不用缓存：即使自上次运行以来文件、程序、匹配参数和经办人处理结果都没有变，"
+                       "也重新读入并匹配每个文件夹。")]
 RekeyOpt = Annotated[bool, typer.Option(
-    "--rekey", help="Publish even though the warehouse's pseudonyms were made with a key that is "
-                    "lost or different: every person_key and household_key changes.")]
+    "--rekey", help="仓库中的假名是用已丢失或不同的密钥生成的，仍然发布：所有 person_key 和 "
+                    "household_key 都会改变。")]
 RulesOpt = Annotated[Path | None, typer.Option(
-    "--rules", help="Rulebook folder (a rules/ folder with parameters/, or a parameters folder) "
-                    "[default: the project's rules/].", file_okay=False)]
+    "--rules", metavar="DIR", help="规则目录（含 parameters/ 的 rules/ 文件夹，或一个参数文件夹）；"
+                                  "默认用项目自带的 rules/。", file_okay=False)]
 DaskOpt = Annotated[str | None, typer.Option(
     "--dask", metavar="ADDRESS|local:N",
-    help="Run the folders (land, clean, match) and the districts (assess) on a Dask cluster: "
-         "tcp://host:port of a running `dask scheduler`, or local:N to start N local worker "
-         "processes for this run. Workers need the installed package and must see --incoming and "
-         "the scratch folder ($HEDUI_SCRATCH, default .work/ beside the warehouse) at the same "
-         "paths. Publishing stays in this process; the warehouse is the same as without --dask.")]
+    help="在 Dask 集群上处理各文件夹（落地、清洗、匹配）和各区县（核定）：填已运行的 Dask 调度器的地址 "
+         "tcp://host:port，或 local:N 为本次运行启动 N 个本机工作进程。工作进程需装有本程序，"
+         "并能以相同路径访问 --incoming 和临时文件夹（$HEDUI_SCRATCH，默认为仓库旁的 .work/）。"
+         "发布仍在本进程中进行；仓库结果与不用 --dask 时相同。")]
 OrchestratorOpt = Annotated[Orchestrator, typer.Option(
-    "--orchestrator", help="prefect: run as Prefect flows (ephemeral local server unless "
-                           "PREFECT_API_URL is set); local: same stages, no Prefect.")]
+    "--orchestrator", help="运行方式。prefect：作为 Prefect 流程运行（未设置 PREFECT_API_URL 时"
+                           "临时启动本机服务器）；local：相同的步骤，不用 Prefect。")]
 
 

@@ -33,16 +33,17 @@ from pipelines.cli.checks import (
     check_warehouse_writable,
 )
 from pipelines.cli.run import _quiet_prefect, _run
+from pipelines.cli.zh import ZhCommand
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def monthly(
     incoming: IncomingOpt,
     period: Annotated[str, typer.Option("--period", metavar="YYYY-MM",
-                                        help="Month being checked, YYYY-MM.")],
+                                        help="核对的月份，格式 YYYY-MM。")],
     district: Annotated[list[str] | None, typer.Option(
         "--district", metavar="CODE",
-        help="区县代码 to assess and flag (repeatable); all districts when omitted.")] = None,
+        help="只核定并标记这个区县代码（可重复给出）；不给时核定全部区县。")] = None,
     warehouse: WarehouseOpt = None,
     orchestrator: OrchestratorOpt = Orchestrator.prefect,
     no_cache: NoCacheOpt = False,
@@ -50,7 +51,7 @@ def monthly(
     rules: RulesOpt = None,
     dask: DaskOpt = None,
 ) -> None:
-    """Monthly cross-check: load the window's folders, link, assess and flag PERIOD."""
+    """每月核对：读入核对窗口内各月的文件夹，匹配，核定 --period 这个月并标记。"""  # noqa: D400 - ends with 。
     from pipelines.summary import print_summary
 
     on = check_dask(dask)
@@ -71,11 +72,11 @@ def monthly(
                   + (escape(f" --warehouse {warehouse}") if warehouse else "") + "[/bold]")
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def quarterly(
     incoming: IncomingOpt,
     quarter: Annotated[str, typer.Option("--quarter", metavar="YYYYQn",
-                                         help="Quarter, YYYYQn (e.g. 2026Q3).")],
+                                         help="季度，格式 YYYYQn（如 2026Q3）。")],
     warehouse: WarehouseOpt = None,
     orchestrator: OrchestratorOpt = Orchestrator.prefect,
     no_cache: NoCacheOpt = False,
@@ -83,7 +84,7 @@ def quarterly(
     rules: RulesOpt = None,
     dask: DaskOpt = None,
 ) -> None:
-    """Quarterly city-wide screening: every month of QUARTER, every district, plus quarter_summary."""
+    """季度全市筛查：核对 --quarter 季度的每个月、每个区县，并生成 quarter_summary。"""  # noqa: D400 - ends with 。
     from pipelines.periods import quarter_months
     from pipelines.summary import print_quarter_summary, print_summary
 
@@ -101,21 +102,21 @@ def quarterly(
     print_quarter_summary(summary, console)
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def report(
     period: Annotated[str, typer.Option("--period", metavar="YYYY-MM",
-                                        help="Month to report, YYYY-MM.")],
+                                        help="要出报告的月份，格式 YYYY-MM。")],
     district: Annotated[list[str] | None, typer.Option(
         "--district", metavar="CODE",
-        help="区县代码 to write a workbook for (repeatable); every district assessed for the "
-             "period, plus the city workbook, when omitted.")] = None,
+        help="只为这个区县代码生成复核工作簿（可重复给出）；不给时为该月核定过的每个区县生成，"
+             "另加全市工作簿。")] = None,
     warehouse: WarehouseOpt = None,
-    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.",
-                                      file_okay=False)] = Path("reports"),
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="输出文件夹，默认为 reports/。",
+                                      show_default=False, file_okay=False)] = Path("reports"),
     full_identity: Annotated[bool, typer.Option(
-        "--full-identity", help="Show full names and ID numbers in the workbooks (masked by default).")] = False,
+        "--full-identity", help="在工作簿中显示完整姓名和证件号（默认打码）。")] = False,
 ) -> None:
-    """District review workbooks (Excel) and the period's HTML report."""
+    """生成各区县的复核工作簿（XLSX）和本月的网页报告。"""  # noqa: D400 - ends with 。
     from pipelines import warehouse as wh
 
     period = check_period(period)
@@ -152,24 +153,23 @@ _MANIFEST_WORDS = {"households": "户数", "persons": "人数", "seed": "随机�
                    "largest_district_persons": "最大区县人数", "rules": "规则目录"}
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def sample(
     out: Annotated[Path, typer.Option("--out", metavar="DIR",
-                                      help="Output folder (incoming/ and truth/ are written in it).")],
-    households: Annotated[int, typer.Option("--households", min=1, help="Number of households.")] = 500,
+                                      help="输出文件夹（在其中写入 incoming/ 和 truth/）。")],
+    households: Annotated[int, typer.Option("--households", metavar="N", min=1, help="户数。")] = 500,
     months: Annotated[str, typer.Option("--months", metavar="FIRST..LAST",
-                                        help="Months, FIRST..LAST (YYYY-MM..YYYY-MM).")] = "2026-05..2026-10",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes.")] = 2026,
+                                        help="月份范围 FIRST..LAST：首月..末月，如 2026-05..2026-10。")] = "2026-05..2026-10",
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="随机种子：种子相同，生成的文件逐字节相同。")] = 2026,
     districts: Annotated[int | None, typer.Option(
         "--districts", metavar="N",
-        help="Generate a province of N districts (990101 …), written district by district (memory "
-             "bounded by one district), with its rulebook in DIR/rules for hedui monthly --rules. "
-             "Without it: the three-district sample city.")] = None,
+        help="生成有 N 个区县（990101 …）的示例省份，逐个区县写出（内存只需容纳一个区县），规则目录"
+             "写在 DIR/rules，供 hedui monthly --rules 使用。不给时生成三个区县的示例城市。")] = None,
     persons: Annotated[int | None, typer.Option(
         "--persons", metavar="N",
-        help="About N persons: sets --households to N / 2.15 (the generator's mean household size).")] = None,
+        help="约 N 人：把 --households 设为 N / 2.15（生成器的平均每户人数）。")] = None,
 ) -> None:
-    """Generate a synthetic city (or, with --districts, a province) with planted truth."""
+    """生成带已知答案的虚构示例城市（给 --districts 时为示例省份）。"""  # noqa: D400 - ends with 。
     from pipelines.sample import generate_city, parse_months
     from pipelines.sample.districts import MAX_DISTRICTS, MIN_HOUSEHOLDS, PERSONS_PER_HOUSEHOLD
 
@@ -204,31 +204,30 @@ def sample(
             console.print(escape(f"  {_MANIFEST_WORDS.get(k, k)}：{v}"))
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def serve(
     incoming: IncomingOpt,
     warehouse: WarehouseOpt = None,
     monthly_cron: Annotated[str, typer.Option(
         "--monthly-cron", metavar="CRON",
-        help="Advanced: cron (Asia/Shanghai) of the monthly deployment, for trying a schedule, "
-             "e.g. '* * * * *'.")] = "0 2 5 * *",
+        help="高级：月度部署的定时表达式(cron)，按 Asia/Shanghai 时区，用于试验定时计划，如 '* * * * *'。")] = "0 2 5 * *",
     quarterly_cron: Annotated[str, typer.Option(
         "--quarterly-cron", metavar="CRON",
-        help="Advanced: cron (Asia/Shanghai) of the quarterly deployment.")] = "0 3 10 1,4,7,10 *",
+        help="高级：季度部署的定时表达式(cron)，按 Asia/Shanghai 时区。")] = "0 3 10 1,4,7,10 *",
 ) -> None:
-    """Register the scheduled deployments and serve them until SIGTERM or Ctrl-C.
+    """注册定时部署并持续运行，直到收到 SIGTERM 或按 Ctrl-C。
 
-    hedui-scheduled-monthly/hedui-monthly runs on the 5th at 02:00 for the previous month;
-    hedui-scheduled-quarterly/hedui-quarterly on the 10th of January, April, July and October at
-    03:00 for the quarter just ended (Asia/Shanghai). Both take an optional period (YYYY-MM) or
-    quarter (YYYYQn) parameter to re-run a chosen month or quarter from the Prefect UI.
+    hedui-scheduled-monthly/hedui-monthly 在每月 5 日 02:00 核对上个月；
+    hedui-scheduled-quarterly/hedui-quarterly 在 1、4、7、10 月的 10 日 03:00 核对刚结束的季度
+    （Asia/Shanghai 时区）。两者都可在 Prefect 界面中填写月份(period)参数（如 2026-10）或
+    季度(quarter)参数（如 2026Q3），重新运行指定的月份或季度。
 
-    Scheduled runs need a Prefect server that stays up: start one (prefect server start) and
-    export PREFECT_API_URL=http://HOST:4200/api before hedui serve. Without PREFECT_API_URL,
-    serve refuses to start (an ephemeral server would vanish with this process). A failed run
-    leaves a 'failed' row in the warehouse's runs table. SIGTERM (or Ctrl-C) stops serving and
-    pauses both schedules.
-    """
+    定时运行需要一个常驻的 Prefect 服务器：运行 hedui serve 之前先启动它，并把环境变量
+    PREFECT_API_URL 设为它的地址（如 http://HOST:4200/api）。未设置 PREFECT_API_URL 时 serve
+    拒绝启动并提示启动服务器的命令（临时服务器会随本进程一起消失）。运行失败会在仓库的
+    运行记录表(runs)中留下一行状态为失败(failed)的记录。
+    SIGTERM（或 Ctrl-C）停止服务并暂停两个定时计划。
+    """  # noqa: D400 - the summary is a Chinese sentence, ending with 。
     # a service: its log says when runs start and end and that SIGTERM paused the schedules
     _quiet_prefect(level="INFO")
     from pipelines import warehouse as wh

@@ -10,15 +10,16 @@ from rich.markup import escape
 
 from pipelines.cli.app import WarehouseOpt, _fail, app, console, decisions_app, err
 from pipelines.cli.checks import check_warehouse_readable, check_warehouse_writable
+from pipelines.cli.zh import ZhCommand
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def notice(
-    period: Annotated[str, typer.Option("--period", help="Month checked, YYYY-MM.")],
-    household: Annotated[str, typer.Option("--household", help="The household's 户编号.")],
+    period: Annotated[str, typer.Option("--period", metavar="YYYY-MM", help="核对的月份，格式 YYYY-MM。")],
+    household: Annotated[str, typer.Option("--household", metavar="户编号", help="该户的户编号。")],
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Print the plain-Chinese notice (核对告知书) for one flagged household of PERIOD."""
+    """打印 --period 月份一户被标记家庭的核对告知书（通俗中文）。"""  # noqa: D400 - ends with 。
     from pipelines import warehouse as wh
     from pipelines.notice import NoticeError, notice_command
 
@@ -31,36 +32,40 @@ def notice(
     typer.echo(text, nl=False)
 
 
-@app.command()
+@app.command(cls=ZhCommand)
 def whatif(
-    period: Annotated[str, typer.Option("--period", help="Month to preview, YYYY-MM.")],
+    period: Annotated[str, typer.Option("--period", metavar="YYYY-MM", help="要预演的月份，格式 YYYY-MM。")],
     rules: Annotated[Path, typer.Option(
-        "--rules", help="The proposed rulebook: a whole rules folder, or only the parameter files "
-                        "it changes (overlaid on the adopted rules/).", file_okay=False)],
+        "--rules", metavar="DIR", help="拟议的规则：一个完整的规则目录，或只含改动的参数文件"
+                                      "（叠加在现行的 rules/ 之上）。", file_okay=False)],
     district: Annotated[list[str] | None, typer.Option(
         "--district", metavar="CODE",
-        help="区县代码 to compare (repeatable); all districts when omitted.")] = None,
+        help="只比较这个区县代码（可重复给出）；不给时比较全部区县。")] = None,
     warehouse: WarehouseOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.", file_okay=False)] = Path("reports"),
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="输出文件夹，默认为 reports/。",
+                                      show_default=False, file_okay=False)] = Path("reports"),
     json_file: Annotated[Path | None, typer.Option(
-        "--json", help="Also write the comparison as JSON to this file.", dir_okay=False)] = None,
+        "--json", metavar="FILE", help="另把比较结果以机器可读的格式写入这个文件（如 whatif.json）。", dir_okay=False)] = None,
 ) -> None:
-    # typer prints this docstring in ``hedui whatif --help`` and ``hedui --help``: its text is kept as is
-    """Reform preview: assess PERIOD under a proposed rulebook from the stored, linked records and
-    compare with the published results (writes a workbook and an HTML page; never the warehouse)."""  # noqa: D205, D209
+    # typer prints this docstring in ``hedui whatif --help`` and its first line in ``hedui --help``
+    """政策预演：用拟议的规则核定 --period 月份。
+
+    用仓库中已存的、已匹配的记录，按 --rules 给出的拟议规则重新核定，并与已发布的结果比较；写出一个
+    工作簿和一个网页，从不改动仓库。
+    """  # noqa: D400 - the summary is a Chinese sentence, ending with 。
     from pipelines.whatif.command import run_command
 
     run_command(period=period, rules=rules, districts=district or None, warehouse=warehouse,
                 out=out, json_file=json_file, console=console, err=err)
 
 
-@decisions_app.command("import")
+@decisions_app.command("import", cls=ZhCommand)
 def decisions_import(
-    file: Annotated[Path, typer.Argument(help="A district workbook, or a CSV of its decision columns.",
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="区县复核工作簿，或只含其处理结果各列的 CSV 文件。",
                                          exists=True, dir_okay=False)],
     warehouse: WarehouseOpt = None,
 ) -> None:
-    """Record the decisions clerks entered; a file with any invalid row is refused whole."""
+    """记录经办人填写的处理结果；文件中只要有一行无效，整个文件都不收。"""  # noqa: D400 - ends with 。
     from pipelines import warehouse as wh
     from pipelines.decisions import DecisionImportError, import_decisions
 
