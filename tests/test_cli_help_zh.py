@@ -151,3 +151,34 @@ def test_a_command_without_the_chinese_class_is_caught():
     text = _help(toy, ("run",))
     assert "Usage:" in text and "Show this message and exit." in text
     assert {"Usage", "Options", "Show", "message", "exit", "required"} <= set(_english_left(toy, ("run",), command))
+
+
+# ------------------------------------------------------------------ wrapping by display width
+
+
+def test_wrap_counts_a_chinese_character_as_two_columns():
+    from pipelines.cli.zh import _wrap
+
+    lines = _wrap("核对" * 20, 20, "  ", "  ")
+    # 2 columns of indent and 9 characters (18 columns) a line: 40 characters in 5 lines
+    assert [cell_len(line) for line in lines] == [20, 20, 20, 20, 10]
+    assert "".join(line.strip() for line in lines) == "核对" * 20
+
+
+def test_wrap_keeps_paths_options_and_notes_whole():
+    from pipelines.cli.zh import _wrap
+
+    text = "仓库文件，默认为 warehouse/hedui.duckdb，可用 --warehouse 改。 [默认：0 3 10 1,4,7,10 *]"
+    lines = _wrap(text, 24)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    joined = "\n".join(lines)
+    for whole in ("warehouse/hedui.duckdb，", "--warehouse", "[默认：0 3 10 1,4,7,10 *]"):
+        assert whole in joined, joined
+    assert not [line for line in lines if line[:1] in "，。）"]
+
+
+def test_wrap_joins_a_docstring_line_break_without_a_space_between_chinese():
+    from pipelines.cli.zh import _wrap
+
+    assert _wrap("核对窗口内\n    各月的文件夹。\n    SIGTERM 停止；运行 hedui serve\n    之前", 200) == [
+        "核对窗口内各月的文件夹。SIGTERM 停止；运行 hedui serve 之前"]
