@@ -11,7 +11,8 @@ failure takes well under a second and prints one Chinese line, never a traceback
 Modules: :mod:`~pipelines.cli.app` (the Typer app, consoles, options), :mod:`~pipelines.cli.checks`
 (fail-fast checks), :mod:`~pipelines.cli.run` (running a flow, Prefect's start-up off the
 critical path), :mod:`~pipelines.cli.commands` (monthly, quarterly, report, sample, serve),
-:mod:`~pipelines.cli.records` (notice, whatif, decisions import). ``hedui`` is
+:mod:`~pipelines.cli.records` (notice, whatif, decisions import), :mod:`~pipelines.cli.zh` (the
+command classes that make every ``--help`` Chinese). ``hedui`` is
 ``pipelines.cli:app``; ``python -m pipelines.cli`` runs it too.
 """
 
