@@ -204,7 +204,7 @@ def test_hedui_sample_districts_writes_a_province_and_its_rulebook(tmp_path):
                            "--persons", "172", "--months", "2026-10", "--seed", "9"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "province of 4 districts" in proc.stdout
+    assert "示例省份（4 个区县）" in proc.stdout
     reg = read_delivered(out / "incoming" / "2026-10" / "register.csv",
                          encoding=_encoding(out, "2026-10", "register.csv"))
     assert sorted(reg["区县代码"].unique()) == CODES[:4]
