@@ -58,21 +58,32 @@ def rank_folders(refs: Sequence, *, params, decisions: pl.DataFrame | None = Non
         Period -> review records ranked.
     """
     from pipelines.match.model import estimates_from_frame
-    from pipelines.match.rank import FolderForRanking, rank_review_candidates
+    from pipelines.match.rank import FolderForRanking, evidence_table, rank_review_candidates
+    from pipelines.match.rank.evidence import KEY
     from pipelines.sources import EXTRACT_SOURCES
 
-    folders = []
+    # one folder's clean records at a time: its evidence rows are taken, then only its review
+    # records are kept (all ranking reads of them); all six folders' records at once were the
+    # run's peak (4.7 GiB at 100k households)
+    folders, evidence = [], []
     for ref in refs:
         if not (ref.exists and ref.links.exists()):
             continue
         links = pl.read_parquet(ref.links)
         frames = [pl.read_parquet(ref.stg(s)) for s in EXTRACT_SOURCES if ref.stg(s).exists()]
         records = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+        del frames
         register = pl.read_parquet(ref.stg("register")) if ref.register_ok else None
         model = model_path(ref.dir)
         estimates = estimates_from_frame(pl.read_parquet(model)) if model.exists() else None
-        folders.append(FolderForRanking(ref.period, records, register, links, estimates))
-    ranked = rank_review_candidates(folders, params=params, decisions=decisions)
+        folder = FolderForRanking(ref.period, records, register, links, estimates)
+        evidence.append(evidence_table([folder]))
+        review = (records.join(links.filter(pl.col("status") == "review").select(KEY), on=KEY,
+                               how="semi") if records.height else records)
+        del records, folder
+        folders.append(FolderForRanking(ref.period, review, register, links, estimates))
+    ranked = rank_review_candidates(folders, params=params, decisions=decisions,
+                                    evidence=pl.concat(evidence) if evidence else None)
     counts = {}
     for ref in refs:
         if ref.period in ranked:

@@ -209,3 +209,26 @@ def test_on_the_sample_links_keep_their_decision_and_the_first_candidate_is_righ
     assert total > 50
     assert new_right >= old_right
     assert new_right / total >= 0.9 and top3_right / total >= 0.97
+
+
+def test_evidence_built_folder_by_folder_with_only_review_records_kept_ranks_the_same():
+    # how the run ranks (pipelines/review_queue.rank_folders): each folder's evidence taken from
+    # its full records, then only its review records kept; the ranking must not change
+    earlier = _folder("2026-08", [_unit("8", ID2, "张伟", "2026-08", "U-1"),
+                                  _unit("9", ID3, "李秀英", "2026-08", "U-9", location="坐落X")])
+    now = _folder("2026-10", [_unit("1", None, "张伟", "2026-10", "U-1"),
+                              _unit("2", ID1, "张伟", "2026-10", "U-7"),
+                              _unit("3", None, "李秀英", "2026-10", "U-8", location="坐落X")])
+    whole = rank_review_candidates([earlier, now], params=PARAMS)
+    evidence = pl.concat([evidence_table([earlier]), evidence_table([now])])
+    slim = [FolderForRanking(f.period, f.records.join(
+        f.links.filter(pl.col("status") == "review").select(KEY), on=KEY, how="semi"),
+        f.register, f.links, f.estimates) for f in (earlier, now)]
+    assert sum(f.records.height for f in slim) < earlier.records.height + now.records.height
+    by_parts = rank_review_candidates(slim, params=PARAMS, evidence=evidence)
+    assert set(by_parts) == set(whole)
+    assert whole["2026-10"]["candidate_reasons"].null_count() < whole["2026-10"].height
+    for period in whole:
+        assert by_parts[period].equals(whole[period])
+    # without the evidence of the full records the slim folders rank differently: the test can fail
+    assert not rank_review_candidates(slim, params=PARAMS)["2026-10"].equals(whole["2026-10"])

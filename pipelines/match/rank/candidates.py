@@ -169,7 +169,8 @@ def _round(x: float | None) -> float | None:
 
 
 def rank_review_candidates(folders: Sequence[FolderForRanking], *, params: MatchParams,
-                           decisions: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+                           decisions: pl.DataFrame | None = None,
+                           evidence: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """Ranked candidates of every review record of the loaded folders.
 
     Parameters
@@ -179,14 +180,18 @@ def rank_review_candidates(folders: Sequence[FolderForRanking], *, params: Match
     params : MatchParams
     decisions : pl.DataFrame, optional
         Staff link decisions.
+    evidence : pl.DataFrame, optional
+        :func:`evidence_table` of every folder the run loaded, when the caller built it folder
+        by folder (then each folder's ``records`` need hold only its review records: ranking
+        reads no other); None: built here from ``folders``.
 
     Returns
     -------
     dict[str, pl.DataFrame]
         Period -> :func:`rank_folder` output.
     """
-    evidence = _index(evidence_table(folders))
-    return {f.period: rank_folder(f, evidence, params=params, decisions=decisions) for f in folders}
+    index = _index(evidence_table(folders) if evidence is None else evidence)
+    return {f.period: rank_folder(f, index, params=params, decisions=decisions) for f in folders}
 
 
 def apply_ranking(links: pl.DataFrame, ranked: pl.DataFrame) -> pl.DataFrame:
