@@ -18,6 +18,9 @@ import typer
 import typer.core
 from rich.cells import cell_len
 from typer._click import Command, Context, HelpFormatter, Parameter  # typer 0.29 vendors click
+from typer._click.exceptions import UsageError
+
+from pipelines.cli.usage_zh import configure, in_chinese
 
 #: what typer appends to an option's help, in brackets, and how a clerk reads it
 _EXTRA_WORDS = (("default: ", "默认："), ("env var: ", "环境变量："))
@@ -177,6 +180,14 @@ class ZhCommand(typer.core.TyperCommand):
         """The arguments and options, under Chinese headings."""
         _format_params(self, ctx, formatter)
 
+    def make_context(self, info_name: str | None, args: list[str], parent: Context | None = None,
+                     **extra: Any) -> Context:
+        """Parse the command line; a usage error is raised worded in Chinese."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except UsageError as exc:
+            raise in_chinese(exc) from None
+
 
 class ZhGroup(typer.core.TyperGroup):
     """The ``hedui`` app and its sub-groups (``decisions``), with Chinese ``--help``."""
@@ -192,6 +203,28 @@ class ZhGroup(typer.core.TyperGroup):
         """Click's ``--help`` option, described in Chinese."""
         return _zh_help_option(super().get_help_option(ctx))
 
+    def make_context(self, info_name: str | None, args: list[str], parent: Context | None = None,
+                     **extra: Any) -> Context:
+        """Parse the command line; a usage error is raised worded in Chinese."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except UsageError as exc:
+            raise in_chinese(exc) from None
+
+    def resolve_command(self, ctx: Context, args: list[str]) -> Any:
+        """The sub-command named first in ``args``; an unknown one is refused in Chinese."""
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            raise in_chinese(exc) from None
+
+    def invoke(self, ctx: Context) -> Any:
+        """Run the sub-command; a usage error on the way (a missing command) is worded in Chinese."""
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            raise in_chinese(exc) from None
+
     def format_options(self, ctx: Context, formatter: HelpFormatter) -> None:
         """The options, then the commands, under Chinese headings."""
         _format_params(self, ctx, formatter)
@@ -204,3 +237,7 @@ class ZhGroup(typer.core.TyperGroup):
         if rows:
             with formatter.section("命令"):
                 formatter.write_dl(rows)
+
+
+# typer prints a usage error under a title and a "Try … --help" line: both Chinese
+configure()
