@@ -84,6 +84,9 @@ KINDS: Mapping[str, NoteKind] = {k.code: k for k in (
     NoteKind("folder_absent", lambda n: "月份文件夹不存在，视为该月没有任何交付"),
     NoteKind("register_missing", lambda n: "月份文件夹中没有花名册 register.csv，该月各部门的记录均未能匹配"),
     NoteKind("register_refused", _register_refused),
+    NoteKind("publish_memory_retry", lambda n: (
+        f"发布在 {n['first']} 内存内未能完成（仓库未改动），已以 {n['second']} 重新发布；"
+        "可用 HEDUI_PUBLISH_MEMORY 指定")),
     NoteKind("extra_sheets", lambda n: (
         f"工作簿 {n['file']} 另有 {len(n['sheets'])} 个工作表（{'、'.join(n['sheets'])}）未读取，"
         "只读取了第一个工作表")),

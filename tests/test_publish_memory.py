@@ -6,6 +6,9 @@ memory is DuckDB's ``memory_limit`` of the publish connection (``HEDUI_PUBLISH_M
 it DuckDB spills to the staging folder, so a small limit changes the cost, never the rows.
 """
 
+import os
+from types import SimpleNamespace
+
 import duckdb
 import pytest
 
@@ -15,9 +18,10 @@ from pipelines.warehouse import publish
 ROWS = 1_000_000
 
 
-def _fill(path, period, rows=ROWS):
-    """Publish ``rows`` quarantine rows of ``period`` (≈ 100 bytes each) and one flag."""
-    with wh.publishing(path, periods=[period], analyst_refresh=wh.AnalystRefresh([period], [period])) as con:
+def _fill(path, period, rows=ROWS, memory=None):
+    """Publish ``rows`` quarantine rows of ``period`` (≈ 100 bytes each)."""
+    with wh.publishing(path, periods=[period], analyst_refresh=wh.AnalystRefresh([period], [period]),
+                       memory=memory) as con:
         setting = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         con.execute("DELETE FROM quarantine WHERE period = ?", [period])
         con.execute(
@@ -105,3 +109,39 @@ def test_a_publish_out_of_memory_fails_in_chinese_naming_the_setting_and_changes
         _fill(path, "2026-09")
     assert _digest(path, _DIGEST) == before
     assert _digest(wh.analyst_path(path), "SELECT count(*) FROM analyst.quarantine") == analyst_before
+
+
+def test_the_limits_tried_are_the_setting_alone_or_the_default_then_a_share_of_the_machine(monkeypatch):
+    monkeypatch.setenv("HEDUI_PUBLISH_MEMORY", "3GB")
+    assert wh.memory_limits() == ["3GB"]
+    monkeypatch.delenv("HEDUI_PUBLISH_MEMORY")
+    limits = wh.memory_limits()
+    assert limits[0] == publish.DEFAULT_PUBLISH_MEMORY
+    total_mib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    assert len(limits) == 2 and int(limits[1].removesuffix("MiB")) == int(total_mib * 2**20 * 0.6) // 2**20
+
+
+def test_a_run_whose_publish_does_not_fit_is_published_again_with_more_and_says_so(tmp_path, monkeypatch):
+    # the run's own publish (stage_publish) on a prepared folder: 16 MB cannot hold it, 4 GB can
+    from pipelines.run import publish as stage
+
+    calls = []
+
+    def attempt(ctx, refs, assessed, *, memory, summary, **kw):
+        calls.append(memory)
+        _fill(tmp_path / "hedui.duckdb", "2026-09", rows=200_000, memory=memory)
+        return {"memory": memory}
+
+    monkeypatch.setattr(stage, "_publish", attempt)
+    monkeypatch.setattr(wh, "memory_limits", lambda: ["16MB", "4GB"])
+    summary: dict = {"notes": []}
+    done = stage.stage_publish(SimpleNamespace(warehouse=tmp_path / "hedui.duckdb"), [], [], period_label="2026-09", districts=None, summary=summary)
+    assert calls == ["16MB", "4GB"] and done == {"memory": "4GB"}
+    assert summary["notes"] == [{"code": "publish_memory_retry", "first": "16MB", "second": "4GB"}]
+    assert _digest(tmp_path / "hedui.duckdb", _DIGEST)[0][1] == 200_000
+    # with the operator's setting alone, the failure is the run's: nothing tried twice
+    calls.clear()
+    monkeypatch.setattr(wh, "memory_limits", lambda: ["16MB"])
+    with pytest.raises(wh.PublishOutOfMemory, match="内存不足"):
+        stage.stage_publish(SimpleNamespace(warehouse=tmp_path / "hedui.duckdb"), [], [], period_label="2026-10", districts=None, summary={})
+    assert calls == ["16MB"]

@@ -48,20 +48,45 @@ def input_entries(refs: Sequence[FolderRef]) -> list[dict]:
 def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence[AssessRef], *,
                   period_label: str, districts: Sequence[str] | None, summary: dict,
                   quarter_summary: pl.DataFrame | None = None, quarter: str | None = None) -> dict:
-    """Write everything the run produced into the warehouse in one atomic publish."""
+    """Write everything the run produced into the warehouse in one atomic publish.
+
+    A publish that runs out of DuckDB memory publishes nothing; it is tried again with the next
+    of :func:`pipelines.warehouse.memory_limits` (and the run's notes say so).
+    """
+    from pipelines import warehouse as wh
+    from pipelines.run_notes import note
+
+    _report("publish", "start", warehouse=str(ctx.warehouse))
+    limits = wh.memory_limits()
+    for tried, limit in enumerate(limits):
+        try:
+            return _publish(ctx, refs, assessed, period_label=period_label, districts=districts,
+                            summary=summary, quarter_summary=quarter_summary, quarter=quarter,
+                            memory=limit)
+        except wh.PublishOutOfMemory:
+            if tried == len(limits) - 1:
+                raise
+            summary.setdefault("notes", []).append(
+                note("publish_memory_retry", first=limit, second=limits[tried + 1]))
+    raise AssertionError("memory_limits() is never empty")
+
+
+def _publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence[AssessRef], *,
+             period_label: str, districts: Sequence[str] | None, summary: dict,
+             quarter_summary: pl.DataFrame | None, quarter: str | None, memory: str) -> dict:
     from pipelines import warehouse as wh
     from pipelines.decisions import annotate_flags, load_flag_decisions
     from pipelines.fairness import fairness_warnings, publish_fairness
     from pipelines.review_queue import publish_review_queue
 
-    _report("publish", "start", warehouse=str(ctx.warehouse))
     inputs = input_entries(refs)
     refresh = wh.AnalystRefresh()
     # the big tables are stored per period: the block holds only the window's months and the
     # month before each assessed one (read in the block, e.g. fairness compares P with P-1), and
     # the publish rewrites only the months whose rows changed: its cost follows the run, not the
     # history (docs/architecture.md, warehouse)
-    with wh.publishing(ctx.warehouse, rekey=ctx.rekey, analyst_refresh=refresh, periods=[]) as con:
+    with wh.publishing(ctx.warehouse, rekey=ctx.rekey, analyst_refresh=refresh, periods=[],
+                       memory=memory) as con:
         held = wh.loaded_folders(con)
         republished = [ref.period for ref in refs if ref.exists and not (
             # the warehouse already holds exactly these rows for this folder

@@ -26,7 +26,8 @@ __all__ = [
     "analyst_path", "check_not_locked", "check_pseudonym_key", "column_names", "connect_readonly",
     "create_sql", "declare_periods", "ensure_schema", "exclusive_lock", "find_pseudonym_key",
     "is_partitioned", "key_check_differs", "key_file", "loaded_folders", "lock_conflict_message",
-    "make_directory", "mark_folder_loaded", "parts_dir", "pseudonym_key", "publishing",
+    "make_directory", "mark_folder_loaded", "memory_limits", "parts_dir", "pseudonym_key",
+    "PublishOutOfMemory", "publishing",
     "replace_rows_from_parquet", "resolve", "table_exists", "table_names", "to_moment",
 ]
 
@@ -41,7 +42,8 @@ _MODULES = {
     "ddl": ("create_sql", "ensure_schema", "to_moment"),
     "keys": ("PSEUDONYM_KEY_ENV", "PseudonymKeyError", "key_file", "find_pseudonym_key",
              "pseudonym_key", "key_check_differs", "check_pseudonym_key"),
-    "publish": ("AnalystRefresh", "publishing", "declare_periods"),
+    "publish": ("AnalystRefresh", "publishing", "declare_periods", "memory_limits",
+                "PublishOutOfMemory"),
     "rows": ("loaded_folders", "mark_folder_loaded", "replace_rows_from_parquet"),
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
@@ -78,7 +80,13 @@ if TYPE_CHECKING:
         key_file,
         pseudonym_key,
     )
-    from pipelines.warehouse.publish import AnalystRefresh, declare_periods, publishing
+    from pipelines.warehouse.publish import (
+        AnalystRefresh,
+        PublishOutOfMemory,
+        declare_periods,
+        memory_limits,
+        publishing,
+    )
     from pipelines.warehouse.rows import (
         loaded_folders,
         mark_folder_loaded,

@@ -148,7 +148,15 @@ _OPEN: dict[int, _Publish] = {}
 #: folder instead of growing. At 100,000 households 1.5 GB held the publish at 2.3 GiB peak
 #: RSS (5.5 GiB unbounded) for 115 CPU s (95 unbounded; 137 with the copy): benchmarks/README.md
 DEFAULT_PUBLISH_MEMORY = "1.5GB"
+#: the share of the machine's memory a publish that did not fit the default tries again with:
+#: what DuckDB cannot spill (results read into Python, COPY buffers) grows with a folder's rows,
+#: and at 1M persons 1.5 GB was too little (benchmarks/README.md)
+RETRY_SHARE = 0.6
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+class PublishOutOfMemory(WarehouseError):
+    """A publish ran out of DuckDB memory; nothing was published (it may be tried with more)."""
 
 
 def memory_limit() -> str:
@@ -163,6 +171,25 @@ def memory_limit() -> str:
     if not _MEMORY.fullmatch(value):
         raise WarehouseError(f"HEDUI_PUBLISH_MEMORY={value!r} 不是内存大小（例如 1.5GB、800MiB）")
     return value
+
+
+def memory_limits() -> list[str]:
+    """The limits a run's publish tries in turn: the setting alone, or the default then more.
+
+    With ``HEDUI_PUBLISH_MEMORY`` set, only that (the operator chose it). Otherwise
+    :data:`DEFAULT_PUBLISH_MEMORY`, then :data:`RETRY_SHARE` of the machine's memory when that
+    is more: a city publishes in little memory, a province's publish gets what it needs. A
+    failed attempt leaves the warehouse as it was, so trying again is safe.
+    """
+    first = memory_limit()
+    if os.environ.get("HEDUI_PUBLISH_MEMORY", "").strip():
+        return [first]
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return [first]
+    more = int(total * RETRY_SHARE) // 2**20
+    return [first, f"{more}MiB"] if more > 1536 else [first]
 
 
 #: where a publish holds the warehouse's per-period tables it writes (in memory)
@@ -208,7 +235,8 @@ def declare_periods(con: duckdb.DuckDBPyConnection, periods: Sequence[str],
 @contextmanager
 def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rekey: bool = False,
                analyst_refresh: AnalystRefresh | None = None,
-               periods: Sequence[str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+               periods: Sequence[str] | None = None,
+               memory: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open a private copy of the warehouse for writing; publish it and its analyst file atomically.
 
     Everything written through the yielded connection becomes visible in one step when the
@@ -237,6 +265,8 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
         The periods whose rows of the partitioned tables the block may change; None (the
         default) loads every period: correct for any block, with a cost that grows with the
         warehouse's history.
+    memory
+        DuckDB's ``memory_limit`` for the publish (``"4GB"``); None: :func:`memory_limit`.
 
     Raises
     ------
@@ -247,7 +277,7 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
         The warehouse holds pseudonyms, their key is missing or different and ``rekey`` is off.
     """
     target = resolve(path)
-    limit = memory_limit()
+    limit = memory or memory_limit()
     refresh = analyst_refresh if analyst_refresh is not None else AnalystRefresh()
     try:
         make_directory(target.parent)
@@ -368,7 +398,7 @@ def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rek
             raise WarehouseError(str(exc)) from exc
         except duckdb.OutOfMemoryException as exc:
             _discard(con, tmp, analyst_tmp)
-            raise WarehouseError(
+            raise PublishOutOfMemory(
                 f"发布时内存不足（HEDUI_PUBLISH_MEMORY={limit}）：仓库未改动。请调大 "
                 f"HEDUI_PUBLISH_MEMORY（例如 4GB）后重新运行：{exc}") from exc
         except BaseException:

@@ -8,6 +8,7 @@ EXAMPLES = {
     "register_missing": {"period": "2026-08"},
     "register_refused": {"period": "2026-08", "file": "register.csv", "reason_code": "file_binary",
                          "reason": "register.csv is not a text file (binary content)"},
+    "publish_memory_retry": {"first": "1.5GB", "second": "14745MiB"},
     "extra_sheets": {"file": "bank_boc.xlsx", "sheets": ["说明", "汇总"]},
     "enum_outside": {"source": "pension", "column": "benefit_type",
                      "values": [["遗属补助", 2], ["其他", 1]], "more": 3},
