@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from pipelines.periods import Period, Quarter
+
 TIMEZONE = "Asia/Shanghai"
 
 
@@ -31,8 +33,7 @@ def previous_period(now: datetime | None = None) -> str:
     str
     """
     t = _now(now)
-    y, m = (t.year, t.month - 1) if t.month > 1 else (t.year - 1, 12)
-    return f"{y:04d}-{m:02d}"
+    return (Period(t.year, t.month) - 1).label
 
 
 def previous_quarter(now: datetime | None = None) -> str:
@@ -48,6 +49,6 @@ def previous_quarter(now: datetime | None = None) -> str:
     str
     """
     t = _now(now)
-    q = (t.month - 1) // 3 + 1
-    y, q = (t.year, q - 1) if q > 1 else (t.year - 1, 4)
-    return f"{y:04d}Q{q}"
+    # three months back lands in the previous quarter, whichever month of this one ``now`` is
+    back = Period(t.year, t.month) - 3
+    return Quarter(back.year, (back.month - 1) // 3 + 1).label

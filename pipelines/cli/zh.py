@@ -211,15 +211,11 @@ class ZhGroup(typer.core.TyperGroup):
         except UsageError as exc:
             raise in_chinese(exc) from None
 
-    def resolve_command(self, ctx: Context, args: list[str]) -> Any:
-        """The sub-command named first in ``args``; an unknown one is refused in Chinese."""
-        try:
-            return super().resolve_command(ctx, args)
-        except UsageError as exc:
-            raise in_chinese(exc) from None
-
     def invoke(self, ctx: Context) -> Any:
-        """Run the sub-command; a usage error on the way (a missing command) is worded in Chinese."""
+        """Run the sub-command; a usage error on the way is worded in Chinese.
+
+        That covers an unknown or missing command and the sub-command's own parse.
+        """
         try:
             return super().invoke(ctx)
         except UsageError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 
 import polars as pl
 
@@ -58,17 +59,17 @@ def stage_publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence
 
     _report("publish", "start", warehouse=str(ctx.warehouse))
     limits = wh.memory_limits()
-    for tried, limit in enumerate(limits):
+    publish = partial(_publish, ctx, refs, assessed, period_label=period_label,
+                      districts=districts, summary=summary, quarter_summary=quarter_summary,
+                      quarter=quarter)
+    for limit, more in zip(limits, limits[1:], strict=False):
         try:
-            return _publish(ctx, refs, assessed, period_label=period_label, districts=districts,
-                            summary=summary, quarter_summary=quarter_summary, quarter=quarter,
-                            memory=limit)
+            return publish(memory=limit)
         except wh.PublishOutOfMemory:
-            if tried == len(limits) - 1:
-                raise
             summary.setdefault("notes", []).append(
-                note("publish_memory_retry", first=limit, second=limits[tried + 1]))
-    raise AssertionError("memory_limits() is never empty")
+                note("publish_memory_retry", first=limit, second=more))
+    # the last limit's failure is the run's
+    return publish(memory=limits[-1])
 
 
 def _publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence[AssessRef], *,
