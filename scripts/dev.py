@@ -64,7 +64,7 @@ def ensure_env(venv_dir: Path = VENV) -> Path:
     if stamp.exists() and stamp.read_text().strip() == digest and (bin_dir / "hedui").exists():
         return bin_dir
     if not (bin_dir / "python").exists():
-        print(f"creating virtual environment in {venv_dir}", flush=True)
+        print(f"正在创建虚拟环境：{venv_dir}", flush=True)
         venv.EnvBuilder(with_pip=True).create(venv_dir)
     py = bin_dir / "python"
     quiet = ["--quiet", "--disable-pip-version-check"]
@@ -96,11 +96,11 @@ def demo() -> int:
     _run([hedui, "report", "--period", "2026-10", "--warehouse", warehouse,
           "--out", ROOT / "reports"], env=env, cwd=ROOT)
     print(f"""
-Done. Look at:
-  {ROOT / 'reports' / 'hedui-2026-10.html'}            the period's report (opens offline)
-  {ROOT / 'reports'}/hedui-2026-10-<区县代码>.xlsx     the district workbooks staff work from
-  {warehouse}                                          the DuckDB warehouse (tables: README)
-  HEDUI_WAREHOUSE={warehouse} {BIN / 'marimo'} run notebooks/monthly_overview.py   (analysts: reads only hedui-analyst.duckdb)
+完成。请查看：
+  {ROOT / 'reports' / 'hedui-2026-10.html'}            本月网页报告（可离线打开）
+  {ROOT / 'reports'}/hedui-2026-10-<区县代码>.xlsx     各区县的复核工作簿
+  {warehouse}                                          DuckDB 仓库（各表见 README）
+  HEDUI_WAREHOUSE={warehouse} {BIN / 'marimo'} run notebooks/monthly_overview.py   （分析人员：只读 hedui-analyst.duckdb）
 """, flush=True)
     return 0
 
@@ -182,5 +182,5 @@ if __name__ == "__main__":
         sys.exit(main(sys.argv[1:]))
     except subprocess.CalledProcessError as failed:
         # the failing command has printed its own reason; name it instead of a traceback
-        print(f"failed (exit {failed.returncode}): {' '.join(map(str, failed.cmd))}", file=sys.stderr)
+        print(f"失败（退出码 {failed.returncode}）：{' '.join(map(str, failed.cmd))}", file=sys.stderr)
         sys.exit(failed.returncode or 1)
