@@ -149,21 +149,25 @@ def run_city(city: Path, period: str, work: Path) -> Result:
 
             # the run's plan, built once, as execute_monthly does (the stages read it from ctx)
             ctx = dataclasses.replace(ctx, plan=monthly_plan(period))
+            from pipelines.review_queue import evidence_months
+            from pipelines.run.folders import _rank
+
             months = ctx.plan.folders
-            refs = []
-            for m in months:
+            # as the run does: the month before the window is loaded too, for the ranking
+            extra = [m for m in evidence_months(months) if (incoming / m).is_dir()]
+            loaded = []
+            for m in [*months, *extra]:
                 with mem.window(stages, "land+validate"):
-                    refs.append(runner.stage_land_clean(ctx, m))
+                    loaded.append(runner.stage_land_clean(ctx, m))
             counts = []
-            for ref in refs:
+            for ref in loaded:
                 with mem.window(stages, "match"):
                     counts.append(runner.stage_match(ctx, ref))
-            from pipelines.review_queue import rank_folders
-
-            # as the run does after matching (pipelines/run/folders.py): the review candidates
-            # ranked with the window's evidence, which the assessment's review pass reads
+            refs, counts = loaded[:len(months)], counts[:len(months)]
+            # as the run does after matching (pipelines/run/folders.py): each folder's review
+            # candidates ranked with its own and the month before's evidence
             with mem.window(stages, "rank"):
-                rank_folders(refs, params=ctx.matching_params())
+                _rank(ctx, refs, loaded[len(months):], overrides=None)
             with mem.window(stages, "assess"):
                 assessed = [runner.stage_assess(ctx, period, refs, districts=None)]
             summary = runner.build_summary(refs, counts, assessed)

@@ -58,24 +58,23 @@ def _city(households: int, seed: int, work: Path) -> Path:
 def _run(city: Path, warehouse: Path) -> tuple[dict, pl.DataFrame, float, float]:
     """One monthly run; returns its summary, matching's own review candidates, wall and CPU s."""
     before: list[pl.DataFrame] = []
-    original_rank = None
-    from pipelines import review_queue
+    from pipelines.run import folders
 
-    original_rank = review_queue.rank_folders
+    original_rank = folders._rank
     timing = {}
 
-    def rank_and_keep(refs, **kw):
+    def rank_and_keep(ctx, refs, extra, **kw):
         # matching's own first candidate, before the ranking replaces it on publish
         for ref in refs:
             if ref.links.exists():
                 before.append(pl.read_parquet(ref.links).filter(pl.col("status") == "review")
                               .select(*KEY, "match_weight", old_candidate="candidate_person_id"))
         t, c = time.time(), _cpu()
-        out = original_rank(refs, **kw)
+        out = original_rank(ctx, refs, extra, **kw)
         timing["rank"] = (time.time() - t, _cpu() - c)
         return out
 
-    review_queue.rank_folders = rank_and_keep
+    folders._rank = rank_and_keep
     ctx = runner.RunContext.create(flow="monthly", incoming=city / "incoming", warehouse=warehouse,
                                    use_cache=False)
     t, c = time.time(), _cpu()
@@ -83,7 +82,7 @@ def _run(city: Path, warehouse: Path) -> tuple[dict, pl.DataFrame, float, float]
         summary = runner.execute_monthly(ctx, PERIOD, districts=None)
     finally:
         ctx.cleanup()
-        review_queue.rank_folders = original_rank
+        folders._rank = original_rank
     wall, cpu = time.time() - t, _cpu() - c
     summary["_rank_seconds"] = timing.get("rank")
     return summary, pl.concat(before), wall, cpu
@@ -100,11 +99,13 @@ def measure(households: int, seed: int, work: Path) -> dict:
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        links = con.sql("""SELECT l.source, l.period, l.record_no, l.status, l.person_id,
+        links = con.sql(f"""SELECT l.source, l.period, l.record_no, l.status, l.person_id,
                                   l.candidate_person_id, l.candidate_person_id_2,
-                                  l.candidate_person_id_3, l.review_pending, l.queue_rank,
+                                  l.candidate_person_id_3, q.review_pending, q.queue_rank,
                                   l.comparison
-                           FROM links l""").pl()
+                           FROM links l LEFT JOIN review_queue q
+                             ON q.period = '{PERIOD}' AND q.source = l.source
+                            AND q.record_period = l.period AND q.record_no = l.record_no""").pl()
         flags = con.sql("SELECT household_id, district_code, pending_review FROM flags").pl()
     finally:
         con.close()

@@ -114,8 +114,7 @@ TABLES: dict[str, AnalystTable] = {t.name: t for t in (
            LEFT JOIN _household_keys ch2 ON ch2.household_id = l.candidate_household_id_2
            LEFT JOIN _person_keys c3 ON c3.person_id = l.candidate_person_id_3
            LEFT JOIN _household_keys ch3 ON ch3.household_id = l.candidate_household_id_3""",
-        # review_pending/queue_rank are the clerks' queue, re-ordered over every period on each
-        # publish: staff tables only (the analyst file is refreshed per folder of the window)
+        # the clerks' queue order (review_queue) is staff-only: analysts have no queue to work
         refresh="folder"),
     AnalystTable(
         # a register row's 记录号 is its 个人编号: it becomes the person's key, in the reason too

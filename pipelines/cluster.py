@@ -301,7 +301,8 @@ def dask_stages(publish: Callable[..., dict] = runner.stage_publish,
                 wrap: Callable[[Callable, str], Callable] | None = None) -> runner.Stages:
     """The stages of a run on the open session; ``wrap(fn, name)`` may make them Prefect tasks."""
     wrap = wrap or (lambda fn, _name: fn)
-    from pipelines.cluster_link import folders_on_dask
+    from pipelines.cluster_link import folders_on_dask, rank_on_dask
 
     return runner.Stages(folders=wrap(folders_on_dask, "land-clean-match-on-dask"),
+                         rank=wrap(rank_on_dask, "rank-on-dask"),
                          assess=wrap(assess_on_dask, "assess-on-dask"), publish=publish)

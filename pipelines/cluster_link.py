@@ -195,3 +195,28 @@ def folders_on_dask(ctx: runner.RunContext, months: Sequence[str], *, overrides:
         m: submit(finish_on_worker, "match", m, ctx, lands[m], overrides, plan_of[m],
                   estimates.get(m)) for m in months}, finished)
     return {m: (lands[m], counts[m]) for m in months}
+
+
+def _rank_on_worker(ctx: runner.RunContext, ref: runner.FolderRef, before: runner.FolderRef | None,
+                    overrides: Path | None) -> int:
+    from pipelines.review_queue import rank_folder_ref
+
+    decisions = pl.read_parquet(overrides) if overrides is not None else None
+    return rank_folder_ref(ref, before, params=_params(ctx), decisions=decisions)
+
+
+def rank_on_dask(ctx: runner.RunContext, pairs: Sequence[tuple[runner.FolderRef, runner.FolderRef | None]],
+                 *, overrides: Path | None) -> None:
+    """Rank review candidates on the cluster: one task per folder (its ``ranked.parquet``).
+
+    A folder's ranking holds its review records and the evidence rows of it and the month
+    before, so the driver holds none of them; a failed task fails the run naming its folder.
+    """
+    from pipelines import cluster
+
+    client = cluster.current_client()
+    cluster._gather(client, {
+        f"{ref.period}（复核候选排序）": client.submit(
+            _rank_on_worker, ctx, ref, before, overrides,
+            key=cluster._key(ctx, "rank", ref.period), pure=False)
+        for ref, before in pairs})

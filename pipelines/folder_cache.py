@@ -20,7 +20,7 @@ from pipelines.land import sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
 #: bump when the layout of a cache entry changes
-LAYOUT = "1"
+LAYOUT = "2"
 
 
 @lru_cache(maxsize=1)
@@ -93,3 +93,23 @@ def store(warehouse: Path, period: str, key: str, source: Path, meta: dict) -> N
         if old.name != tmp.name:
             shutil.rmtree(old, ignore_errors=True)
     tmp.rename(entry)
+
+
+def store_file(warehouse: Path, period: str, key: str, path: Path, *, prefix: str) -> bool:
+    """Add one file to a folder's cache entry, replacing the entry's other ``prefix*`` files.
+
+    For a result derived from the folder and something outside it (the review ranking reads the
+    month before too): its name carries its own key, and only the newest is kept. Returns False
+    when the folder has no entry under ``key`` (nothing stored).
+    """
+    entry = cache_dir(warehouse) / period / key
+    if not (entry / "ref.json").exists():
+        return False
+    tmp = entry / f".{path.name}.partial"
+    shutil.copyfile(path, tmp)
+    tmp.chmod(0o600)
+    for old in entry.glob(f"{prefix}*"):
+        if old.name != path.name:
+            old.unlink(missing_ok=True)
+    tmp.rename(entry / path.name)
+    return True

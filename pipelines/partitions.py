@@ -336,7 +336,7 @@ def commit(con: duckdb.DuckDBPyConnection, book: str, store: Store, tables: Iter
         files = {**{p: f for p, f in old.items() if p not in replaced},
                  **{p: rel for p, (rel, _) in new.items()}}
         con.execute(f"CREATE VIEW {_qualified(store, table)} AS "
-                    + _view_select(con, columns, [store.parts_dir / files[p] for p in sorted(files)]))
+                    + view_select(con, columns, [store.parts_dir / files[p] for p in sorted(files)]))
         store.checked_out.pop(table, None)
         store.fingerprints.pop(table, None)
     return written
@@ -351,10 +351,10 @@ def rebuild_views(con: duckdb.DuckDBPyConnection, book: str, store: Store) -> No
         name = _qualified(store, table)
         columns = _columns(con, store, table)
         con.execute(f"CREATE OR REPLACE VIEW {name} AS "
-                    + _view_select(con, columns, [store.parts_dir / files[p] for p in sorted(files)]))
+                    + view_select(con, columns, [store.parts_dir / files[p] for p in sorted(files)]))
 
 
-def _view_select(con: duckdb.DuckDBPyConnection, columns: Sequence[tuple[str, str]],
+def view_select(con: duckdb.DuckDBPyConnection, columns: Sequence[tuple[str, str]],
                  files: Sequence[Path]) -> str:
     """The view's select: every column with its declared type, over the files (none: no rows)."""
     if not files:

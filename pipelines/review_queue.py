@@ -2,15 +2,16 @@
 
 Three steps a run adds to its stages (issue 19), all after every folder is matched:
 
-- :func:`rank_folders`: up to three ranked candidates per review record
-  (``pipelines.match.rank``), written beside each folder's links as ``ranked.parquet``;
+- :func:`rank_folder_ref`: up to three ranked candidates per review record
+  (``pipelines.match.rank``), from the folder and the month before it, written beside the
+  folder's links as ``ranked.parquet`` (the publish writes them into ``links``);
 - :func:`pending_review`: each assessed period is assessed a second time with every review record
   accepted as proposed (its first candidate taken as its person); a household whose flags,
   programme or standard would change is *uncertain*: its flag rows are marked
   ``pending_review`` with the records in question (``pending_records``), and those review records
   go to the front of the queue;
-- :func:`publish_review_queue`: the ranked candidates, the queue order and each folder's fitted
-  model go into the warehouse (``links`` columns beside the contract's; ``match_models``).
+- :func:`publish_review_queue`: each assessed month's queue order (``review_queue``) and each
+  folder's fitted model (``match_models``) go into the warehouse.
 
 What is matched never changes here: the flags themselves are those rules.md computes from the
 matched records; pending is a column beside them. When a clerk decides a review record
@@ -41,55 +42,126 @@ def model_path(folder_dir: Path) -> Path:
     return Path(folder_dir) / "model.parquet"
 
 
-def rank_folders(refs: Sequence, *, params, decisions: pl.DataFrame | None = None) -> dict[str, int]:
-    """Rank the review candidates of every loaded folder; writes ``ranked.parquet`` per folder.
+def evidence_path(folder_dir: Path) -> Path:
+    """Where a folder's evidence rows (its ID-linked records' stable identifiers) are written."""
+    return Path(folder_dir) / "evidence.parquet"
+
+
+#: how many months before a folder lend their ID-linked records to its ranking. A fixed number
+#: of the folder's own months before it, never "the run's window": a folder's links (its ranked
+#: candidates among them) must be the same in every run that loads it (outputs.md). Measured on
+#: the 100,000-household city (benchmarks/README.md): right candidate first 62.6 % with the
+#: folder alone, 91.6 % with the month before, 92.5 % with five months before
+EVIDENCE_LOOKBACK = 1
+
+
+def evidence_months(months: Sequence[str]) -> list[str]:
+    """The months outside ``months`` that the ranking of ``months`` reads (sorted)."""
+    from pipelines.periods import add_months
+
+    wanted = {add_months(m, -k) for m in months for k in range(1, EVIDENCE_LOOKBACK + 1)}
+    return sorted(wanted - set(months))
+
+
+def write_evidence(ref, records: pl.DataFrame, links: pl.DataFrame) -> None:
+    """Write a matched folder's evidence rows (:func:`pipelines.match.rank.evidence_table`)."""
+    from pipelines.match.rank import FolderForRanking, evidence_table
+
+    table = evidence_table([FolderForRanking(ref.period, records, None, links, None)])
+    table.write_parquet(evidence_path(ref.dir))
+
+
+def _evidence_of(ref) -> pl.DataFrame | None:
+    """A loaded folder's evidence rows (None: the folder has no links)."""
+    from pipelines.sources import EXTRACT_SOURCES
+
+    if ref is None or not (ref.exists and ref.links.exists()):
+        return None
+    if evidence_path(ref.dir).exists():
+        return pl.read_parquet(evidence_path(ref.dir))
+    # a folder matched by code that did not keep its evidence (an older cache entry)
+    frames = [pl.read_parquet(ref.stg(s)) for s in EXTRACT_SOURCES if ref.stg(s).exists()]
+    records = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    write_evidence(ref, records, pl.read_parquet(ref.links))
+    return pl.read_parquet(evidence_path(ref.dir))
+
+
+def rank_key(ref, before) -> str | None:
+    """The key of a folder's ranking: its own cache key and that of the month before.
+
+    None when either is unknown (the cache is off): the ranking is then made again.
+    """
+    import hashlib
+
+    if ref.cache_key is None:
+        return None
+    if before is not None and before.exists and before.cache_key is None:
+        return None
+    prior = before.cache_key if before is not None and before.exists else "-"
+    return hashlib.sha256(f"{ref.cache_key}:{prior}:{EVIDENCE_LOOKBACK}".encode()).hexdigest()[:32]
+
+
+def rank_folder_ref(ref, before, *, params, decisions: pl.DataFrame | None = None) -> int:
+    """Rank one folder's review candidates; writes ``ranked.parquet``; returns the rows ranked.
 
     Parameters
     ----------
-    refs : Sequence[FolderRef]
-        The run's folders (``pipelines.runner.FolderRef``), already matched.
+    ref : FolderRef
+        The folder (``pipelines.runner.FolderRef``), matched.
+    before : FolderRef or None
+        The month before it, matched, when delivered: its ID-linked records are evidence too.
     params : MatchParams
     decisions : pl.DataFrame, optional
         Staff link decisions (a rejected pair is never proposed).
-
-    Returns
-    -------
-    dict[str, int]
-        Period -> review records ranked.
     """
     from pipelines.match.model import estimates_from_frame
-    from pipelines.match.rank import FolderForRanking, evidence_table, rank_review_candidates
-    from pipelines.match.rank.evidence import KEY
+    from pipelines.match.rank import FolderForRanking, rank_review_candidates
     from pipelines.sources import EXTRACT_SOURCES
 
-    # one folder's clean records at a time: its evidence rows are taken, then only its review
-    # records are kept (all ranking reads of them); all six folders' records at once were the
-    # run's peak (4.7 GiB at 100k households)
-    folders, evidence = [], []
-    for ref in refs:
-        if not (ref.exists and ref.links.exists()):
-            continue
-        links = pl.read_parquet(ref.links)
-        frames = [pl.read_parquet(ref.stg(s)) for s in EXTRACT_SOURCES if ref.stg(s).exists()]
-        records = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
-        del frames
-        register = pl.read_parquet(ref.stg("register")) if ref.register_ok else None
-        model = model_path(ref.dir)
-        estimates = estimates_from_frame(pl.read_parquet(model)) if model.exists() else None
-        folder = FolderForRanking(ref.period, records, register, links, estimates)
-        evidence.append(evidence_table([folder]))
-        review = (records.join(links.filter(pl.col("status") == "review").select(KEY), on=KEY,
-                               how="semi") if records.height else records)
-        del records, folder
-        folders.append(FolderForRanking(ref.period, review, register, links, estimates))
-    ranked = rank_review_candidates(folders, params=params, decisions=decisions,
-                                    evidence=pl.concat(evidence) if evidence else None)
-    counts = {}
-    for ref in refs:
-        if ref.period in ranked:
-            ranked[ref.period].write_parquet(ranked_path(ref.dir))
-            counts[ref.period] = ranked[ref.period].height
-    return counts
+    if not (ref.exists and ref.links.exists()):
+        return 0
+    links = pl.read_parquet(ref.links)
+    review = links.filter(pl.col("status") == "review").select(KEY)
+    # only the review records are read in full: ranking reads no other record of the folder
+    frames = [pl.scan_parquet(ref.stg(s)).join(review.lazy(), on=KEY, how="semi").collect()
+              for s in EXTRACT_SOURCES if ref.stg(s).exists()]
+    records = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    register = pl.read_parquet(ref.stg("register")) if ref.register_ok else None
+    model = model_path(ref.dir)
+    estimates = estimates_from_frame(pl.read_parquet(model)) if model.exists() else None
+    evidence = [e for e in (_evidence_of(ref), _evidence_of(before)) if e is not None]
+    folder = FolderForRanking(ref.period, records, register, links, estimates)
+    ranked = rank_review_candidates([folder], params=params, decisions=decisions,
+                                    evidence=pl.concat(evidence) if evidence else None)[ref.period]
+    ranked.write_parquet(ranked_path(ref.dir))
+    return ranked.height
+
+
+def insert_links(con, links: Path, ranked: Path) -> None:
+    """Insert a folder's links into ``links``, its review rows with their ranked candidates.
+
+    A review row the ranking gave candidates takes them (``candidate_person_id`` is the first);
+    every other row keeps matching's own candidate and has no second or third. Rows keep the
+    order of the folder's links file.
+    """
+    base = """source, period, record_no, person_id, household_id, score, status, method,
+              match_weight, reason, comparison, comparison_weights"""
+    if not Path(ranked).exists():
+        con.execute(f"""INSERT INTO links BY NAME SELECT {base}, candidate_person_id,
+                candidate_household_id FROM read_parquet(?)""", [str(links)])
+        return
+    ranked_cols = ("candidate_person_id", "candidate_household_id", "candidate_person_id_2",
+                   "candidate_household_id_2", "candidate_person_id_3", "candidate_household_id_3",
+                   "candidate_reasons")
+    took = "l.status = 'review' AND r.candidate_reasons IS NOT NULL"
+    chosen = ", ".join(
+        f"CASE WHEN {took} THEN r.{c} ELSE l.{c} END AS {c}" if c in ranked_cols[:2]
+        else f"CASE WHEN {took} THEN r.{c} END AS {c}" for c in ranked_cols)
+    con.execute(f"""INSERT INTO links BY NAME
+        SELECT {", ".join("l." + c.strip() for c in base.split(","))}, {chosen}
+        FROM read_parquet(?, file_row_number = true) AS l
+        LEFT JOIN read_parquet(?) AS r USING (source, period, record_no)
+        ORDER BY l.file_row_number""", [str(links), str(ranked)])
 
 
 def accepted_facts(refs: Sequence, facts: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
@@ -227,37 +299,30 @@ def pending_review(base, accepted, *, accepted_facts_by_source: dict[str, pl.Dat
 
 
 def publish_review_queue(con, refs: Sequence, *, republished: Sequence[str],
-                         assessed: Sequence) -> None:
-    """Write the ranked candidates, the queue and the fitted models into the warehouse.
+                         assessed: Sequence, folders_of) -> None:
+    """Write the fitted models, the pending review records and each assessed month's queue.
 
-    Runs inside the run's publish transaction. Every loaded folder's review rows get their
-    candidates (the ranking depends on the run's window, so a folder whose links were not
-    re-published still gets the ranking of this run); a re-published folder's model replaces
-    its earlier rows of ``match_models``. The review records that can change an uncertain
-    household's outcome replace the assessed (period, district)'s rows of
-    ``review_pending_records`` (like ``flags``, so a district run leaves the others' alone), and
-    the queue is then ordered over every review row of ``links``: :data:`QUEUE_ORDER`.
+    Runs inside the run's publish transaction, after the folders' ``links`` (ranked candidates
+    included) are written. A re-published folder's model replaces its earlier rows of
+    ``match_models``. The review records that can change an uncertain household's outcome
+    replace the assessed (period, district)'s rows of ``review_pending_records`` (like ``flags``,
+    so a district run leaves the others' alone). Then each assessed month's queue replaces its
+    rows of ``review_queue``: every review record of the month's folders, in
+    :data:`QUEUE_ORDER`.
+
+    Parameters
+    ----------
+    folders_of : Callable[[str], Sequence[str]]
+        The delivery folders an assessed month reads (its run plan's).
     """
+    from pipelines.warehouse.publish import period_rows
+
     for ref in refs:
-        if not ref.exists:
-            continue
-        if ref.period in republished:
+        if ref.exists and ref.period in republished:
             con.execute("DELETE FROM match_models WHERE period = ?", [ref.period])
             if model_path(ref.dir).exists():
                 con.execute("INSERT INTO match_models BY NAME SELECT * FROM read_parquet(?)",
                             [str(model_path(ref.dir))])
-        path = ranked_path(ref.dir)
-        if path.exists():
-            con.execute("""UPDATE links AS l SET candidate_person_id = r.candidate_person_id,
-                    candidate_household_id = r.candidate_household_id,
-                    candidate_person_id_2 = r.candidate_person_id_2,
-                    candidate_household_id_2 = r.candidate_household_id_2,
-                    candidate_person_id_3 = r.candidate_person_id_3,
-                    candidate_household_id_3 = r.candidate_household_id_3,
-                    candidate_reasons = r.candidate_reasons
-                FROM read_parquet(?) AS r
-                WHERE l.status = 'review' AND l.source = r.source AND l.period = r.period
-                  AND l.record_no = r.record_no AND r.candidate_reasons IS NOT NULL""", [str(path)])
     for a in assessed:
         pending = getattr(a, "pending_records", None)
         con.execute("DELETE FROM review_pending_records WHERE assessed_period = ? "
@@ -266,24 +331,25 @@ def publish_review_queue(con, refs: Sequence, *, republished: Sequence[str],
             con.execute("""INSERT INTO review_pending_records BY NAME
                 SELECT ? AS assessed_period, district_code, household_id, source, period,
                        record_no FROM read_parquet(?)""", [a.period, str(pending)])
-    con.execute(QUEUE_ORDER)
+    for a in assessed:
+        con.execute("DELETE FROM review_queue WHERE period = ?", [a.period])
+        links = period_rows(con, "links", list(folders_of(a.period)))
+        con.execute(QUEUE_ORDER.format(links=links), [a.period, a.period])
 
 
-#: the review queue over every review row: records that can change a household's outcome
-#: (``review_pending_records``) first, then by match weight (heaviest first, none last)
+#: one assessed month's review queue: every review record of its folders, those that can change
+#: a household's outcome that month (``review_pending_records``) first, then by match weight
+#: (heaviest first, none last)
 QUEUE_ORDER = """
-    UPDATE links AS l SET review_pending = q.pending, queue_rank = q.queue_rank
-    FROM (SELECT source, period, record_no, pending,
-                 row_number() OVER (ORDER BY pending DESC, match_weight DESC NULLS LAST,
-                                    source, period, record_no) AS queue_rank
-          FROM (SELECT k.source, k.period, k.record_no, k.match_weight,
-                       EXISTS (SELECT 1 FROM review_pending_records p
-                               WHERE p.source = k.source AND p.period = k.period
-                                 AND p.record_no = k.record_no) AS pending
-                FROM links k WHERE k.status = 'review')) AS q
-    WHERE l.source = q.source AND l.period = q.period AND l.record_no = q.record_no;
-    UPDATE links SET review_pending = NULL, queue_rank = NULL
-    WHERE status <> 'review' AND (review_pending IS NOT NULL OR queue_rank IS NOT NULL);
+    INSERT INTO review_queue (period, source, record_period, record_no, review_pending, queue_rank)
+    SELECT $1, source, period, record_no, pending,
+           row_number() OVER (ORDER BY pending DESC, match_weight DESC NULLS LAST,
+                              source, period, record_no)
+    FROM (SELECT k.source, k.period, k.record_no, k.match_weight,
+                 EXISTS (SELECT 1 FROM review_pending_records p
+                         WHERE p.assessed_period = $2 AND p.source = k.source
+                           AND p.period = k.period AND p.record_no = k.record_no) AS pending
+          FROM ({links}) AS k WHERE k.status = 'review')
 """
 
 

@@ -212,7 +212,7 @@ def test_on_the_sample_links_keep_their_decision_and_the_first_candidate_is_righ
 
 
 def test_evidence_built_folder_by_folder_with_only_review_records_kept_ranks_the_same():
-    # how the run ranks (pipelines/review_queue.rank_folders): each folder's evidence taken from
+    # how the run ranks (pipelines/review_queue.rank_folder_ref): each folder's evidence taken from
     # its full records, then only its review records kept; the ranking must not change
     earlier = _folder("2026-08", [_unit("8", ID2, "张伟", "2026-08", "U-1"),
                                   _unit("9", ID3, "李秀英", "2026-08", "U-9", location="坐落X")])

@@ -99,25 +99,49 @@ def test_the_second_assessment_may_cover_only_the_households_review_records_touc
     assert flags["pending_review"].to_list() == [False, False]
 
 
+def _queue(con, *, period: str, folders: list[str]) -> list[tuple]:
+    links = "SELECT * FROM links WHERE list_contains(" + repr(folders) + ", period)"
+    con.execute(QUEUE_ORDER.format(links=links), [period, period])
+    return con.execute("""SELECT record_period, record_no, review_pending, queue_rank
+                          FROM review_queue WHERE period = ? ORDER BY queue_rank""",
+                       [period]).fetchall()
+
+
 def test_the_queue_puts_pending_records_first_then_the_heaviest():
     con = duckdb.connect()
     ensure_schema(con)
-    con.execute("""INSERT INTO links (source, period, record_no, status, method, match_weight,
-                                      review_pending, queue_rank) VALUES
-        ('bank', '2026-10', 'a', 'review', 'name_only', 30.0, NULL, NULL),
-        ('bank', '2026-10', 'b', 'review', 'name_only', NULL, NULL, NULL),
-        ('bank', '2026-10', 'c', 'review', 'name_only', 10.0, NULL, NULL),
-        ('bank', '2026-10', 'd', 'review', 'name_only', 20.0, NULL, NULL),
-        ('bank', '2026-10', 'e', 'matched', 'id_exact', 40.0, true, 9)""")
+    con.execute("""INSERT INTO links (source, period, record_no, status, method, match_weight) VALUES
+        ('bank', '2026-10', 'a', 'review', 'name_only', 30.0),
+        ('bank', '2026-10', 'b', 'review', 'name_only', NULL),
+        ('bank', '2026-09', 'c', 'review', 'name_only', 10.0),
+        ('bank', '2026-10', 'd', 'review', 'name_only', 20.0),
+        ('bank', '2026-10', 'e', 'matched', 'id_exact', 40.0),
+        ('bank', '2026-03', 'f', 'review', 'name_only', 50.0)""")
     con.execute("""INSERT INTO review_pending_records VALUES
-        ('2026-10', '990101', 'H1', 'bank', '2026-10', 'c'),
-        ('2026-10', '990101', 'H1', 'bank', '2026-10', 'e')""")
-    con.execute(QUEUE_ORDER)
-    rows = con.execute("""SELECT record_no, review_pending, queue_rank FROM links
-                          ORDER BY queue_rank NULLS LAST, record_no""").fetchall()
-    # e was decided (matched): it leaves the queue even though its pending entry is still there
-    assert rows == [("c", True, 1), ("a", False, 2), ("d", False, 3), ("b", False, 4),
-                    ("e", None, None)]
+        ('2026-10', '990101', 'H1', 'bank', '2026-09', 'c'),
+        ('2026-10', '990101', 'H1', 'bank', '2026-10', 'e'),
+        ('2026-09', '990101', 'H1', 'bank', '2026-10', 'd')""")
+    got = _queue(con, period="2026-10", folders=["2026-09", "2026-10"])
+    # e was decided (matched): it is not queued even though its pending entry is still there;
+    # d is pending for 2026-09's assessment, not 2026-10's; f is outside the month's folders
+    assert got == [("2026-09", "c", True, 1), ("2026-10", "a", False, 2),
+                   ("2026-10", "d", False, 3), ("2026-10", "b", False, 4)]
+
+
+def test_each_assessed_month_has_its_own_queue():
+    con = duckdb.connect()
+    ensure_schema(con)
+    con.execute("""INSERT INTO links (source, period, record_no, status, method, match_weight) VALUES
+        ('bank', '2026-09', 'c', 'review', 'name_only', 10.0),
+        ('bank', '2026-10', 'd', 'review', 'name_only', 20.0)""")
+    con.execute("""INSERT INTO review_pending_records VALUES
+        ('2026-09', '990101', 'H1', 'bank', '2026-09', 'c')""")
+    september = _queue(con, period="2026-09", folders=["2026-09"])
+    october = _queue(con, period="2026-10", folders=["2026-09", "2026-10"])
+    assert september == [("2026-09", "c", True, 1)]
+    assert october == [("2026-10", "d", False, 1), ("2026-09", "c", False, 2)]
+    # the links rows themselves carry no queue: they are the same whichever month is run
+    assert "queue_rank" not in {r[0] for r in con.execute("DESCRIBE links").fetchall()}
 
 
 @dataclass
@@ -150,16 +174,23 @@ def _published(warehouse: Path, sql: str) -> pl.DataFrame:
 @pytest.mark.slow
 def test_the_sample_run_publishes_ranked_candidates_queue_models_and_pending(sample_run):
     warehouse, summary = sample_run
-    review = _published(warehouse, """SELECT * FROM links WHERE status = 'review'
-                                      ORDER BY queue_rank""")
+    period = summary["period"]
+    review = _published(warehouse, f"""SELECT l.*, q.review_pending, q.queue_rank
+                                       FROM links l JOIN review_queue q
+                                         ON q.source = l.source AND q.record_period = l.period
+                                        AND q.record_no = l.record_no AND q.period = '{period}'
+                                       ORDER BY q.queue_rank""")
     assert review.height > 50
+    assert review["status"].unique().to_list() == ["review"]
+    queued = _published(warehouse, "SELECT count(*) AS n FROM links WHERE status = 'review'")
+    assert review.height == queued["n"][0]   # the sample's six folders are the month's
     assert review["candidate_reasons"].null_count() == 0
     assert review["queue_rank"].to_list() == list(range(1, review.height + 1))
     pending = review["review_pending"].to_list()
     assert any(pending) and pending == sorted(pending, reverse=True)   # pending ones first
     others = _published(warehouse, "SELECT * FROM links WHERE status <> 'review'")
-    assert others.select(pl.col("queue_rank", "candidate_reasons", "candidate_person_id_2")
-                         .null_count()).row(0) == (others.height,) * 3
+    assert others.select(pl.col("candidate_reasons", "candidate_person_id_2")
+                         .null_count()).row(0) == (others.height,) * 2
     assert (review["candidate_person_id"] == review["candidate_person_id_2"]).fill_null(False).sum() == 0
 
     models = _published(warehouse, "SELECT period, count(*) AS n FROM match_models GROUP BY 1")

@@ -143,7 +143,7 @@ def _links(**changes):
            "reason": None, "comparison": None, "candidate_person_id_2": None,
            "candidate_household_id_2": None, "candidate_person_id_3": None,
            "candidate_household_id_3": None, "candidate_reasons": None,
-           "comparison_weights": None, "review_pending": None, "queue_rank": None}
+           "comparison_weights": None}
     row.update(changes)
     schema = {c.name: polars_type(c.type) for c in tables.TABLES["links"].columns}
     return pl.DataFrame([row], schema=schema)
@@ -163,7 +163,7 @@ def test_links_schema_accepts_a_link_and_refuses_what_the_contract_forbids():
     with pytest.raises(pandera.errors.SchemaError):
         LINKS.validate(pl.concat([_links(), _links()]))  # one row per record
     with pytest.raises(pandera.errors.SchemaError):
-        LINKS.validate(_links().drop("queue_rank"))
+        LINKS.validate(_links().drop("candidate_reasons"))
 
 
 def test_published_schemas_take_the_registrys_columns_and_frame_nullability():

@@ -17,7 +17,7 @@ import polars as pl
 
 from pipelines.periods import Period
 from pipelines.sources import EXTRACT_SOURCES
-from pipelines.warehouse.connection import column_names
+from pipelines.warehouse.connection import column_names, table_exists
 from pipelines.warehouse.connection import table_names as _tables
 
 _REQUIRED_TABLES = ("stg_register", "links", "quarantine", "assessments", "flags")
@@ -146,17 +146,21 @@ def _records_union(con: duckdb.DuckDBPyConnection) -> str:
     return " UNION ALL ".join(parts)
 
 
-_QUEUE_COLUMNS = {"candidate_person_id_2": "VARCHAR", "candidate_household_id_2": "VARCHAR",
-                  "candidate_person_id_3": "VARCHAR", "candidate_household_id_3": "VARCHAR",
-                  "candidate_reasons": "VARCHAR", "review_pending": "BOOLEAN",
-                  "queue_rank": "BIGINT"}
+_RANKED_COLUMNS = {"candidate_person_id_2": "VARCHAR", "candidate_household_id_2": "VARCHAR",
+                   "candidate_person_id_3": "VARCHAR", "candidate_household_id_3": "VARCHAR",
+                   "candidate_reasons": "VARCHAR"}
 
 
-def _queue_columns(con: duckdb.DuckDBPyConnection) -> str:
-    """The review-queue columns of ``links`` (null on a warehouse published before them)."""
+def _queue_columns(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """The review queue's columns and their join (nulls on a warehouse published before them)."""
     have = set(column_names(con, "links"))
-    return ", ".join(f"l.{c}::{t} AS {c}" if c in have else f"NULL::{t} AS {c}"
-                     for c, t in _QUEUE_COLUMNS.items())
+    ranked = [f"l.{c}::{t} AS {c}" if c in have else f"NULL::{t} AS {c}"
+              for c, t in _RANKED_COLUMNS.items()]
+    if not table_exists(con, "review_queue"):
+        return ", ".join([*ranked, "NULL::BOOLEAN AS review_pending", "NULL::BIGINT AS queue_rank"]), ""
+    join = ("LEFT JOIN review_queue q ON q.period = $p AND q.source = l.source "
+            "AND q.record_period = l.period AND q.record_no = l.record_no")
+    return ", ".join([*ranked, "q.review_pending", "q.queue_rank"]), join
 
 
 def review_records(con: duckdb.DuckDBPyConnection, *, period: str) -> pl.DataFrame:
@@ -166,24 +170,25 @@ def review_records(con: duckdb.DuckDBPyConnection, *, period: str) -> pl.DataFra
     candidate_household_id, candidate_name, candidate_id, district_code (the candidate's, null
     when the candidate is not on that month's register), score, method, reason, comparison``,
     and the review queue's ``candidate_person_id_2/_3, candidate_household_id_2/_3,
-    candidate_reasons, review_pending, queue_rank`` (issue 19), in the queue's order: records
-    that can change a household's outcome first.
+    candidate_reasons`` and, from the month's ``review_queue``, ``review_pending, queue_rank``
+    (issue 19), in the queue's order: records that can change a household's outcome first.
     """
+    columns, queue = _queue_columns(con)
     return con.sql(
         f"""
         WITH r AS ({_records_union(con)})
         SELECT l.period, l.source, l.record_no, r.name_raw AS record_name, r.id_text AS record_id,
                l.candidate_person_id, l.candidate_household_id,
                g.name_raw AS candidate_name, coalesce(g.id_norm, g.id_raw) AS candidate_id,
-               g.district_code, l.score, l.method, l.reason, l.comparison,
-               {_queue_columns(con)}
+               g.district_code, l.score, l.method, l.reason, l.comparison, {columns}
         FROM links l
         LEFT JOIN r ON r.source = l.source AND r.period = l.period AND r.record_no = l.record_no
         LEFT JOIN stg_register g ON g.period = l.period AND g.person_id = l.candidate_person_id
+        {queue}
         WHERE l.status = 'review' AND list_contains($w, l.period)
         ORDER BY queue_rank NULLS LAST, l.period DESC, l.source, l.record_no
         """,
-        params={"w": lookback(period)},
+        params={"w": lookback(period), "p": period} if queue else {"w": lookback(period)},
     ).pl()
 
 

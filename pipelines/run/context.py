@@ -173,6 +173,9 @@ class FolderRef:
     sources: list[str] = field(default_factory=list)
     #: the folder-cache key of this result (None when the cache is off or the folder is absent)
     cache_key: str | None = None
+    #: the key of the rows a publish writes for the folder: its cache key and its review
+    #: ranking's, which reads the month before too (None: unknown, the folder is re-published)
+    publish_key: str | None = None
 
     def stg(self, source: str) -> Path:
         """The cleaned rows of ``source``."""

@@ -43,6 +43,9 @@ class Stages:
     #: ``folders(ctx, months, overrides=, settle_seconds=) -> {month: (FolderRef, counts)}``:
     #: land+clean+match several folders at once (a cluster); None: land_clean, match in turn
     folders: Callable[..., dict[str, tuple[FolderRef, dict]]] | None = None
+    #: ``rank(ctx, [(folder, month before)], overrides=)``: rank review candidates of several
+    #: folders (a cluster: one task per folder); None: one folder at a time, here
+    rank: Callable[..., None] | None = None
 
 
 def _precheck(ctx: RunContext, periods_required: Sequence[str]) -> None:

@@ -8,6 +8,7 @@ Split out of :mod:`pipelines.runner` (which re-exports every public name).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,7 +80,7 @@ def stage_match(ctx: RunContext, ref: FolderRef, *, overrides: Path | None = Non
     """
     from pipelines.match import link_folder_with_model, unlinked_no_register
     from pipelines.match.model import comparison_weights, model_frame
-    from pipelines.review_queue import model_path
+    from pipelines.review_queue import model_path, write_evidence
 
     if not ref.exists:
         return {"period": ref.period, "records": 0}
@@ -103,6 +104,9 @@ def stage_match(ctx: RunContext, ref: FolderRef, *, overrides: Path | None = Non
         if "comparison_weights" not in links.columns:
             links = links.with_columns(comparison_weights(links, None))
         links.write_parquet(ref.links)
+        # what this folder's ID-linked records tell the review ranking of this folder and of the
+        # next month's (pipelines.review_queue): kept with the folder, so neither reads it again
+        write_evidence(ref, records, links)
     counts = (links.group_by("status").len().to_dicts() if links.width else [])
     by_status = {c["status"]: int(c["len"]) for c in counts}
     _report("match", "finish", period=ref.period, **by_status)
@@ -131,10 +135,27 @@ def _link_overrides(ctx: RunContext) -> Path | None:
 
 def _load_and_match(ctx: RunContext, months: Sequence[str], stages: Stages, *,
                     settle_seconds: float) -> tuple[list[FolderRef], list[dict]]:
-    """Land, clean and match each folder, reusing the folder cache where nothing changed."""
-    from pipelines import folder_cache
+    """Land, clean and match each folder, reusing the folder cache where nothing changed.
+
+    The month before each folder is loaded too when it is delivered and not one of ``months``
+    (the review ranking reads it: :func:`_rank`); it is not part of the run's results.
+    """
+    from pipelines.review_queue import evidence_months
 
     overrides = _link_overrides(ctx)
+    extra = [m for m in evidence_months(months) if (ctx.incoming / m).is_dir()]
+    loaded, counts_by = _load_folders(ctx, [*months, *extra], stages, overrides=overrides,
+                                      settle_seconds=settle_seconds)
+    refs = [loaded[m] for m in months]
+    _rank(ctx, refs, [loaded[m] for m in extra], overrides=overrides,
+          rank=stages.rank or rank_in_turn)
+    return refs, [counts_by[m] for m in months]
+
+
+def _load_folders(ctx: RunContext, months: Sequence[str], stages: Stages, *, overrides: Path | None,
+                  settle_seconds: float) -> tuple[dict[str, FolderRef], dict[str, dict]]:
+    from pipelines import folder_cache
+
     restored: dict[str, tuple[FolderRef, dict]] = {}
     keys: dict[str, str] = {}
     for m in months:
@@ -160,8 +181,8 @@ def _load_and_match(ctx: RunContext, months: Sequence[str], stages: Stages, *,
         for m in todo:
             ref = stages.land_clean(ctx, m, settle_seconds=settle_seconds)
             computed[m] = (ref, stages.match(ctx, ref, overrides=overrides))
-    refs: list[FolderRef] = []
-    counts: list[dict] = []
+    refs: dict[str, FolderRef] = {}
+    counts: dict[str, dict] = {}
     for m in months:
         ref, count = restored[m] if m in restored else computed[m]
         stored_key = keys.get(m)
@@ -169,16 +190,57 @@ def _load_and_match(ctx: RunContext, months: Sequence[str], stages: Stages, *,
             ref.cache_key = stored_key
             folder_cache.store(ctx.warehouse, m, stored_key, ref.dir,
                                {"ref": {k: v for k, v in as_dict(ref).items()
-                                        if k not in {"dir", "cache_key"}}, "counts": count})
-        refs.append(ref)
-        counts.append(count)
-    # issue 19: rank review candidates with the evidence of every folder loaded (not cached:
-    # the ranking depends on the window, the links themselves do not)
-    from pipelines.review_queue import rank_folders
-    _report("rank", "start")
-    ranked = rank_folders(refs, params=ctx.matching_params(),
-                          decisions=pl.read_parquet(overrides) if overrides is not None else None)
-    # its own progress line: a steady month spends much of its time here (benchmarks/README.md)
-    _report("rank", "finish", review=sum(ranked.values()))
+                                        if k not in {"dir", "cache_key", "publish_key"}},
+                                "counts": count})
+        refs[m] = ref
+        counts[m] = count
     return refs, counts
 
+
+def rank_in_turn(ctx: RunContext, pairs: Sequence[tuple[FolderRef, FolderRef | None]], *,
+                 overrides: Path | None) -> None:
+    """Rank each (folder, month before) pair's review candidates here, one folder at a time."""
+    from pipelines.review_queue import rank_folder_ref
+
+    decisions = pl.read_parquet(overrides) if overrides is not None else None
+    for ref, before in pairs:
+        rank_folder_ref(ref, before, params=ctx.matching_params(), decisions=decisions)
+
+
+def _rank(ctx: RunContext, refs: Sequence[FolderRef], extra: Sequence[FolderRef], *,
+          overrides: Path | None, rank: Callable[..., None] = rank_in_turn) -> None:
+    """Rank each folder's review candidates (issue 19), reusing the folder cache's ranking.
+
+    A folder's ranking reads only the folder and the month before it, so it is the same in
+    every run that loads it (outputs.md, "Deterministic links") and is kept with the folder:
+    a steady month ranks only its new folder. ``rank(ctx, pairs, overrides=)`` ranks the
+    folders the cache did not hold (in turn here, or fanned out on a cluster).
+    """
+    from pipelines import folder_cache
+    from pipelines.periods import add_months
+    from pipelines.review_queue import rank_key, ranked_path
+
+    by_period = {r.period: r for r in [*refs, *extra]}
+    _report("rank", "start")
+    todo: list[tuple[FolderRef, FolderRef | None]] = []
+    for ref in refs:
+        if not ref.exists:
+            continue
+        before = by_period.get(add_months(ref.period, -1))
+        ref.publish_key = rank_key(ref, before)
+        kept = ref.dir / f"ranked-{ref.publish_key}.parquet"
+        if ref.publish_key is not None and kept.exists():
+            kept.replace(ranked_path(ref.dir))
+        else:
+            todo.append((ref, before))
+    if todo:
+        rank(ctx, todo, overrides=overrides)
+    for ref, _before in todo:
+        if ref.publish_key is not None and ref.cache_key is not None and ranked_path(ref.dir).exists():
+            kept = ref.dir / f"ranked-{ref.publish_key}.parquet"
+            shutil.copyfile(ranked_path(ref.dir), kept)
+            folder_cache.store_file(ctx.warehouse, ref.period, ref.cache_key, kept, prefix="ranked-")
+    ranked = sum(pl.scan_parquet(ranked_path(r.dir)).select(pl.len()).collect().item()
+                 for r in refs if r.exists and ranked_path(r.dir).exists())
+    # its own progress line: the ranking was much of a steady month once (benchmarks/README.md)
+    _report("rank", "finish", review=ranked)

@@ -78,7 +78,7 @@ def _publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence[Asse
     from pipelines import warehouse as wh
     from pipelines.decisions import annotate_flags, load_flag_decisions
     from pipelines.fairness import fairness_warnings, publish_fairness
-    from pipelines.review_queue import publish_review_queue
+    from pipelines.review_queue import insert_links, publish_review_queue, ranked_path
 
     inputs = input_entries(refs)
     refresh = wh.AnalystRefresh()
@@ -90,8 +90,8 @@ def _publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence[Asse
                        memory=memory) as con:
         held = wh.loaded_folders(con)
         republished = [ref.period for ref in refs if ref.exists and not (
-            # the warehouse already holds exactly these rows for this folder
-            ref.cache_key is not None and held.get(ref.period) == ref.cache_key)]
+            # the warehouse already holds exactly these rows for this folder (its ranking too)
+            ref.publish_key is not None and held.get(ref.period) == ref.publish_key)]
         # each table holds only the months the block writes or reads in it: loading (and
         # fingerprinting) a month's raw and staging rows costs as much as writing them
         assessed_months = {a.period for a in assessed}
@@ -100,10 +100,6 @@ def _publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence[Asse
         # fairness reads the staging rows and links of P and P-1
         wh.declare_periods(con, sorted(read_months),
                            tables=lambda t: t == "links" or t.startswith("stg_"))
-        # every loaded folder's links: publish_review_queue re-ranks the review candidates of
-        # each folder of the window (the ranking depends on the window) and orders their queue
-        wh.declare_periods(con, sorted(r.period for r in refs if r.exists),
-                           tables=lambda t: t == "links")
         for ref in refs:
             if ref.period not in republished:
                 continue
@@ -115,16 +111,14 @@ def _publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence[Asse
                                              params=by_period[1])
             con.execute("DELETE FROM links WHERE period = ?", [ref.period])
             if ref.links.exists():
-                con.execute("""INSERT INTO links BY NAME SELECT source, period, record_no, person_id,
-                    household_id, score, status, method, match_weight, candidate_person_id,
-                    candidate_household_id, reason, comparison, comparison_weights
-                    FROM read_parquet(?)""", [str(ref.links)])
+                insert_links(con, ref.links, ranked_path(ref.dir))
             con.execute("DELETE FROM quarantine WHERE period = ?", [ref.period])
             if ref.quarantine.exists():
                 con.execute("""INSERT INTO quarantine BY NAME SELECT source, period, file, row_number,
                     record_no, reason, reason_code FROM read_parquet(?)""", [str(ref.quarantine)])
-            wh.mark_folder_loaded(con, ref.period, ref.cache_key)
-        publish_review_queue(con, refs, republished=republished, assessed=assessed)
+            wh.mark_folder_loaded(con, ref.period, ref.publish_key)
+        publish_review_queue(con, refs, republished=republished, assessed=assessed,
+                             folders_of=lambda period: ctx.month_plan(period).folders)
         decisions = load_flag_decisions(con)
         for a in assessed:
             # rules/decisions.yaml as in force at the end of the month assessed (its run plan)
@@ -159,10 +153,7 @@ def _publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence[Asse
              ",".join(sorted({a.rulebook_version for a in assessed})) or None,
              code_version(), json.dumps(inputs, ensure_ascii=False),
              json.dumps(summary, ensure_ascii=False, default=str)])
-        # every loaded folder, not only the re-published ones: publish_review_queue re-ranks the
-        # review candidates of every folder of the window (the ranking depends on the window)
-        refresh.only(folder_periods=[r.period for r in refs if r.exists],
-                     assessed_periods=[a.period for a in assessed])
+        refresh.only(folder_periods=republished, assessed_periods=[a.period for a in assessed])
     _report("publish", "finish", warehouse=str(ctx.warehouse))
     return {"warehouse": str(ctx.warehouse), "finished_at": finished.isoformat(),
             "fairness_warnings": summary["fairness_warnings"]}

@@ -1,7 +1,8 @@
 """The warehouse's DDL, generated from the table registry (:mod:`pipelines.warehouse.tables`).
 
 :func:`ensure_schema` creates every registered table a warehouse lacks, adds the columns a later
-release declared (``migrate=True``) to warehouses made before them, and converts the moments
+release declared (``migrate=True``) to warehouses made before them, drops those a later release
+moved elsewhere (:data:`RETIRED`), and converts the moments
 that older releases kept as naive UTC. It runs on every publish's working copy, so a warehouse
 of any earlier release is brought up to date by its next run.
 """
@@ -14,6 +15,10 @@ from pipelines.warehouse.tables import TABLES, Table
 
 #: columns older releases stored as naive-UTC ``TIMESTAMP``: converted to moments once
 _WERE_NAIVE = (("decisions", "decided_at"), ("decisions", "imported_at"), ("flags", "decided_at"))
+#: columns an older release had and this one moved elsewhere: dropped from older warehouses.
+#: The review queue's order depends on the run's window, so it left the monthly ``links`` rows
+#: (which must be the same in every run that loads their folder) for ``review_queue``.
+RETIRED = (("links", "review_pending"), ("links", "queue_rank"))
 
 
 def create_sql(table: Table | str) -> str:
@@ -40,6 +45,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(create_sql(table))
         for statement in migrate_sql(table):
             con.execute(statement)
+    for table_name, column in RETIRED:
+        con.execute(f"ALTER TABLE {table_name} DROP COLUMN IF EXISTS {column}")
     for table_name, column in _WERE_NAIVE:
         to_moment(con, table_name, column)
     con.execute("DROP SCHEMA IF EXISTS analyst CASCADE")

@@ -232,6 +232,31 @@ def declare_periods(con: duckdb.DuckDBPyConnection, periods: Sequence[str],
     parts.checkout(con, state.book, state.store, chosen, list(periods))
 
 
+def period_rows(con: duckdb.DuckDBPyConnection, table: str, periods: Sequence[str]) -> str:
+    """SQL selecting a partitioned table's rows of ``periods`` inside a publishing block.
+
+    A period the block declared for ``table`` is read from the block's table (with this run's
+    changes); any other from its published file, without loading it into the block (the run
+    reads it, never writes it: e.g. the review queue over the window's ``links``).
+    """
+    state = _OPEN.get(id(con))
+    if state is None:
+        raise WarehouseError("period_rows needs the connection of an open publishing block")
+    # not checked out: the name is the published view (or a table new in this block), whole
+    declared = state.store.checked_out.get(table, None)
+    held = parts.published(con, state.book, state.store).get(table, {})
+    inside = list(periods) if declared is None else [p for p in periods if p in declared]
+    files = [str(state.store.parts_dir / held[p]) for p in periods
+             if p not in inside and p in held]
+    literal = ", ".join("'" + p.replace("'", "''") + "'" for p in inside)
+    parts_sql = [f"SELECT * FROM {table} WHERE period IN ({literal})"] if inside else []
+    if files:
+        # the block's column types; a file written before a column was added reads it as null
+        columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()]
+        parts_sql.append(parts.view_select(con, columns, [Path(f) for f in files]))
+    return " UNION ALL BY NAME ".join(parts_sql) or f"SELECT * FROM {table} WHERE false"
+
+
 @contextmanager
 def publishing(path: Path | str | None, *, lock_wait_seconds: float = 600.0, rekey: bool = False,
                analyst_refresh: AnalystRefresh | None = None,

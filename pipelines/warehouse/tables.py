@@ -169,10 +169,19 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         _c("comparison_weights", "STRUCT(prior DOUBLE, name DOUBLE, id DOUBLE, birth DOUBLE, "
            "sex DOUBLE, district DOUBLE)", "各比较项的权重", "weight of each comparison",
            migrate=True),
-        _c("review_pending", "BOOLEAN", "复核结果会改变某户的标记", "its review could change a flag",
-           migrate=True),
-        _c("queue_rank", "BIGINT", "复核队列中的位置", "place in the review queue", migrate=True),
     ), key=("source", "period", "record_no"), partitioned=True, analyst="pseudonymised"),
+    Table("review_queue", "每个评估月份的复核队列，每条待复核记录一行",
+          "one row per review record in the review queue of an assessed month", (
+        _ASSESSED,
+        _c("source", V, "数据来源名", "source name", nullable=False),
+        _c("record_period", V, "记录所在交付文件夹月份", "the record's delivery folder",
+           nullable=False, check="period"),
+        _c("record_no", V, "记录号", "记录号", nullable=False),
+        _c("review_pending", "BOOLEAN", "复核结果会改变某户的标记", "its review could change a flag",
+           nullable=False),
+        _c("queue_rank", "BIGINT", "复核队列中的位置", "place in the review queue",
+           nullable=False),
+    ), key=("period", "source", "record_period", "record_no"), partitioned=True),
     Table("match_models", "每个文件夹、字段、级别一行", "one row per folder, field and level", (
         _PERIOD,
         _c("field", V, "比较字段", "compared field", nullable=False),
