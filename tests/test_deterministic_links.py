@@ -52,6 +52,15 @@ def test_the_ranking_key_follows_the_folder_and_the_month_before(tmp_path):
     assert rank_key(now, ref("2026-09", None)) is None
 
 
+def _queue(warehouse: Path, period: str) -> pl.DataFrame:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.sql("SELECT * FROM review_queue WHERE period = $p ORDER BY queue_rank",
+                       params={"p": period}).pl()
+    finally:
+        con.close()
+
+
 def _files(warehouse: Path) -> dict[str, str]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -91,6 +100,9 @@ def test_a_folder_gives_the_same_links_whichever_month_is_run(sample_run, tmp_pa
     assert "2026-10" in october_files and "2026-10" not in september_files
     everything = [*common, "2026-10"]
     assert _links(steady, everything).equals(_links(warehouse, everything))
+    # October's queue spans its six folders, five of them read from files this run did not write
+    assert _queue(steady, "2026-10").equals(_queue(warehouse, "2026-10"))
+    assert _queue(steady, "2026-10")["record_period"].unique().sort().to_list() == everything
 
 
 @pytest.mark.slow

@@ -59,8 +59,16 @@ def test_a_warehouse_of_an_older_release_is_brought_to_the_same_layout():
                 "'dismissed', 'r', 'clerk', TIMESTAMP '2026-10-01 08:00:00', false)")
     con.execute("CREATE SCHEMA analyst")
     con.execute("CREATE TABLE analyst.persons AS SELECT 1 AS x")
+    # links as the review queue first published it: the queue's order among its columns
+    from pipelines.warehouse.ddl import create_sql
+    con.execute(create_sql("links"))
+    con.execute("ALTER TABLE links ADD COLUMN review_pending BOOLEAN")
+    con.execute("ALTER TABLE links ADD COLUMN queue_rank BIGINT")
+    con.execute("INSERT INTO links (source, period, record_no, status, method, review_pending, "
+                "queue_rank) VALUES ('bank', '2026-09', 'R1', 'review', 'name_only', true, 1)")
     wh.ensure_schema(con)
     assert _columns(con) == LAYOUT["fresh"]["columns"]
+    assert con.execute("SELECT record_no, status FROM links").fetchall() == [("R1", "review")]
     assert con.execute("SELECT epoch(decided_at), pending_review FROM flags").fetchall() == [
         (1790841600.0, None)]
     assert not wh.table_exists(con, "persons", "analyst")
