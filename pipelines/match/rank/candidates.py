@@ -108,10 +108,12 @@ def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame | _Index, *, pa
     blocked = build_candidate_pairs(recs, reg, max_name_candidates=RANK_NAME_CANDIDATES)
 
     values = _record_values(recs)
-    index = evidence if isinstance(evidence, _Index) else _index(evidence)
-    # only the rows carrying a value some review record of this folder carries
-    evidence = index.rows.join(values.select("kind", "value").unique(), on=["kind", "value"],
-                               how="semi")
+    carried = values.select("kind", "value").unique()
+    # only the rows carrying a value some review record of this folder carries: every count and
+    # join below is per (kind, value), so indexing only those gives the same ranking, cheaper
+    index = (evidence if isinstance(evidence, _Index)
+             else _index(evidence.join(carried, on=["kind", "value"], how="semi")))
+    evidence = index.rows.join(carried, on=["kind", "value"], how="semi")
     counts = _value_counts(values, index)
     found = (_rare_holders(values, counts, evidence)
              .join(reg.select(PIDX, "person_id"), on="person_id", how="inner"))
@@ -190,8 +192,8 @@ def rank_review_candidates(folders: Sequence[FolderForRanking], *, params: Match
     dict[str, pl.DataFrame]
         Period -> :func:`rank_folder` output.
     """
-    index = _index(evidence_table(folders) if evidence is None else evidence)
-    return {f.period: rank_folder(f, index, params=params, decisions=decisions) for f in folders}
+    table = evidence_table(folders) if evidence is None else evidence
+    return {f.period: rank_folder(f, table, params=params, decisions=decisions) for f in folders}
 
 
 def apply_ranking(links: pl.DataFrame, ranked: pl.DataFrame) -> pl.DataFrame:
