@@ -67,7 +67,7 @@ times the city's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -77,7 +77,7 @@ import polars as pl
 import yaml
 
 from pipelines.normalize.names import COMPOUND_SURNAMES, to_simplified
-from pipelines.periods import add_months
+from pipelines.periods import Period, add_months
 from pipelines.report.layout import SOURCE_LABELS
 from pipelines.sources import EXTRACT_SOURCES
 from pipelines.warehouse.connection import table_names
@@ -254,29 +254,42 @@ def fairness_table(current: pl.DataFrame, *, period: str, previous: pl.DataFrame
 # reading the warehouse
 
 
-def folder_records(con: duckdb.DuckDBPyConnection, folder: str) -> pl.DataFrame:
+#: ``rows(table, period) -> SQL`` selecting a per-period table's rows of one period
+Rows = Callable[[str, str], str]
+
+
+def _table_rows(table: str, period: str) -> str:
+    return f"SELECT * FROM {table} WHERE period = '{period}'"
+
+
+def folder_records(con: duckdb.DuckDBPyConnection, folder: str, *,
+                   rows: Rows | None = None) -> pl.DataFrame:
     """Per-record rows of one delivery folder, as :func:`add_groups` takes them.
 
     One row per ``links`` row of the folder, with the delivered name and ID of its clean row and
-    the district of the household it was attributed to on the folder's register.
+    the district of the household it was attributed to on the folder's register. ``rows`` reads
+    a table's rows of the folder (a publish reads a month it does not write from its published
+    file: ``pipelines.warehouse.publish.period_rows``); default: the table itself.
     """
+    Period.parse(folder)  # a month label, never text spliced into the SQL below
+    rows = rows or _table_rows
     tables = table_names(con)
     stg = [s for s in EXTRACT_SOURCES if f"stg_{s}" in tables]
     if not stg or "links" not in tables:
         return pl.DataFrame()
     union = " UNION ALL ".join(
         f"SELECT '{s}' AS source, period, record_no, name_raw, name_norm, id_raw, id_norm, id_status "
-        f"FROM stg_{s} WHERE period = $f" for s in stg)
-    households = ("SELECT DISTINCT household_id, district_code FROM stg_register WHERE period = $f"
+        f"FROM ({rows(f'stg_{s}', folder)})" for s in stg)
+    households = (f"SELECT DISTINCT household_id, district_code FROM ({rows('stg_register', folder)})"
                   if "stg_register" in tables else
                   "SELECT NULL::VARCHAR AS household_id, NULL::VARCHAR AS district_code WHERE false")
     return con.sql(f"""
-        WITH recs AS ({union}), hh AS ({households})
+        WITH recs AS ({union}), hh AS ({households}), l AS ({rows('links', folder)})
         SELECT l.source, l.period, l.record_no, l.status, r.name_raw, r.name_norm, r.id_raw,
                r.id_norm, r.id_status,
                CASE l.status WHEN 'matched' THEN hm.district_code
                              WHEN 'review' THEN hc.district_code END AS district_code
-        FROM links l
+        FROM l
         LEFT JOIN recs r ON r.source = l.source AND r.record_no = l.record_no
         LEFT JOIN hh hm ON hm.household_id = l.household_id
         LEFT JOIN hh hc ON hc.household_id = l.candidate_household_id
@@ -285,7 +298,8 @@ def folder_records(con: duckdb.DuckDBPyConnection, folder: str) -> pl.DataFrame:
 
 
 def compute_fairness(con: duckdb.DuckDBPyConnection, period: str, *,
-                     settings: FairnessSettings | None = None) -> pl.DataFrame:
+                     settings: FairnessSettings | None = None,
+                     rows: Rows | None = None) -> pl.DataFrame:
     """The ``fairness`` rows of ``period`` from the warehouse's links and clean layer.
 
     Parameters
@@ -295,24 +309,25 @@ def compute_fairness(con: duckdb.DuckDBPyConnection, period: str, *,
     period : str
         P: its folder's records, compared with the folder of P-1.
     """
-    current = folder_records(con, period)
+    current = folder_records(con, period, rows=rows)
     if current.height == 0:
         return pl.DataFrame(schema={c: pl.String for c in COLUMNS[:4]}).with_columns(
             *[pl.lit(None, pl.Int64).alias(c) for c in ("records", "matched", "review", "unmatched")],
             *[pl.lit(None, pl.Float64).alias(c) for c in ("review_share", "unmatched_share")],
             pl.lit(None, pl.Int64).alias("prev_records"),
             *[pl.lit(None, pl.Float64).alias(c) for c in COLUMNS[12:]]).select(COLUMNS)
-    previous = folder_records(con, add_months(period, -1))
+    previous = folder_records(con, add_months(period, -1), rows=rows)
     return fairness_table(current, period=period, previous=previous if previous.height else None,
                           settings=settings)
 
 
-def publish_fairness(con: duckdb.DuckDBPyConnection, periods: Sequence[str]) -> pl.DataFrame:
+def publish_fairness(con: duckdb.DuckDBPyConnection, periods: Sequence[str], *,
+                     rows: Rows | None = None) -> pl.DataFrame:
     """Replace the ``fairness`` rows of ``periods`` and return them (all periods together).
 
     The table itself is created with the other published tables (``pipelines.warehouse``).
     """
-    frames = [compute_fairness(con, p) for p in periods]
+    frames = [compute_fairness(con, p, rows=rows) for p in periods]
     con.execute("DELETE FROM fairness WHERE list_contains(?, period)", [list(periods)])
     table = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
     if table.height:

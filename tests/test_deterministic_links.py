@@ -52,6 +52,14 @@ def test_the_ranking_key_follows_the_folder_and_the_month_before(tmp_path):
     assert rank_key(now, ref("2026-09", None)) is None
 
 
+def _sql(warehouse: Path, sql: str) -> pl.DataFrame:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.sql(sql).pl()
+    finally:
+        con.close()
+
+
 def _queue(warehouse: Path, period: str) -> pl.DataFrame:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -103,6 +111,10 @@ def test_a_folder_gives_the_same_links_whichever_month_is_run(sample_run, tmp_pa
     # October's queue spans its six folders, five of them read from files this run did not write
     assert _queue(steady, "2026-10").equals(_queue(warehouse, "2026-10"))
     assert _queue(steady, "2026-10")["record_period"].unique().sort().to_list() == everything
+    # fairness compares October with September, read from September's file: the same table
+    fair = "SELECT * FROM fairness WHERE period = '2026-10' ORDER BY ALL"
+    assert _sql(steady, fair).height > 20
+    assert _sql(steady, fair).equals(_sql(warehouse, fair))
 
 
 @pytest.mark.slow

@@ -16,7 +16,6 @@ from functools import partial
 
 import polars as pl
 
-from pipelines import periods as pp
 from pipelines import run_notes as rn
 from pipelines.reasons import count_by_kind, reason_code
 from pipelines.run.context import (
@@ -79,6 +78,7 @@ def _publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence[Asse
     from pipelines.decisions import annotate_flags, load_flag_decisions
     from pipelines.fairness import fairness_warnings, publish_fairness
     from pipelines.review_queue import insert_links, publish_review_queue, ranked_path
+    from pipelines.warehouse.publish import period_rows
 
     inputs = input_entries(refs)
     refresh = wh.AnalystRefresh()
@@ -92,14 +92,11 @@ def _publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence[Asse
         republished = [ref.period for ref in refs if ref.exists and not (
             # the warehouse already holds exactly these rows for this folder (its ranking too)
             ref.publish_key is not None and held.get(ref.period) == ref.publish_key)]
-        # each table holds only the months the block writes or reads in it: loading (and
-        # fingerprinting) a month's raw and staging rows costs as much as writing them
+        # each table holds only the months the block writes: loading (and fingerprinting) a
+        # month's raw and staging rows costs as much as writing them. A month only read (the
+        # queue's folders, fairness's P-1) is read from its published file (wh.period_rows)
         assessed_months = {a.period for a in assessed}
-        read_months = assessed_months | {pp.add_months(p, -1) for p in assessed_months}
         wh.declare_periods(con, sorted({*republished, *assessed_months}))
-        # fairness reads the staging rows and links of P and P-1
-        wh.declare_periods(con, sorted(read_months),
-                           tables=lambda t: t == "links" or t.startswith("stg_"))
         for ref in refs:
             if ref.period not in republished:
                 continue
@@ -141,7 +138,8 @@ def _publish(ctx: RunContext, refs: Sequence[FolderRef], assessed: Sequence[Asse
                 con.register("_hedui_quarter_summary", quarter_summary)
                 con.execute("INSERT INTO quarter_summary BY NAME SELECT * FROM _hedui_quarter_summary")
                 con.unregister("_hedui_quarter_summary")
-        fairness = publish_fairness(con, [a.period for a in assessed])
+        fairness = publish_fairness(con, [a.period for a in assessed],
+                                    rows=lambda table, period: period_rows(con, table, [period]))
         summary["fairness_warnings"] = fairness_warnings(fairness)
         finished = datetime.now(UTC)
         con.execute(
