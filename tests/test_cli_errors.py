@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -319,6 +320,30 @@ def test_a_named_failure_under_prefect_prints_no_prefect_traceback(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith("hedui：") and "运行失败" in lines[-1]
     assert len(lines) <= 2, done.stderr
+
+
+def test_noise_printed_while_the_interpreter_stops_does_not_reach_the_operator(tmp_path):
+    # stands for Prefect's exit hooks and garbage collection (registered before hedui's mute):
+    # whatever they print after hedui's last line is dropped; what came before is kept
+    script = tmp_path / "exiting.py"
+    script.write_text(textwrap.dedent("""
+        import atexit, sys
+        atexit.register(lambda: print("Traceback (most recent call last): noise", file=sys.stderr))
+        from pipelines.cli.run import mute_stderr_at_exit
+        print("hedui：运行失败", file=sys.stderr)
+        mute_stderr_at_exit()
+        sys.exit(1)
+    """), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == "hedui：运行失败\n"
+    # without the mute the same script prints the noise: the test can fail
+    unmuted = script.read_text(encoding="utf-8").replace("mute_stderr_at_exit()", "pass")
+    script.write_text(unmuted, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert "Traceback" in done.stderr
 
 
 # ------------------------------------------------------------------ help and output (items 7, 8)

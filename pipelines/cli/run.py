@@ -34,6 +34,32 @@ def _quiet_prefect(level: str = "WARNING") -> None:
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
 
 
+def mute_stderr_at_exit() -> None:
+    """After the command's last line, nothing more reaches the operator's stderr.
+
+    Registered when a command has used Prefect, after Prefect registered its own exit hooks,
+    so it runs first (``atexit`` runs last-registered first). While the interpreter stops,
+    Prefect's client and ephemeral server tear down: pooled database connections finalised
+    during garbage collection and asyncio tasks destroyed while pending print tracebacks
+    (seen under load in the CLI tests), after hedui's own summary or failure line, about
+    nothing the operator can act on.
+    """
+    import atexit
+    import sys
+
+    def mute() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+    atexit.register(mute)
+
+
 
 # ---------------------------------------------------------------------------------------------
 # running
@@ -224,5 +250,6 @@ def _run(flow_name: str, *, incoming: Path, label: str, districts: list[str] | N
     finally:
         if warm is not None:
             warm.close()
+            mute_stderr_at_exit()
     raise AssertionError("unreachable")
 
