@@ -10,24 +10,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 
 from pipelines.review_queue import EVIDENCE_LOOKBACK, evidence_months, rank_key
 from pipelines.run.context import FolderRef
-from tests.conftest import SAMPLE, copy_warehouse, run_local_monthly
+
+from conftest import SAMPLE, copy_warehouse, run_local_monthly
+from helpers.warehouse_dump import published
 
 KEY = ["source", "period", "record_no"]
 
 
 def _links(warehouse: Path, periods: list[str]) -> pl.DataFrame:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.sql("SELECT * FROM links WHERE list_contains($p, period) ORDER BY ALL",
-                       params={"p": periods}).pl()
-    finally:
-        con.close()
+    return published(warehouse, "SELECT * FROM links WHERE list_contains($p, period) ORDER BY ALL",
+                     {"p": periods})
 
 
 def test_the_ranking_reads_the_month_before_each_folder_and_no_other():
@@ -52,30 +49,15 @@ def test_the_ranking_key_follows_the_folder_and_the_month_before(tmp_path):
     assert rank_key(now, ref("2026-09", None)) is None
 
 
-def _sql(warehouse: Path, sql: str) -> pl.DataFrame:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.sql(sql).pl()
-    finally:
-        con.close()
-
-
 def _queue(warehouse: Path, period: str) -> pl.DataFrame:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.sql("SELECT * FROM review_queue WHERE period = $p ORDER BY queue_rank",
-                       params={"p": period}).pl()
-    finally:
-        con.close()
+    return published(warehouse, "SELECT * FROM review_queue WHERE period = $p ORDER BY queue_rank",
+                     {"p": period})
 
 
 def _files(warehouse: Path) -> dict[str, str]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return dict(con.execute("SELECT period, file FROM _hedui_partitions "
-                                "WHERE store = 'warehouse' AND table_name = 'links'").fetchall())
-    finally:
-        con.close()
+    rows = published(warehouse, "SELECT period, file FROM _hedui_partitions "
+                                "WHERE store = 'warehouse' AND table_name = 'links'")
+    return dict(rows.iter_rows())
 
 
 @pytest.mark.slow
@@ -91,12 +73,8 @@ def test_a_folder_gives_the_same_links_whichever_month_is_run(sample_run, tmp_pa
     # the ranked candidates are there to compare: ranking did run on both
     assert review.height > 50 and review["candidate_reasons"].null_count() == 0
     assert ours.equals(theirs)
-    con = duckdb.connect(str(steady), read_only=True)
-    try:
-        queued = con.sql("SELECT DISTINCT period, record_period FROM review_queue "
-                         "ORDER BY ALL").fetchall()
-    finally:
-        con.close()
+    queued = published(steady, "SELECT DISTINCT period, record_period FROM review_queue "
+                               "ORDER BY ALL").rows()
     # the queue is the month's own: its folders' review records (2026-04 was not delivered)
     assert queued == [("2026-09", p) for p in common]
 
@@ -113,8 +91,8 @@ def test_a_folder_gives_the_same_links_whichever_month_is_run(sample_run, tmp_pa
     assert _queue(steady, "2026-10")["record_period"].unique().sort().to_list() == everything
     # fairness compares October with September, read from September's file: the same table
     fair = "SELECT * FROM fairness WHERE period = '2026-10' ORDER BY ALL"
-    assert _sql(steady, fair).height > 20
-    assert _sql(steady, fair).equals(_sql(warehouse, fair))
+    assert published(steady, fair).height > 20
+    assert published(steady, fair).equals(published(warehouse, fair))
 
 
 @pytest.mark.slow

@@ -21,6 +21,8 @@ from pipelines.review_queue import (
 )
 from pipelines.warehouse import ensure_schema
 
+from helpers.warehouse_dump import published
+
 KEY = ["source", "period", "record_no"]
 
 
@@ -163,45 +165,37 @@ def test_the_summary_counts_uncertain_households_per_district(tmp_path):
         "review_records_pending": 2}
 
 
-def _published(warehouse: Path, sql: str) -> pl.DataFrame:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.sql(sql).pl()
-    finally:
-        con.close()
-
-
 @pytest.mark.slow
 def test_the_sample_run_publishes_ranked_candidates_queue_models_and_pending(sample_run):
     warehouse, summary = sample_run
     period = summary["period"]
-    review = _published(warehouse, f"""SELECT l.*, q.review_pending, q.queue_rank
+    review = published(warehouse, f"""SELECT l.*, q.review_pending, q.queue_rank
                                        FROM links l JOIN review_queue q
                                          ON q.source = l.source AND q.record_period = l.period
                                         AND q.record_no = l.record_no AND q.period = '{period}'
                                        ORDER BY q.queue_rank""")
     assert review.height > 50
     assert review["status"].unique().to_list() == ["review"]
-    queued = _published(warehouse, "SELECT count(*) AS n FROM links WHERE status = 'review'")
+    queued = published(warehouse, "SELECT count(*) AS n FROM links WHERE status = 'review'")
     assert review.height == queued["n"][0]   # the sample's six folders are the month's
     assert review["candidate_reasons"].null_count() == 0
     assert review["queue_rank"].to_list() == list(range(1, review.height + 1))
     pending = review["review_pending"].to_list()
     assert any(pending) and pending == sorted(pending, reverse=True)   # pending ones first
-    others = _published(warehouse, "SELECT * FROM links WHERE status <> 'review'")
+    others = published(warehouse, "SELECT * FROM links WHERE status <> 'review'")
     assert others.select(pl.col("candidate_reasons", "candidate_person_id_2")
                          .null_count()).row(0) == (others.height,) * 2
     assert (review["candidate_person_id"] == review["candidate_person_id_2"]).fill_null(False).sum() == 0
 
-    models = _published(warehouse, "SELECT period, count(*) AS n FROM match_models GROUP BY 1")
+    models = published(warehouse, "SELECT period, count(*) AS n FROM match_models GROUP BY 1")
     assert models["n"].to_list() == [23] * models.height and models.height >= 6
-    scored = _published(warehouse, """SELECT match_weight, comparison_weights::JSON AS w FROM links
+    scored = published(warehouse, """SELECT match_weight, comparison_weights::JSON AS w FROM links
                                       WHERE comparison_weights IS NOT NULL""")
     assert scored.height > 17000
     for weight, w in scored.iter_rows():
         assert rebuild_match_weight(w) == weight
 
-    flags = _published(warehouse, "SELECT * FROM flags")
+    flags = published(warehouse, "SELECT * FROM flags")
     assert flags["pending_review"].null_count() == 0
     marked = flags.filter(pl.col("pending_review"))
     named = {(r["source"], r["period"], r["record_no"])
@@ -225,7 +219,7 @@ def test_a_clerk_may_confirm_the_second_ranked_candidate(sample_run, tmp_path):
     # the warehouse's folder (its key file and caches with it): this test writes decisions
     shutil.copytree(sample_run[0].parent, tmp_path / "copy")
     warehouse = tmp_path / "copy" / sample_run[0].name
-    second = _published(warehouse, """SELECT source, period, record_no, candidate_person_id_2,
+    second = published(warehouse, """SELECT source, period, record_no, candidate_person_id_2,
                                              candidate_household_id_2
                                       FROM links WHERE status = 'review'
                                         AND candidate_person_id_2 IS NOT NULL
@@ -241,7 +235,7 @@ def test_a_clerk_may_confirm_the_second_ranked_candidate(sample_run, tmp_path):
     with wh.publishing(warehouse) as con:
         result = import_decisions(path, con)
     assert result.recorded == 1
-    stored = _published(warehouse, """SELECT person_id, household_id, decision FROM decisions
+    stored = published(warehouse, """SELECT person_id, household_id, decision FROM decisions
                                       WHERE kind = 'link'""")
     assert stored.rows() == [(second["candidate_person_id_2"], second["candidate_household_id_2"],
                               "confirmed")]
