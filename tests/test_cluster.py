@@ -216,6 +216,33 @@ def test_a_failed_partition_fails_the_run_naming_it_and_is_not_retried(
     assert _digest(sample_warehouse_copy) == before
 
 
+def test_a_failed_ranking_task_fails_the_run_naming_its_folder(
+        thread_client, sample_warehouse_copy, monkeypatch):
+    from pipelines import review_queue
+
+    calls: list[str] = []
+    real = review_queue.rank_folder_ref
+
+    def broken_rank(ref, before, **kw):
+        calls.append(ref.period)
+        if ref.period == "2026-08":
+            raise runner.RunFailed("ranking of 2026-08 failed (test)")
+        return real(ref, before, **kw)
+
+    monkeypatch.setattr(review_queue, "rank_folder_ref", broken_rank)
+    before = _digest(sample_warehouse_copy)
+    ctx = runner.RunContext.create(flow="monthly", incoming=SAMPLE / "incoming",
+                                   warehouse=sample_warehouse_copy, use_cache=False)
+    try:
+        with pytest.raises(cluster.PartitionFailed,
+                           match="分区 2026-08（复核候选排序） 失败：ranking of 2026-08"):
+            runner.execute_monthly(ctx, SAMPLE_PERIOD, districts=None, stages=cluster.dask_stages())
+    finally:
+        ctx.cleanup()
+    assert calls.count("2026-08") == 1  # an error is final: only a lost worker is retried
+    assert _digest(sample_warehouse_copy) == before
+
+
 def test_an_unexpected_error_is_named_by_partition_and_type_only(thread_client, tmp_path):
     def boom(x):
         raise ValueError("110105199001011234 张三")  # data in the text must not be repeated
