@@ -73,16 +73,14 @@ def write_evidence(ref, records: pl.DataFrame, links: pl.DataFrame) -> None:
 
 def _evidence_of(ref) -> pl.DataFrame | None:
     """A loaded folder's evidence rows (None: the folder has no links)."""
-    from pipelines.sources import EXTRACT_SOURCES
+    from pipelines.run.folders import _folder_records
 
     if ref is None or not (ref.exists and ref.links.exists()):
         return None
     if evidence_path(ref.dir).exists():
         return pl.read_parquet(evidence_path(ref.dir))
     # a folder matched by code that did not keep its evidence (an older cache entry)
-    frames = [pl.read_parquet(ref.stg(s)) for s in EXTRACT_SOURCES if ref.stg(s).exists()]
-    records = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
-    write_evidence(ref, records, pl.read_parquet(ref.links))
+    write_evidence(ref, _folder_records(ref), pl.read_parquet(ref.links))
     return pl.read_parquet(evidence_path(ref.dir))
 
 
@@ -150,9 +148,9 @@ def insert_links(con, links: Path, ranked: Path) -> None:
         con.execute(f"""INSERT INTO links BY NAME SELECT {base}, candidate_person_id,
                 candidate_household_id FROM read_parquet(?)""", [str(links)])
         return
-    ranked_cols = ("candidate_person_id", "candidate_household_id", "candidate_person_id_2",
-                   "candidate_household_id_2", "candidate_person_id_3", "candidate_household_id_3",
-                   "candidate_reasons")
+    from pipelines.match.rank.candidates import RANKED_SCHEMA
+
+    ranked_cols = [c for c in RANKED_SCHEMA if c not in KEY]
     took = "l.status = 'review' AND r.candidate_reasons IS NOT NULL"
     chosen = ", ".join(
         f"CASE WHEN {took} THEN r.{c} ELSE l.{c} END AS {c}" if c in ranked_cols[:2]

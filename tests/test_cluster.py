@@ -192,50 +192,45 @@ def thread_client(monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_failed_partition_fails_the_run_naming_it_and_is_not_retried(
-        thread_client, sample_warehouse_copy, monkeypatch):
-    calls: list[str] = []
+def _break_match(monkeypatch, calls: list[str]) -> None:
     real = runner.stage_match
 
-    def broken_match(ctx, ref, **kw):
+    def broken(ctx, ref, **kw):
         calls.append(ref.period)
         if ref.period == "2026-08":
             raise runner.RunFailed("register of 2026-08 is unreadable (test)")
         return real(ctx, ref, **kw)
 
-    monkeypatch.setattr(runner, "stage_match", broken_match)
-    before = _digest(sample_warehouse_copy)
-    ctx = runner.RunContext.create(flow="monthly", incoming=SAMPLE / "incoming",
-                                   warehouse=sample_warehouse_copy, use_cache=False)
-    try:
-        with pytest.raises(cluster.PartitionFailed, match="分区 2026-08 失败：register of 2026-08"):
-            runner.execute_monthly(ctx, SAMPLE_PERIOD, districts=None, stages=cluster.dask_stages())
-    finally:
-        ctx.cleanup()
-    assert calls.count("2026-08") == 1  # an error is final: only a lost worker is retried
-    assert _digest(sample_warehouse_copy) == before
+    monkeypatch.setattr(runner, "stage_match", broken)
 
 
-def test_a_failed_ranking_task_fails_the_run_naming_its_folder(
-        thread_client, sample_warehouse_copy, monkeypatch):
+def _break_rank(monkeypatch, calls: list[str]) -> None:
     from pipelines import review_queue
 
-    calls: list[str] = []
     real = review_queue.rank_folder_ref
 
-    def broken_rank(ref, before, **kw):
+    def broken(ref, before, **kw):
         calls.append(ref.period)
         if ref.period == "2026-08":
             raise runner.RunFailed("ranking of 2026-08 failed (test)")
         return real(ref, before, **kw)
 
-    monkeypatch.setattr(review_queue, "rank_folder_ref", broken_rank)
+    monkeypatch.setattr(review_queue, "rank_folder_ref", broken)
+
+
+@pytest.mark.parametrize(("breaks", "says"), [
+    (_break_match, "分区 2026-08 失败：register of 2026-08"),
+    (_break_rank, "分区 2026-08（复核候选排序） 失败：ranking of 2026-08"),
+], ids=["match", "ranking"])
+def test_a_failed_partition_fails_the_run_naming_it_and_is_not_retried(
+        thread_client, sample_warehouse_copy, monkeypatch, breaks, says):
+    calls: list[str] = []
+    breaks(monkeypatch, calls)
     before = _digest(sample_warehouse_copy)
     ctx = runner.RunContext.create(flow="monthly", incoming=SAMPLE / "incoming",
                                    warehouse=sample_warehouse_copy, use_cache=False)
     try:
-        with pytest.raises(cluster.PartitionFailed,
-                           match="分区 2026-08（复核候选排序） 失败：ranking of 2026-08"):
+        with pytest.raises(cluster.PartitionFailed, match=says):
             runner.execute_monthly(ctx, SAMPLE_PERIOD, districts=None, stages=cluster.dask_stages())
     finally:
         ctx.cleanup()
