@@ -44,6 +44,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from distributed.diagnostics.plugin import WorkerPlugin
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -66,9 +68,68 @@ def _cpu_seconds() -> float:
     return use.ru_utime + use.ru_stime
 
 
-def _worker_stats() -> dict:
-    """Run on a worker: its peak RSS and CPU seconds."""
-    return {"peak_mib": _peak_rss_mib(), "cpu_s": _cpu_seconds()}
+def _worker_stats(dask_worker=None) -> dict:
+    """Run on a worker: its peak RSS (over all its tasks) and CPU seconds, and each task's peak."""
+    plugin = (dask_worker.plugins.get(TaskPeaks.name) if dask_worker is not None else None)
+    if plugin is None:
+        return {"peak_mib": _peak_rss_mib(), "cpu_s": _cpu_seconds()}
+    return {"peak_mib": max(_peak_rss_mib(), plugin.overall), "cpu_s": _cpu_seconds(),
+            "tasks": plugin.peaks}
+
+
+def _reset_peak_rss() -> None:
+    # Linux: writing 5 to clear_refs resets VmHWM to the current RSS
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class TaskPeaks(WorkerPlugin):
+    """A worker plugin: each task's peak RSS (the worker runs one task at a time, one thread).
+
+    When a task starts executing the worker's VmHWM is reset; when it stops, VmHWM is that
+    task's peak. Which task sets a worker's peak is what says whether the peak is bounded by a
+    partition (a folder, a district, a link partition) or by the province.
+    """
+
+    name = "hedui-task-peaks"
+
+    def __init__(self):
+        self.peaks: dict[str, dict] = {}
+        self.overall = 0.0
+        self._before = 0.0
+
+    def setup(self, worker):
+        self.overall = _peak_rss_mib()
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing":
+            self.overall = max(self.overall, _peak_rss_mib())
+            self._before = _rss_mib()
+            _reset_peak_rss()
+        elif start == "executing":
+            peak = _peak_rss_mib()
+            self.overall = max(self.overall, peak)
+            self.peaks[str(key)] = {"peak_mib": peak, "rss_before_mib": self._before}
+
+
+def _heaviest_tasks(workers: list[dict]) -> list[tuple[str, float, float, str]]:
+    """Per task kind (land, plan, compare, decide, match, rank, assess): its heaviest task."""
+    best: dict[str, tuple[str, float, float, str]] = {}
+    for i, w in enumerate(workers):
+        for key, t in w.get("tasks", {}).items():
+            kind = key.split("-")[1] if key.startswith("hedui-") else key
+            part = key[len("hedui-" + kind) + 1:].rsplit("-", 2)[0] if key.startswith("hedui-") else ""
+            if kind not in best or t["peak_mib"] > best[kind][1]:
+                best[kind] = (part, t["peak_mib"], t["rss_before_mib"], f"worker {i + 1}")
+    return sorted(((k, *v) for k, v in best.items()), key=lambda r: -r[2])
 
 
 def run_one(mode: str, incoming: Path, warehouse: Path, workers: int, rules: Path | None = None) -> dict:
@@ -90,6 +151,7 @@ def run_one(mode: str, incoming: Path, warehouse: Path, workers: int, rules: Pat
             summary = runner.execute_monthly(ctx, PERIOD, districts=None)
         else:
             with cluster.session(f"local:{workers}") as client:
+                client.register_plugin(TaskPeaks(), name=TaskPeaks.name)
                 summary = runner.execute_monthly(ctx, PERIOD, districts=None,
                                                  stages=cluster.dask_stages())
                 stats["workers"] = sorted(client.run(_worker_stats).values(),
@@ -384,6 +446,14 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "–" if same is None else ("yes" if same[0] else "NO: " + ", ".join(same[1]))
         print(f"| {label} | {r['load_before']:.1f} / {r['load_after']:.1f} | {r['wall_s']:.1f} | "
               f"{r['driver_cpu_s']:.1f} | {r['driver_peak_mib']:.0f} | {cpu} | {peaks} | {verdict} |")
+    for mode in modes:
+        heaviest = _heaviest_tasks(results[mode].get("workers", []))
+        if heaviest:
+            print(f"\n{mode}: the heaviest task of each kind (the worker's peak RSS while it ran)")
+            print("| task kind | partition | peak MiB | worker RSS before MiB | on |")
+            print("|---|---|---:|---:|---|")
+            for kind, part, peak, before, on in heaviest:
+                print(f"| {kind} | {part} | {peak:.0f} | {before:.0f} | {on} |")
     return 0 if ok else 1
 
 
