@@ -134,11 +134,7 @@ def finish_on_worker(ctx: runner.RunContext, ref: runner.FolderRef, overrides: P
     if plan is None:
         return runner.stage_match(ctx, ref, overrides=overrides)
     links = assemble([pl.read_parquet(folder / "links.parquet") for _i, folder in plan.parts])
-
-    def linked(*_args, **_kwargs):
-        return links, estimates
-
-    counts = runner.stage_match(ctx, ref, overrides=overrides, link=linked)
+    counts = runner.stage_match(ctx, ref, overrides=overrides, linked=(links, estimates))
     shutil.rmtree(plan.base, ignore_errors=True)
     return counts
 

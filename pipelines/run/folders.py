@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -71,12 +71,31 @@ def _folder_records(ref: FolderRef) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed")
 
 
+def _evidence_records(ref: FolderRef) -> pl.DataFrame:
+    """The folder's records with only the columns the review evidence reads (per source)."""
+    from pipelines.match.rank.evidence import EVIDENCE_KINDS, KEY
+
+    frames = []
+    for source in EXTRACT_SOURCES:
+        if not ref.stg(source).exists():
+            continue
+        have = pl.read_parquet_schema(ref.stg(source))
+        wanted = dict.fromkeys(c for k in EVIDENCE_KINDS if k.source == source
+                               for c in (*k.keys, *([k.close] if k.close else [])))
+        frames.append(pl.read_parquet(ref.stg(source),
+                                      columns=[*KEY, *(c for c in wanted if c in have)]))
+    if not frames:
+        return pl.DataFrame()
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
 def stage_match(ctx: RunContext, ref: FolderRef, *, overrides: Path | None = None,
-                link: Callable[..., tuple] | None = None) -> dict:
+                linked: tuple[pl.DataFrame, Any] | None = None) -> dict:
     """Link one folder's records to that folder's own register; writes ``links.parquet``.
 
-    ``link`` replaces ``link_folder_with_model`` (same arguments and result): a cluster links
-    a big folder in partitions (``pipelines.cluster_link``) and hands the links in here.
+    ``linked`` is the folder's ``(links, estimates)`` when a cluster linked it in partitions
+    (``pipelines.cluster_link``): then the folder's records are read only for the columns its
+    review evidence needs, so this task holds the links, not the whole folder.
     """
     from pipelines.match import link_folder_with_model, unlinked_no_register
     from pipelines.match.model import comparison_weights, model_frame
@@ -85,17 +104,21 @@ def stage_match(ctx: RunContext, ref: FolderRef, *, overrides: Path | None = Non
     if not ref.exists:
         return {"period": ref.period, "records": 0}
     _report("match", "start", period=ref.period)
-    records = _folder_records(ref)
+    records = _folder_records(ref) if linked is None else _evidence_records(ref)
     if records.height == 0:
         links = unlinked_no_register(records) if records.width else pl.DataFrame()
     elif not ref.register_ok:
         links = unlinked_no_register(records)
     else:
-        register = pl.read_parquet(ref.stg("register"))
-        decisions = pl.read_parquet(overrides) if overrides is not None and overrides.exists() else None
         params = ctx.matching_params()
-        links, estimates = (link or link_folder_with_model)(records, register, params=params,
-                                                           decisions=decisions)
+        if linked is None:
+            register = pl.read_parquet(ref.stg("register"))
+            decisions = (pl.read_parquet(overrides) if overrides is not None and overrides.exists()
+                         else None)
+            links, estimates = link_folder_with_model(records, register, params=params,
+                                                      decisions=decisions)
+        else:
+            links, estimates = linked
         if estimates is not None:
             model_frame(estimates, period=ref.period, params_version=params.version).write_parquet(
                 model_path(ref.dir))
