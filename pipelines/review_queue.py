@@ -71,17 +71,16 @@ def write_evidence(ref, records: pl.DataFrame, links: pl.DataFrame) -> None:
     table.write_parquet(evidence_path(ref.dir))
 
 
-def _evidence_of(ref) -> pl.DataFrame | None:
-    """A loaded folder's evidence rows (None: the folder has no links)."""
+def _evidence_of(ref) -> pl.LazyFrame | None:
+    """A loaded folder's evidence rows, scanned (None: the folder has no links)."""
     from pipelines.run.folders import _folder_records
 
     if ref is None or not (ref.exists and ref.links.exists()):
         return None
-    if evidence_path(ref.dir).exists():
-        return pl.read_parquet(evidence_path(ref.dir))
-    # a folder matched by code that did not keep its evidence (an older cache entry)
-    write_evidence(ref, _folder_records(ref), pl.read_parquet(ref.links))
-    return pl.read_parquet(evidence_path(ref.dir))
+    if not evidence_path(ref.dir).exists():
+        # a folder matched by code that did not keep its evidence (an older cache entry)
+        write_evidence(ref, _folder_records(ref), pl.read_parquet(ref.links))
+    return pl.scan_parquet(evidence_path(ref.dir))
 
 
 def rank_key(ref, before) -> str | None:
@@ -118,8 +117,10 @@ def rank_folder_ref(ref, before, *, params, decisions: pl.DataFrame | None = Non
 
     if not (ref.exists and ref.links.exists()):
         return 0
-    links = pl.read_parquet(ref.links)
-    review = links.filter(pl.col("status") == "review").select(KEY)
+    # ranking reads the review rows' keys and matching's own candidate, nothing else of links
+    links = (pl.scan_parquet(ref.links).filter(pl.col("status") == "review")
+             .select(*KEY, "status", "candidate_person_id").collect())
+    review = links.select(KEY)
     # only the review records are read in full: ranking reads no other record of the folder
     frames = [pl.scan_parquet(ref.stg(s)).join(review.lazy(), on=KEY, how="semi").collect()
               for s in EXTRACT_SOURCES if ref.stg(s).exists()]
@@ -129,6 +130,7 @@ def rank_folder_ref(ref, before, *, params, decisions: pl.DataFrame | None = Non
     estimates = estimates_from_frame(pl.read_parquet(model)) if model.exists() else None
     evidence = [e for e in (_evidence_of(ref), _evidence_of(before)) if e is not None]
     folder = FolderForRanking(ref.period, records, register, links, estimates)
+    # scanned: the ranking reads only the evidence rows its review records' values select
     ranked = rank_review_candidates([folder], params=params, decisions=decisions,
                                     evidence=pl.concat(evidence) if evidence else None)[ref.period]
     ranked.write_parquet(ranked_path(ref.dir))

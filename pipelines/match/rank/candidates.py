@@ -73,15 +73,18 @@ def _level_reasons() -> pl.Expr:
     return pl.concat_list(parts).list.drop_nulls()
 
 
-def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame | _Index, *, params: MatchParams,
+def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame | pl.LazyFrame | _Index, *,
+                params: MatchParams,
                 decisions: pl.DataFrame | None = None, top_n: int = TOP_N) -> pl.DataFrame:
     """Ranked candidates of one folder's review records.
 
     Parameters
     ----------
     folder : FolderForRanking
-    evidence : pl.DataFrame
-        :func:`evidence_table` of every folder the run loaded.
+    evidence : pl.DataFrame or pl.LazyFrame
+        :func:`evidence_table` of the folders whose evidence ranks this one; as a LazyFrame
+        (the evidence files scanned) only its rows carrying a value of a review record are
+        ever read into memory.
     params : MatchParams
     decisions : pl.DataFrame, optional
         Staff link decisions (as for ``link_folder``): a rejected (record, person) pair is
@@ -111,8 +114,11 @@ def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame | _Index, *, pa
     carried = values.select("kind", "value").unique()
     # only the rows carrying a value some review record of this folder carries: every count and
     # join below is per (kind, value), so indexing only those gives the same ranking, cheaper
-    index = (evidence if isinstance(evidence, _Index)
-             else _index(evidence.join(carried, on=["kind", "value"], how="semi")))
+    if isinstance(evidence, _Index):
+        index = evidence
+    else:
+        index = _index(evidence.lazy().join(carried.lazy(), on=["kind", "value"], how="semi")
+                       .collect())
     evidence = index.rows.join(carried, on=["kind", "value"], how="semi")
     counts = _value_counts(values, index)
     found = (_rare_holders(values, counts, evidence)
@@ -172,7 +178,8 @@ def _round(x: float | None) -> float | None:
 
 def rank_review_candidates(folders: Sequence[FolderForRanking], *, params: MatchParams,
                            decisions: pl.DataFrame | None = None,
-                           evidence: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+                           evidence: pl.DataFrame | pl.LazyFrame | None = None
+                           ) -> dict[str, pl.DataFrame]:
     """Ranked candidates of every review record of the loaded folders.
 
     Parameters
@@ -182,9 +189,9 @@ def rank_review_candidates(folders: Sequence[FolderForRanking], *, params: Match
     params : MatchParams
     decisions : pl.DataFrame, optional
         Staff link decisions.
-    evidence : pl.DataFrame, optional
-        :func:`evidence_table` of every folder the run loaded, when the caller built it folder
-        by folder (then each folder's ``records`` need hold only its review records: ranking
+    evidence : pl.DataFrame or pl.LazyFrame, optional
+        :func:`evidence_table` of every folder the run loaded (or scanned from its files), when
+        the caller built it folder by folder (then each folder's ``records`` need hold only its review records: ranking
         reads no other); None: built here from ``folders``.
 
     Returns
