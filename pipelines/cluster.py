@@ -44,6 +44,24 @@ from pipelines.run_notes import Note
 #: workers of ``local:N`` (a 2-core machine gains nothing past a few; a typo of 1000 must not fork)
 MAX_LOCAL_WORKERS = 64
 
+#: polars' allocator (jemalloc) setting for the workers of ``local:N``: a background thread hands
+#: freed memory back to the system after a second. Without it a worker keeps the peak of its
+#: last big task while it idles, e.g. while the driver publishes on the same machine. An
+#: operator's own ``$_RJEM_MALLOC_CONF`` wins; ``dask worker`` processes take it from their
+#: environment (README, "a province on a Dask cluster").
+WORKER_ALLOCATOR = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0"
+ALLOCATOR_ENV = "_RJEM_MALLOC_CONF"
+
+
+def _worker_environment() -> dict[str, str]:
+    """The environment set in each ``local:N`` worker before it starts (Dask's pre-spawn set)."""
+    import dask
+
+    env = {str(k): str(v) for k, v in
+           (dask.config.get("distributed.nanny.pre-spawn-environ", None) or {}).items()}
+    env.setdefault(ALLOCATOR_ENV, os.environ.get(ALLOCATOR_ENV) or WORKER_ALLOCATOR)
+    return env
+
 def _connect_timeout() -> float:
     """Seconds to wait for a scheduler (and its first worker): ``$HEDUI_DASK_CONNECT_TIMEOUT``, 10."""
     try:
@@ -138,9 +156,13 @@ def session(target: DaskTarget | str) -> Iterator[object]:
     timeout = _connect_timeout()
     try:
         if target.workers:
+            import dask
+
             # one thread per worker: polars already uses every core inside a task
-            cluster = LocalCluster(n_workers=target.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=":0", silence_logs=logging.ERROR)
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environment()}):
+                cluster = LocalCluster(n_workers=target.workers, threads_per_worker=1,
+                                       processes=True, dashboard_address=":0",
+                                       silence_logs=logging.ERROR)
             client = Client(cluster, timeout=timeout * 6)
         else:
             client = Client(target.address, timeout=timeout)

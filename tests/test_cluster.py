@@ -284,12 +284,17 @@ def test_local_cluster_gives_the_in_process_warehouse(sample_run, tmp_path, monk
     from pipelines import cluster_link
 
     monkeypatch.setenv(cluster_link.ENV, "3")
+    monkeypatch.delenv(cluster.ALLOCATOR_ENV, raising=False)
     expected, expected_summary = sample_run
     warehouse = tmp_path / "dask" / "hedui.duckdb"
     ctx = runner.RunContext.create(flow="monthly", incoming=SAMPLE / "incoming", warehouse=warehouse)
     try:
         with cluster.session("local:2") as client:
             assert cluster.worker_count(client) == 2
+            # each worker hands its freed memory back (polars' allocator setting, set before
+            # the worker process started), so an idle worker does not hold its last task's peak
+            assert set(client.run(os.environ.get, cluster.ALLOCATOR_ENV).values()) == {
+                cluster.WORKER_ALLOCATOR}
             summary = runner.execute_monthly(ctx, SAMPLE_PERIOD, districts=None,
                                              stages=cluster.dask_stages())
     finally:
