@@ -232,3 +232,46 @@ def test_evidence_built_folder_by_folder_with_only_review_records_kept_ranks_the
         assert by_parts[period].equals(whole[period])
     # without the evidence of the full records the slim folders rank differently: the test can fail
     assert not rank_review_candidates(slim, params=PARAMS)["2026-10"].equals(whole["2026-10"])
+
+
+def test_weighing_evidence_in_chunks_of_records_and_from_scanned_files_ranks_the_same(
+        tmp_path, monkeypatch):
+    """A province's folder is ranked from scanned evidence, weighed a chunk of records at a time.
+
+    Only the evidence rows of the review records' values are read; the ranking is the same.
+    """
+    from pathlib import Path
+
+    from pipelines.clean import load_folder
+    from pipelines.match.rank import evidence as evidence_module
+
+    base = Path(__file__).resolve().parents[1] / "data" / "sample" / "incoming"
+    folders = []
+    for period in ("2026-09", "2026-10"):
+        loaded = load_folder(base / period, period=period)
+        recs = pl.concat(list(loaded.extracts.values()), how="diagonal_relaxed")
+        links, est = link_folder_with_model(recs, loaded.register, params=PARAMS)
+        folders.append(FolderForRanking(period, recs, loaded.register, links, est))
+    now = folders[1]
+    table = evidence_table(folders)
+    weighed_whole: list[int] = []
+    chunks: list[int] = []
+    weigh = evidence_module._evidence_reasons_of
+
+    def counted(into):
+        def wrapped(pool, *args):
+            into.append(pool.height)
+            return weigh(pool, *args)
+        return wrapped
+
+    monkeypatch.setattr(evidence_module, "_evidence_reasons_of", counted(weighed_whole))
+    whole = rank_folder(now, table, params=PARAMS)
+    assert whole["candidate_reasons"].is_not_null().sum() > 20 and len(weighed_whole) == 1
+
+    monkeypatch.setattr(evidence_module, "_evidence_reasons_of", counted(chunks))
+    monkeypatch.setattr(evidence_module, "EVIDENCE_CHUNK_PAIRS", 20)
+    table.write_parquet(tmp_path / "evidence.parquet")
+    chunked = rank_folder(now, pl.scan_parquet(tmp_path / "evidence.parquet"), params=PARAMS)
+    assert len(chunks) > 3  # several chunks of whole records, every pair weighed once
+    assert sum(chunks) == sum(weighed_whole)
+    assert chunked.equals(whole)

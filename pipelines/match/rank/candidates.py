@@ -116,10 +116,11 @@ def rank_folder(folder: FolderForRanking, evidence: pl.DataFrame | pl.LazyFrame 
     # join below is per (kind, value), so indexing only those gives the same ranking, cheaper
     if isinstance(evidence, _Index):
         index = evidence
+        evidence = index.rows.join(carried, on=["kind", "value"], how="semi")
     else:
         index = _index(evidence.lazy().join(carried.lazy(), on=["kind", "value"], how="semi")
                        .collect())
-    evidence = index.rows.join(carried, on=["kind", "value"], how="semi")
+        evidence = index.rows  # already only the carried values
     counts = _value_counts(values, index)
     found = (_rare_holders(values, counts, evidence)
              .join(reg.select(PIDX, "person_id"), on="person_id", how="inner"))

@@ -270,22 +270,48 @@ def _weights(counts: pl.DataFrame, n_persons: int, n_households: int) -> pl.Data
                                          .clip(lower_bound=0.0)).otherwise(None))
 
 
+#: (record, candidate) pairs whose evidence is weighed at once: a province's folder has millions
+#: of pairs, and each joins its record's values and its person's evidence
+EVIDENCE_CHUNK_PAIRS = 1_000_000
+
+
 def _evidence_reasons(pool: pl.DataFrame, values: pl.DataFrame, evidence: pl.DataFrame,
                       weights: pl.DataFrame, reg: pl.DataFrame) -> pl.DataFrame:
     """Per (record, candidate): the evidence weight and its reasons.
 
+    Weighed for whole records at a time, at most about :data:`EVIDENCE_CHUNK_PAIRS` pairs per
+    chunk (a record's pairs never split: every value below is per record and candidate).
+
     Returns ``_rid, _pidx, evidence_weight, evidence_reasons`` (list of Chinese texts).
     """
+    if pool.height <= EVIDENCE_CHUNK_PAIRS:
+        return _evidence_reasons_of(pool, values, evidence, weights, reg)
+    chunk_of = (pool.group_by(RID).len().sort(RID)
+                .select(RID, _chunk=(pl.col("len").cum_sum() - pl.col("len")) // EVIDENCE_CHUNK_PAIRS))
+    pool = pool.join(chunk_of, on=RID)
+    parts = [_evidence_reasons_of(part.drop("_chunk"), values, evidence, weights, reg)
+             for part in pool.partition_by("_chunk", maintain_order=True)]
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+def _evidence_reasons_of(pool: pl.DataFrame, values: pl.DataFrame, evidence: pl.DataFrame,
+                         weights: pl.DataFrame, reg: pl.DataFrame) -> pl.DataFrame:
+    """:func:`_evidence_reasons` of one chunk of pairs."""
     labels = {k.code: k.label for k in EVIDENCE_KINDS}
     order = {k.code: i for i, k in enumerate(EVIDENCE_KINDS)}
     cand = (pool.select(RID, PIDX).join(reg.select(PIDX, "person_id", "household_id"), on=PIDX)
             .join(values, on=RID))
+    # only the evidence of the pool's persons (households) can join below: filtered first, so
+    # neither join hashes the whole evidence (the same rows join)
+    of_persons = evidence.join(cand.select("person_id").unique(), on="person_id", how="semi")
+    of_households = evidence.join(cand.select("household_id").unique(), on="household_id",
+                                  how="semi")
     months = pl.col("periods").list.head(3).list.join("、")
     tolerance = pl.col("kind").replace_strict(
         {k.code: k.tolerance for k in EVIDENCE_KINDS}, return_dtype=pl.Float64)
     distance = ((pl.col("amount") - pl.col("amount_e")).abs()
                 / pl.max_horizontal(pl.col("amount").abs(), pl.col("amount_e").abs(), pl.lit(1.0)))
-    person = (cand.join(evidence.select("kind", "value", "person_id", "period", amount_e="amount"),
+    person = (cand.join(of_persons.select("kind", "value", "person_id", "period", amount_e="amount"),
                         on=["kind", "value", "person_id"])
               .filter(_within("amount", "amount_e"))
               .group_by(RID, PIDX, "kind").agg(periods=pl.col("period").unique().sort(),
@@ -303,8 +329,8 @@ def _evidence_reasons(pool: pl.DataFrame, values: pl.DataFrame, evidence: pl.Dat
               .with_columns(level=pl.lit(0),
                             text=pl.format("同一{}：{} 已按身份证号匹配此人",
                                            pl.col("kind").replace_strict(labels), months)))
-    household = (cand.join(evidence.select("kind", "value", "household_id", "period",
-                                           holder="person_id", amount_e="amount"),
+    household = (cand.join(of_households.select("kind", "value", "household_id", "period",
+                                               holder="person_id", amount_e="amount"),
                            on=["kind", "value", "household_id"])
                  .filter((pl.col("holder") != pl.col("person_id")) & _within("amount", "amount_e"))
                  .group_by(RID, PIDX, "kind").agg(periods=pl.col("period").unique().sort())
